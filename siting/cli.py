@@ -1,0 +1,94 @@
+"""The ``siting`` command line.
+
+User errors (:class:`~siting.errors.SitingError`) print one message and exit with status 2;
+nothing is written to the output folder.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from siting.errors import SitingError
+
+if TYPE_CHECKING:
+    from siting.pipeline import Result
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="siting",
+        description="Propose sites for coal-processing plants, coal-chemical plants and "
+        "technology parks from GIS layers.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+    run = sub.add_parser("run", help="run a scenario (default: the embedded Kuzbass scenario)")
+    run.add_argument("scenario", nargs="?", type=Path, help="scenario TOML file")
+    run.add_argument("--resolution", type=float, help="grid resolution in metres (overrides)")
+    run.add_argument(
+        "--output-dir",
+        type=Path,
+        help="folder under which <scenario name>/ is written (default: outputs)",
+    )
+    run.add_argument("--name", help="scenario name, i.e. the output sub-folder (overrides)")
+    run.add_argument("-q", "--quiet", action="store_true", help="no progress, only the result")
+    init = sub.add_parser("init", help="write a commented scenario template")
+    init.add_argument("path", type=Path, help="where to write the template (.toml)")
+    return parser
+
+
+def _print_sites(result: Result) -> None:
+    plants = set()
+    if result.allocation is not None:
+        plants = set(result.allocation.plants["site_id"])
+    print(f"\nProposed sites (outputs in {result.output_dir}):")
+    print(f"{'site':<26}{'score':>7}{'easting':>11}{'northing':>11}  note")
+    for _, row in result.sites.iterrows():
+        note = "p-median plant" if row["site_id"] in plants else ""
+        print(f"{row['site_id']:<26}{row['score']:>7.3f}{row['x']:>11.0f}{row['y']:>11.0f}  {note}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``siting`` command; returns the exit status."""
+    args = _parser().parse_args(argv)
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    log = logging.getLogger("siting")
+    log.addHandler(handler)
+    log.setLevel(logging.WARNING if getattr(args, "quiet", False) else logging.INFO)
+    try:
+        if args.command == "init":
+            from siting.scenario import write_template
+
+            path = write_template(args.path)
+            print(f"wrote {path}: edit it, then run 'siting run {path}'")
+            return 0
+        from siting.pipeline import run
+
+        overrides = {
+            k: v
+            for k, v in (
+                ("resolution", args.resolution),
+                ("output_dir", args.output_dir),
+                ("name", args.name),
+            )
+            if v is not None
+        }
+        result = run(args.scenario, **overrides)
+        _print_sites(result)
+        return 0
+    except SitingError as exc:
+        print(f"siting: error: {exc.message}", file=sys.stderr)
+        if exc.fix:
+            print(f"  fix: {exc.fix}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("siting: interrupted; previous outputs left as they were", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,56 @@
+"""Exports: write a run's outputs to ``<outputs.dir>/<name>/``, atomically.
+
+Everything is first written to a hidden sibling folder, which then replaces the previous output
+folder in one rename; a run that fails or is interrupted leaves the previous outputs intact and no
+half-written files behind.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from siting.pipeline import Result
+
+
+def write_outputs(result: Result) -> Path:
+    """Write every output the scenario asks for and return the output folder."""
+    from siting.exports import gpkg, rasters, report, runinfo, webmap
+
+    scenario = result.scenario
+    final = scenario.output_dir
+    final.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{scenario.name}.tmp-", dir=final.parent))
+    umask = os.umask(0)
+    os.umask(umask)
+    staging.chmod(0o777 & ~umask)  # mkdtemp makes it private; the output folder should not be
+    try:
+        if scenario.outputs.rasters:
+            rasters.write_all(result, staging)
+        if scenario.outputs.gpkg:
+            gpkg.write(result, staging / "siting.gpkg")
+        if scenario.outputs.map:
+            webmap.write(result, staging / "map.html")
+        if scenario.outputs.report:
+            report.write(result, staging / "report.md")
+        runinfo.write(result, staging / "run.json")
+        _swap(staging, final)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return final
+
+
+def _swap(staging: Path, final: Path) -> None:
+    """Replace ``final`` by ``staging`` with renames only, so no reader sees a partial folder."""
+    old = None
+    if final.exists():
+        old = final.with_name(f".{final.name}.old-{os.getpid()}")
+        final.rename(old)
+    staging.rename(final)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)

@@ -1,0 +1,374 @@
+"""The run: scenario → layers → grid → criteria → suitability → sites → models → exports.
+
+:func:`run` is the Python API; the ``siting run`` command calls it.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+
+from siting import criteria as criteria_mod
+from siting import scenario as scenario_mod
+from siting.cost import CostField, friction_surface
+from siting.errors import InfeasibleError, ScenarioError
+from siting.grid import Grid, Raster, make_grid
+from siting.layers import attribute, load_layers
+from siting.models import GrowthPoles, PMedian, weber_point
+from siting.scenario import Scenario
+from siting.sites import propose
+from siting.suitability import Surface, evaluate
+
+log = logging.getLogger("siting")
+
+
+@dataclass
+class Allocation:
+    """Which plants a p-median opens and which mine each serves.
+
+    Attributes
+    ----------
+    plants
+        The opened sites with the tonnage and number of mines they serve.
+    lines
+        One line per demand feature (mine → plant) with its weight, cost and weight × cost.
+    objective, gap, seconds
+        Σ weight × cost, the proven optimality gap, and solver time.
+    """
+
+    plants: gpd.GeoDataFrame
+    lines: gpd.GeoDataFrame
+    objective: float
+    gap: float
+    seconds: float
+    p: int
+    profile: str
+
+
+@dataclass
+class Result:
+    """Everything a run produced, in memory.
+
+    Attributes
+    ----------
+    scenario
+        The scenario that was run (after overrides).
+    layers
+        Input layers as used: reprojected and clipped to the padded study area.
+    study_area
+        The study-area polygon.
+    grid
+        The raster template shared by all surfaces.
+    friction
+        Cost per metre (on the coarser friction grid), if any criterion used it.
+    criteria
+        Raw criterion rasters by criterion name (metres, cost units, people …).
+    surfaces
+        Per profile: standardised scores, suitability, exclusions.
+    patches, sites
+        Candidate patches and ranked proposed sites of all profiles.
+    clusters
+        Growth-pole outlines with their output, centroid and Weber point (or None).
+    allocation
+        The p-median allocation (or None).
+    timings
+        Seconds per stage.
+    output_dir
+        Where the outputs were written (None when not written).
+    """
+
+    scenario: Scenario
+    layers: dict[str, gpd.GeoDataFrame]
+    study_area: shapely.Geometry
+    grid: Grid
+    friction: Raster | None
+    criteria: dict[str, Raster]
+    surfaces: dict[str, Surface]
+    patches: gpd.GeoDataFrame
+    sites: gpd.GeoDataFrame
+    clusters: gpd.GeoDataFrame | None
+    allocation: Allocation | None
+    timings: dict[str, float] = field(default_factory=dict)
+    output_dir: Path | None = None
+    cost_fields: dict[str, CostField] = field(default_factory=dict, repr=False)
+
+    def suitability(self, profile: str) -> Raster:
+        """The suitability raster of a profile."""
+        return self.surfaces[profile].suitability
+
+
+class _Stages:
+    """Times each stage and reports progress through the ``siting`` logger."""
+
+    def __init__(self, total: int) -> None:
+        self.total = total
+        self.done = 0
+        self.timings: dict[str, float] = {}
+
+    @contextmanager
+    def __call__(self, name: str) -> Iterator[None]:
+        self.done += 1
+        log.info("[%d/%d] %s …", self.done, self.total, name)
+        start = time.perf_counter()
+        yield
+        self.timings[name] = round(time.perf_counter() - start, 3)
+        log.info("      %s done in %.1f s", name, self.timings[name])
+
+
+def run(
+    scenario: Scenario | str | Path | None = None, write: bool = True, **overrides: Any
+) -> Result:
+    """Run a siting scenario.
+
+    Parameters
+    ----------
+    scenario
+        A :class:`~siting.scenario.Scenario`, the path of a scenario TOML file, or ``None`` for the
+        embedded Kuzbass default.
+    write
+        Write the outputs to ``<outputs.dir>/<name>/`` (atomically: a failed run leaves the
+        previous outputs as they were).
+    **overrides
+        Top-level scenario values to replace: ``resolution``, ``name``, ``title``, ``crs``,
+        ``seed``, ``output_dir``.
+
+    Returns
+    -------
+    Result
+
+    Raises
+    ------
+    siting.errors.SitingError
+        For any problem with the input, with a message naming the file or key and the fix.
+
+    Examples
+    --------
+    >>> import siting
+    >>> result = siting.run(resolution=1000, write=False)  # doctest: +SKIP
+    >>> result.sites[["site_id", "score"]].head()  # doctest: +SKIP
+    """
+    if not isinstance(scenario, Scenario):
+        scenario = scenario_mod.load(scenario)
+    if overrides:
+        scenario = scenario.with_overrides(**overrides)
+    stages = _Stages(total=6 + int(write))
+    wall = time.perf_counter()
+
+    with stages("layers"):
+        layers, area = load_layers(scenario)
+    with stages("grid"):
+        grid = make_grid(area, scenario.pad, scenario.resolution, scenario.crs)
+        in_area = grid.mask([area])
+        log.info(
+            "      %d × %d cells of %g m (%.1f M)",
+            grid.width,
+            grid.height,
+            grid.res,
+            grid.width * grid.height / 1e6,
+        )
+    with stages("criteria"):
+        friction, raw, cost_fields = _criteria(scenario, layers, grid)
+    with stages("suitability"):
+        surfaces = {
+            name: evaluate(p, raw, layers, grid, in_area) for name, p in scenario.profiles.items()
+        }
+    with stages("sites"):
+        proposals = [propose(s, raw) for s in surfaces.values()]
+        patches = pd.concat([p for p, _ in proposals], ignore_index=True)
+        sites = pd.concat([s for _, s in proposals], ignore_index=True)
+    with stages("models"):
+        clusters = _clusters(scenario, layers)
+        allocation = _allocation(scenario, layers, sites, cost_fields, friction)
+
+    stages.timings["compute_total"] = round(time.perf_counter() - wall, 3)
+    result = Result(
+        scenario,
+        layers,
+        area,
+        grid,
+        friction,
+        raw,
+        surfaces,
+        gpd.GeoDataFrame(patches, crs=scenario.crs),
+        gpd.GeoDataFrame(sites, crs=scenario.crs),
+        clusters,
+        allocation,
+        stages.timings,
+        cost_fields=cost_fields,
+    )
+    if write:
+        from siting.exports import write_outputs
+
+        with stages("outputs"):
+            result.output_dir = write_outputs(result)
+    return result
+
+
+def _criteria(
+    scenario: Scenario, layers: dict[str, gpd.GeoDataFrame], grid: Grid
+) -> tuple[Raster | None, dict[str, Raster], dict[str, CostField]]:
+    by_name: dict[str, scenario_mod.Criterion] = {}
+    for profile in scenario.profiles.values():
+        for c in profile.criteria:
+            if c.name in by_name and by_name[c.name].key != c.key:
+                raise ScenarioError(
+                    f"criterion {c.name!r} is defined differently in two profiles",
+                    "give different criteria different names (standardize and weight may differ)",
+                )
+            by_name[c.name] = c
+    needs_cost = any(c.kind == "cost_distance" for c in by_name.values())
+    needs_cost |= scenario.allocation is not None
+    friction = None
+    if needs_cost:
+        friction = friction_surface(
+            scenario.friction, layers, grid.coarsen(scenario.friction.resolution)
+        )
+    cost_fields: dict[str, CostField] = {}
+    raw = {
+        name: criteria_mod.compute(c, layers, grid, friction, cost_fields)
+        for name, c in by_name.items()
+    }
+    return friction, raw, cost_fields
+
+
+def _weights(gdf: gpd.GeoDataFrame, field: str | None, key: str, layer: str) -> np.ndarray:
+    if field is None:
+        return np.ones(len(gdf))
+    values = attribute(gdf, field, key, layer).to_numpy(dtype=float)
+    if np.any(values < 0) or values.sum() <= 0:
+        raise ScenarioError(
+            f"{key} = {field!r}: layer {layer!r} needs positive values",
+            "fix the field's values or choose another weight field",
+        )
+    return values
+
+
+def _clusters(scenario: Scenario, layers: dict[str, gpd.GeoDataFrame]) -> gpd.GeoDataFrame | None:
+    spec = scenario.clusters
+    if spec is None:
+        return None
+    gdf = layers[spec.layer]
+    weights = _weights(gdf, spec.weight_field, "models.clusters.weight_field", spec.layer)
+    points = gdf.geometry.representative_point()
+    xy = np.column_stack([points.x, points.y])
+    model = GrowthPoles(spec.eps_m, spec.min_weight).fit(xy, weights)
+    gdf["cluster"] = model.labels_
+    rows = []
+    for k in range(model.n_clusters_):
+        members = model.labels_ == k
+        w = weights[members]
+        centroid = (w[:, None] * xy[members]).sum(axis=0) / w.sum()
+        weber = weber_point(xy[members], w)
+        hull = shapely.MultiPoint(xy[members]).convex_hull.buffer(2_000)
+        names = gdf.loc[members, "name"] if "name" in gdf.columns else pd.Series(dtype=str)
+        rows.append(
+            {
+                "cluster": k,
+                "n_members": int(members.sum()),
+                "total_weight": float(w.sum()),
+                "centroid_x": centroid[0],
+                "centroid_y": centroid[1],
+                "weber_x": weber[0],
+                "weber_y": weber[1],
+                "members": ", ".join(map(str, names)),
+                "geometry": hull,
+            }
+        )
+    columns = [
+        "cluster",
+        "n_members",
+        "total_weight",
+        "centroid_x",
+        "centroid_y",
+        "weber_x",
+        "weber_y",
+        "members",
+        "geometry",
+    ]
+    log.info(
+        "      %d growth pole(s); %d of %d %s outside any",
+        model.n_clusters_,
+        int((model.labels_ < 0).sum()),
+        len(gdf),
+        spec.layer,
+    )
+    return gpd.GeoDataFrame(rows, columns=columns, geometry="geometry", crs=scenario.crs)
+
+
+def _allocation(
+    scenario: Scenario,
+    layers: dict[str, gpd.GeoDataFrame],
+    sites: gpd.GeoDataFrame,
+    cost_fields: dict[str, CostField],
+    friction: Raster | None,
+) -> Allocation | None:
+    spec = scenario.allocation
+    if spec is None:
+        return None
+    demand = layers[spec.demand]
+    weights = _weights(demand, spec.weight_field, "models.allocation.weight_field", spec.demand)
+    candidates = sites[sites["profile"] == spec.profile].reset_index(drop=True)
+    if len(candidates) < spec.p:
+        raise InfeasibleError(
+            f"models.allocation: p = {spec.p} plants but profile {spec.profile!r} proposed only "
+            f"{len(candidates)} site(s)",
+            f"lower models.allocation.p, or relax profiles.{spec.profile} (min_separation_m, "
+            "min_area_ha, candidate_quantile)",
+        )
+    key = f"{spec.demand}|"
+    if key not in cost_fields:
+        cost_fields[key] = CostField.from_features(friction, demand.geometry.values)
+    cost = cost_fields[key].sample(candidates["x"].to_numpy(), candidates["y"].to_numpy())
+    model = PMedian(spec.p).fit(cost, weights)
+    plant_of = model.assignment_
+    plants = candidates.iloc[model.facilities_].copy()
+    served = np.bincount(plant_of, weights=weights, minlength=len(candidates))
+    plants["served_weight"] = served[model.facilities_]
+    plants["n_served"] = np.bincount(plant_of, minlength=len(candidates))[model.facilities_]
+    points = demand.geometry.representative_point()
+    line_cost = cost[np.arange(len(demand)), plant_of]
+    lines = gpd.GeoDataFrame(
+        {
+            "demand": demand["name"].to_numpy() if "name" in demand.columns else demand.index,
+            "site_id": candidates["site_id"].to_numpy()[plant_of],
+            "weight": weights,
+            "cost": line_cost,
+            "weight_x_cost": weights * line_cost,
+        },
+        geometry=shapely.linestrings(
+            np.stack(
+                [
+                    np.column_stack([points.x, points.y]),
+                    candidates[["x", "y"]].to_numpy()[plant_of],
+                ],
+                axis=1,
+            )
+        ),
+        crs=scenario.crs,
+    )
+    log.info(
+        "      p-median: %d plants, objective %.4g, gap %.2g, %.2f s",
+        spec.p,
+        model.objective_,
+        model.gap_,
+        model.seconds_,
+    )
+    return Allocation(
+        plants.reset_index(drop=True),
+        lines,
+        model.objective_,
+        model.gap_,
+        model.seconds_,
+        spec.p,
+        spec.profile,
+    )

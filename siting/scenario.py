@@ -1,0 +1,679 @@
+"""The scenario file: one declarative TOML document describing a siting run.
+
+:func:`load` reads and validates it. Every error names the key (``profiles.technopark.criteria[2]
+.weight``) and says how to fix it, so a planner never meets a traceback for a typo.
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+import sys
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from siting.errors import ScenarioError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - exercised on Python 3.10 only
+    import tomli as tomllib
+
+DEFAULT_SCENARIO = Path(__file__).resolve().parents[1] / "layers" / "kuzbass" / "scenario.toml"
+TEMPLATE = Path(__file__).resolve().parent / "templates" / "scenario.toml"
+
+CRITERION_KINDS = ("distance", "cost_distance", "within_radius")
+STANDARDIZE_FUNCTIONS = ("linear", "sigmoid", "threshold", "target")
+DIRECTIONS = ("lower", "higher")
+READERS = ("vector", "gem")
+
+
+@dataclass(frozen=True)
+class Standardization:
+    """How a raw criterion value becomes a score in [0, 1].
+
+    ``linear`` ramps between ``low`` and ``high`` (by default the minimum and maximum over the
+    study area); ``sigmoid`` is a logistic curve centred on
+    ``midpoint`` with width ``spread``; ``threshold`` is 1 on the good side of ``value``;
+    ``target`` is a Gaussian around ``optimum`` with standard deviation ``spread``.
+    ``direction`` says whether ``lower`` or ``higher`` raw values are better.
+    """
+
+    fn: str
+    direction: str = "lower"
+    low: float | None = None
+    high: float | None = None
+    midpoint: float | None = None
+    spread: float | None = None
+    value: float | None = None
+    optimum: float | None = None
+
+    @property
+    def reach(self) -> float:
+        """Raw value beyond which the score no longer changes (used to pad the layers)."""
+        if self.fn == "linear":
+            return 0.0 if self.low is None else float(max(abs(self.low), abs(self.high)))
+        if self.fn == "threshold":
+            return float(abs(self.value))
+        if self.fn == "sigmoid":
+            return float(abs(self.midpoint) + 6 * abs(self.spread))
+        return float(abs(self.optimum) + 3 * abs(self.spread))
+
+
+@dataclass(frozen=True)
+class LayerSpec:
+    """A named input layer: where it is, how to read it, which rows and fields to keep."""
+
+    name: str
+    path: Path
+    reader: str = "vector"
+    where: str | None = None
+    fields: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Criterion:
+    """One factor of a profile's suitability.
+
+    ``distance``: Euclidean distance (m) to the nearest feature of ``layer``.
+    ``cost_distance``: accumulated cost over the friction surface from the features of ``layer``;
+    with ``weight_field`` it is the weight-averaged cost from all of them (Weber's transport cost).
+    ``within_radius``: sum of ``weight_field`` (e.g. population) of features within ``radius_m``.
+    """
+
+    name: str
+    kind: str
+    layer: str
+    standardize: Standardization
+    weight: float | None = None
+    where: str | None = None
+    weight_field: str | None = None
+    radius_m: float | None = None
+    title: str | None = None
+
+    @property
+    def key(self) -> str:
+        """Identity of the raw raster, shared by profiles that use the same criterion."""
+        parts = [self.kind, self.layer, self.where or "", self.weight_field or ""]
+        if self.radius_m is not None:
+            parts.append(f"{self.radius_m:g}")
+        return "|".join(parts)
+
+
+@dataclass(frozen=True)
+class Exclusion:
+    """Land a profile may not use: features of ``layer`` grown by ``buffer_m``.
+
+    Points with ``footprint_m2_per_person`` first become discs whose area is the population
+    times that figure (a settlement's built-up area), then the buffer (a sanitary zone) is added.
+    Lines with ``width_field`` are first widened to that width (a river's channel).
+    """
+
+    layer: str
+    buffer_m: float = 0.0
+    where: str | None = None
+    footprint_m2_per_person: float | None = None
+    width_field: str | None = None
+    reason: str | None = None
+
+
+@dataclass(frozen=True)
+class Profile:
+    """A facility type: its criteria, weights, exclusions and how sites are picked."""
+
+    name: str
+    title: str
+    criteria: tuple[Criterion, ...]
+    exclusions: tuple[Exclusion, ...]
+    weights: tuple[float, ...]
+    weighting: str = "direct"
+    ahp_matrix: tuple[tuple[float, ...], ...] | None = None
+    ahp_cr: float | None = None
+    min_area_ha: float = 25.0
+    n_sites: int = 10
+    min_separation_m: float = 10_000.0
+    candidate_quantile: float = 0.9
+    color: str = "#d62728"
+
+
+@dataclass(frozen=True)
+class Friction:
+    """The surface that cost-distance criteria travel over (cost per metre)."""
+
+    resolution: float = 1000.0
+    off_road: float = 5.0
+    routes: tuple[tuple[str, float], ...] = ()
+    impassable: tuple[Exclusion, ...] = ()
+
+
+@dataclass(frozen=True)
+class ClusterModel:
+    """Growth-pole clusters of enterprises (DBSCAN in metres, weighted)."""
+
+    layer: str = "mines"
+    weight_field: str | None = "output"
+    eps_m: float = 15_000.0
+    min_weight: float = 5.0
+
+
+@dataclass(frozen=True)
+class AllocationModel:
+    """p-median choice of ``p`` plants among a profile's sites, serving weighted demand."""
+
+    profile: str
+    demand: str = "mines"
+    weight_field: str | None = "output"
+    p: int = 4
+
+
+@dataclass(frozen=True)
+class Outputs:
+    """Which outputs a run writes, and where."""
+
+    dir: Path = Path("outputs")
+    map: bool = True
+    gpkg: bool = True
+    rasters: bool = True
+    report: bool = True
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """A validated scenario. Build it with :func:`load` or :func:`from_dict`."""
+
+    name: str
+    title: str
+    description: str
+    crs: str
+    resolution: float
+    study_area: str
+    layers: dict[str, LayerSpec]
+    profiles: dict[str, Profile]
+    friction: Friction
+    clusters: ClusterModel | None
+    allocation: AllocationModel | None
+    outputs: Outputs
+    source: Path | None = None
+    seed: int = 0
+
+    @property
+    def output_dir(self) -> Path:
+        """Folder this scenario's run writes to."""
+        return self.outputs.dir / self.name
+
+    @property
+    def pad(self) -> float:
+        """Largest buffer or search distance: how far beyond the study area layers matter."""
+        reaches = [0.0]
+        for profile in self.profiles.values():
+            reaches += [e.buffer_m for e in profile.exclusions]
+            for c in profile.criteria:
+                reaches.append(c.radius_m or 0.0)
+                if c.kind == "distance":
+                    reaches.append(c.standardize.reach)
+        return max(reaches)
+
+    def with_overrides(self, **overrides: Any) -> Scenario:
+        """Return a copy with top-level values replaced (``resolution``, ``name``, ``output_dir``).
+
+        Raises
+        ------
+        ScenarioError
+            If an override is unknown or has the wrong type.
+        """
+        allowed = {"resolution", "name", "title", "crs", "seed", "output_dir"}
+        changes: dict[str, Any] = {}
+        for key, value in overrides.items():
+            if key not in allowed:
+                raise ScenarioError(
+                    f"unknown override {key!r}", f"use one of: {', '.join(sorted(allowed))}"
+                )
+            if key == "output_dir":
+                changes["outputs"] = replace(self.outputs, dir=Path(value))
+            elif key == "resolution":
+                changes[key] = _positive(value, "resolution")
+            else:
+                changes[key] = value
+        return replace(self, **changes)
+
+
+def load(path: str | Path | None = None) -> Scenario:
+    """Read and validate a scenario TOML file.
+
+    Parameters
+    ----------
+    path
+        The scenario file; ``None`` loads the embedded Kuzbass default.
+
+    Returns
+    -------
+    Scenario
+
+    Raises
+    ------
+    ScenarioError
+        If the file is missing, is not TOML, or any key is wrong; the message names the key.
+    """
+    path = Path(path) if path is not None else DEFAULT_SCENARIO
+    if not path.is_file():
+        raise ScenarioError(
+            f"scenario file not found: {path}",
+            "give the path of a .toml scenario, or write one with 'siting init PATH'",
+        )
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ScenarioError(
+            f"{path}: not valid TOML: {exc}", "fix the syntax at that line"
+        ) from None
+    return from_dict(data, base_dir=path.parent, source=path)
+
+
+def write_template(path: str | Path) -> Path:
+    """Write a commented scenario template to ``path`` (refusing to overwrite).
+
+    Raises
+    ------
+    ScenarioError
+        If ``path`` already exists.
+    """
+    path = Path(path)
+    if path.exists():
+        raise ScenarioError(f"{path} already exists", "choose a new file name or delete it first")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(TEMPLATE.read_text(encoding="utf-8"), encoding="utf-8")
+    return path
+
+
+class _Table:
+    """A TOML table read key by key; leftover keys are reported as unknown."""
+
+    def __init__(self, data: Any, where: str) -> None:
+        if not isinstance(data, dict):
+            raise ScenarioError(f"{where or 'scenario'} must be a table", f"write it as [{where}]")
+        self.data = data
+        self.where = where
+        self.seen: set[str] = set()
+
+    def key(self, name: str) -> str:
+        return f"{self.where}.{name}" if self.where else name
+
+    def get(self, name: str, kind: type | tuple[type, ...], default: Any = ...) -> Any:
+        self.seen.add(name)
+        if name not in self.data:
+            if default is ...:
+                raise ScenarioError(f"missing key {self.key(name)}", f"add {self.key(name)} = ...")
+            return default
+        value = self.data[name]
+        kinds = kind if isinstance(kind, tuple) else (kind,)
+        if float in kinds and isinstance(value, int) and not isinstance(value, bool):
+            value = float(value)
+        if not isinstance(value, kinds) or (isinstance(value, bool) and bool not in kinds):
+            names = " or ".join(k.__name__ for k in kinds)
+            raise ScenarioError(
+                f"{self.key(name)} = {value!r} has the wrong type", f"give a {names}"
+            )
+        return value
+
+    def choice(self, name: str, options: tuple[str, ...], default: Any = ...) -> str:
+        value = self.get(name, str, default)
+        if value not in options:
+            raise ScenarioError(
+                f"{self.key(name)} = {value!r} is not one of {', '.join(options)}",
+                f"use one of: {', '.join(options)}",
+            )
+        return value
+
+    def table(self, name: str, default: Any = ...) -> _Table | None:
+        value = self.get(name, dict, default)
+        return None if value is None else _Table(value, self.key(name))
+
+    def tables(self, name: str) -> list[_Table]:
+        items = self.get(name, list, [])
+        return [_Table(item, f"{self.key(name)}[{i}]") for i, item in enumerate(items)]
+
+    def done(self) -> None:
+        for name in self.data:
+            if name not in self.seen:
+                close = difflib.get_close_matches(name, sorted(self.seen), n=1)
+                hint = (
+                    f"did you mean {close[0]!r}?"
+                    if close
+                    else (f"known keys here: {', '.join(sorted(self.seen))}")
+                )
+                raise ScenarioError(f"unknown scenario key {self.key(name)}", hint)
+
+
+def _positive(value: Any, key: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
+        raise ScenarioError(f"{key} = {value!r} must be a positive number", f"set {key} > 0")
+    return float(value)
+
+
+def from_dict(
+    data: dict[str, Any], base_dir: Path = Path("."), source: Path | None = None
+) -> Scenario:
+    """Validate a scenario given as a dictionary (the parsed TOML).
+
+    Relative layer paths are resolved against ``base_dir``.
+    """
+    top = _Table(data, "")
+    name = top.get("name", str)
+    if not name or any(c in name for c in '/\\:*?"<>|') or name.startswith("."):
+        raise ScenarioError(
+            f"name = {name!r} cannot be a folder name", "use letters, digits, - and _"
+        )
+    title = top.get("title", str, name)
+    description = top.get("description", str, "")
+    crs = _crs(top.get("crs", str))
+    resolution = _positive(top.get("resolution", (int, float)), "resolution")
+    seed = top.get("seed", int, 0)
+
+    layers = {n: _layer(n, t, base_dir) for n, t in _named_tables(top, "layers")}
+    if not layers:
+        raise ScenarioError(
+            "the scenario has no [layers.*] tables", "add at least a study area layer"
+        )
+    study_area = top.get("study_area", str)
+    _known_layer(study_area, layers, "study_area")
+
+    friction = _friction(top.table("friction", {}), layers)
+    profiles = {n: _profile(n, t, layers) for n, t in _named_tables(top, "profiles")}
+    if not profiles:
+        raise ScenarioError("the scenario has no [profiles.*] tables", "add at least one profile")
+
+    models = top.table("models", {})
+    clusters_t = models.table("clusters", None)
+    clusters = None
+    if clusters_t is not None:
+        clusters = ClusterModel(
+            layer=_known_layer(
+                clusters_t.get("layer", str, "mines"), layers, clusters_t.key("layer")
+            ),
+            weight_field=clusters_t.get("weight_field", str, "output"),
+            eps_m=_positive(
+                clusters_t.get("eps_m", (int, float), 15_000.0), clusters_t.key("eps_m")
+            ),
+            min_weight=_positive(
+                clusters_t.get("min_weight", (int, float), 5.0), clusters_t.key("min_weight")
+            ),
+        )
+        clusters_t.done()
+    alloc_t = models.table("allocation", None)
+    allocation = None
+    if alloc_t is not None:
+        allocation = AllocationModel(
+            profile=alloc_t.get("profile", str),
+            demand=_known_layer(alloc_t.get("demand", str, "mines"), layers, alloc_t.key("demand")),
+            weight_field=alloc_t.get("weight_field", str, "output"),
+            p=alloc_t.get("p", int, 4),
+        )
+        if allocation.profile not in profiles:
+            raise ScenarioError(
+                f"{alloc_t.key('profile')} = {allocation.profile!r} is not a profile",
+                f"use one of: {', '.join(profiles)}",
+            )
+        if not 1 <= allocation.p <= profiles[allocation.profile].n_sites:
+            raise ScenarioError(
+                f"{alloc_t.key('p')} = {allocation.p} must be between 1 and the profile's n_sites "
+                f"({profiles[allocation.profile].n_sites})",
+                "lower p or raise the profile's n_sites",
+            )
+        alloc_t.done()
+    models.done()
+
+    out_t = top.table("outputs", {})
+    out_dir = Path(out_t.get("dir", str, "outputs"))
+    outputs = Outputs(
+        dir=out_dir,
+        map=out_t.get("map", bool, True),
+        gpkg=out_t.get("gpkg", bool, True),
+        rasters=out_t.get("rasters", bool, True),
+        report=out_t.get("report", bool, True),
+    )
+    out_t.done()
+    top.done()
+    return Scenario(
+        name=name,
+        title=title,
+        description=description,
+        crs=crs,
+        resolution=resolution,
+        study_area=study_area,
+        layers=layers,
+        profiles=profiles,
+        friction=friction,
+        clusters=clusters,
+        allocation=allocation,
+        outputs=outputs,
+        source=source,
+        seed=seed,
+    )
+
+
+def _crs(value: str) -> str:
+    from pyproj import CRS
+    from pyproj.exceptions import CRSError
+
+    try:
+        crs = CRS.from_user_input(value)
+    except CRSError:
+        raise ScenarioError(
+            f"crs = {value!r} is not a known CRS", 'use e.g. "EPSG:32645"'
+        ) from None
+    if not crs.is_projected:
+        raise ScenarioError(
+            f"crs = {value!r} is not projected: distances and buffers need metres",
+            'use a projected CRS in metres, e.g. UTM zone 45N "EPSG:32645" for Kuzbass',
+        )
+    return value
+
+
+def _named_tables(top: _Table, name: str) -> list[tuple[str, _Table]]:
+    section = top.table(name, {})
+    section.seen.update(section.data)
+    return [(n, _Table(v, section.key(n))) for n, v in section.data.items()]
+
+
+def _known_layer(name: str, layers: dict[str, LayerSpec], key: str) -> str:
+    if name not in layers:
+        raise ScenarioError(
+            f"{key} = {name!r} is not a layer of this scenario",
+            f"use one of: {', '.join(layers)}, or add [layers.{name}]",
+        )
+    return name
+
+
+def _layer(name: str, t: _Table, base_dir: Path) -> LayerSpec:
+    path = Path(t.get("path", str))
+    fields = t.get("fields", dict, {})
+    for k, v in fields.items():
+        if not isinstance(v, str):
+            raise ScenarioError(f"{t.key('fields')}.{k} = {v!r} must be a column name (a string)")
+    spec = LayerSpec(
+        name=name,
+        path=path if path.is_absolute() else (base_dir / path),
+        reader=t.choice("reader", READERS, "vector"),
+        where=t.get("where", str, None),
+        fields=dict(fields),
+    )
+    t.done()
+    return spec
+
+
+def _standardization(t: _Table) -> Standardization:
+    fn = t.choice("fn", STANDARDIZE_FUNCTIONS)
+    direction = t.choice("direction", DIRECTIONS, "lower")
+    number = (int, float)
+    if fn == "linear":
+        s = Standardization(
+            fn, direction, low=t.get("low", number, None), high=t.get("high", number, None)
+        )
+        if (s.low is None) != (s.high is None):
+            raise ScenarioError(
+                f"{t.key('low')} and {t.key('high')} go together",
+                "give both, or neither to stretch over the study area's range",
+            )
+        if s.low is not None and not s.high > s.low:
+            raise ScenarioError(f"{t.key('high')} must be greater than {t.key('low')}")
+    elif fn == "sigmoid":
+        s = Standardization(
+            fn,
+            direction,
+            midpoint=t.get("midpoint", number),
+            spread=_positive(t.get("spread", number), t.key("spread")),
+        )
+    elif fn == "threshold":
+        s = Standardization(fn, direction, value=t.get("value", number))
+    else:
+        s = Standardization(
+            fn,
+            direction,
+            optimum=t.get("optimum", number),
+            spread=_positive(t.get("spread", number), t.key("spread")),
+        )
+    t.done()
+    return s
+
+
+def _criterion(t: _Table, layers: dict[str, LayerSpec]) -> Criterion:
+    kind = t.choice("kind", CRITERION_KINDS)
+    c = Criterion(
+        name=t.get("name", str),
+        kind=kind,
+        layer=_known_layer(t.get("layer", str), layers, t.key("layer")),
+        standardize=_standardization(t.table("standardize")),
+        weight=t.get("weight", (int, float), None),
+        where=t.get("where", str, None),
+        weight_field=t.get("weight_field", str, None),
+        radius_m=t.get("radius_m", (int, float), None),
+        title=t.get("title", str, None),
+    )
+    if kind == "within_radius" and (c.radius_m is None or c.radius_m <= 0):
+        raise ScenarioError(
+            f"{t.key('radius_m')} is required for kind = 'within_radius'",
+            "give the search radius in metres, e.g. radius_m = 30000",
+        )
+    if c.weight is not None and c.weight < 0:
+        raise ScenarioError(f"{t.key('weight')} = {c.weight} is negative", "weights must be >= 0")
+    t.done()
+    return c
+
+
+def _exclusion(t: _Table, layers: dict[str, LayerSpec]) -> Exclusion:
+    e = Exclusion(
+        layer=_known_layer(t.get("layer", str), layers, t.key("layer")),
+        buffer_m=t.get("buffer_m", (int, float), 0.0),
+        where=t.get("where", str, None),
+        footprint_m2_per_person=t.get("footprint_m2_per_person", (int, float), None),
+        width_field=t.get("width_field", str, None),
+        reason=t.get("reason", str, None),
+    )
+    if e.buffer_m < 0:
+        raise ScenarioError(
+            f"{t.key('buffer_m')} = {e.buffer_m} is negative", "use 0 or more metres"
+        )
+    t.done()
+    return e
+
+
+def _profile(name: str, t: _Table, layers: dict[str, LayerSpec]) -> Profile:
+    from siting.weights import ahp_weights
+
+    criteria = tuple(_criterion(c, layers) for c in t.tables("criteria"))
+    if not criteria:
+        raise ScenarioError(f"{t.key('criteria')} is empty", f"add [[{t.key('criteria')}]] tables")
+    names = [c.name for c in criteria]
+    if len(set(names)) != len(names):
+        raise ScenarioError(
+            f"{t.key('criteria')}: criterion names repeat: {names}",
+            "give each criterion a unique name",
+        )
+    exclusions = tuple(_exclusion(e, layers) for e in t.tables("exclusions"))
+    weighting = t.choice("weighting", ("direct", "ahp"), "direct")
+    normalize = t.get("normalize", bool, False)
+    ahp_matrix = None
+    ahp_cr = None
+    if weighting == "ahp":
+        ahp_t = t.table("ahp")
+        matrix = ahp_t.get("matrix", list)
+        max_cr = ahp_t.get("max_cr", (int, float), 0.1)
+        ahp_t.done()
+        weights, ahp_cr, ahp_matrix = ahp_weights(matrix, key=ahp_t.key("matrix"), n=len(criteria))
+        if ahp_cr > max_cr:
+            raise ScenarioError(
+                f"{ahp_t.key('matrix')}: consistency ratio CR = {ahp_cr:.3f} exceeds "
+                f"max_cr = {max_cr:g}: the pairwise judgements contradict each other",
+                f"revise the judgements, or accept them with {ahp_t.key('max_cr')} = {ahp_cr:.2f}",
+            )
+        if any(c.weight is not None for c in criteria):
+            raise ScenarioError(
+                f"{t.key('criteria')}: weights given with weighting = 'ahp'",
+                "drop the criterion weights, or set weighting = 'direct'",
+            )
+    else:
+        missing = [c.name for c in criteria if c.weight is None]
+        if missing:
+            raise ScenarioError(
+                f"{t.key('criteria')}: no weight for {', '.join(missing)}",
+                "give each criterion a weight, or use weighting = 'ahp'",
+            )
+        raw = [float(c.weight) for c in criteria]
+        total = sum(raw)
+        if total <= 0:
+            raise ScenarioError(
+                f"{t.key('criteria')}: the weights sum to 0", "give positive weights"
+            )
+        if normalize:
+            weights = tuple(w / total for w in raw)
+        elif not math.isclose(total, 1.0, abs_tol=1e-6):
+            raise ScenarioError(
+                f"{t.key('criteria')}: the weights sum to {total:g}, not 1 "
+                f"({', '.join(f'{c.name}={c.weight:g}' for c in criteria)})",
+                f"make them sum to 1, or set {t.key('normalize')} = true to rescale them",
+            )
+        else:
+            weights = tuple(raw)
+    quantile = t.get("candidate_quantile", (int, float), 0.9)
+    if not 0 <= quantile < 1:
+        raise ScenarioError(
+            f"{t.key('candidate_quantile')} = {quantile} must be in [0, 1)",
+            "e.g. 0.9 keeps the best 10 % of eligible land as candidates",
+        )
+    n_sites = t.get("n_sites", int, 10)
+    if n_sites < 1:
+        raise ScenarioError(f"{t.key('n_sites')} = {n_sites} must be at least 1")
+    profile = Profile(
+        name=name,
+        title=t.get("title", str, name),
+        criteria=criteria,
+        exclusions=exclusions,
+        weights=tuple(weights),
+        weighting=weighting,
+        ahp_matrix=ahp_matrix,
+        ahp_cr=ahp_cr,
+        min_area_ha=_positive(t.get("min_area_ha", (int, float), 25.0), t.key("min_area_ha")),
+        n_sites=n_sites,
+        min_separation_m=t.get("min_separation_m", (int, float), 10_000.0),
+        candidate_quantile=quantile,
+        color=t.get("color", str, "#d62728"),
+    )
+    t.done()
+    return profile
+
+
+def _friction(t: _Table, layers: dict[str, LayerSpec]) -> Friction:
+    routes = []
+    for r in t.tables("routes"):
+        layer = _known_layer(r.get("layer", str), layers, r.key("layer"))
+        routes.append((layer, _positive(r.get("cost", (int, float)), r.key("cost"))))
+        r.done()
+    friction = Friction(
+        resolution=_positive(t.get("resolution", (int, float), 1000.0), t.key("resolution")),
+        off_road=_positive(t.get("off_road", (int, float), 5.0), t.key("off_road")),
+        routes=tuple(routes),
+        impassable=tuple(_exclusion(e, layers) for e in t.tables("impassable")),
+    )
+    t.done()
+    return friction

@@ -1,0 +1,122 @@
+"""Candidate sites: contiguous suitable patches, and ranked proposed sites within them."""
+
+from __future__ import annotations
+
+import geopandas as gpd
+import numpy as np
+import rasterio.features
+import shapely
+from scipy import ndimage
+
+from siting.errors import InfeasibleError
+from siting.grid import Raster
+from siting.suitability import Surface
+
+EIGHT_CONNECTED = np.ones((3, 3), dtype=bool)
+
+
+def candidate_patches(surface: Surface) -> tuple[gpd.GeoDataFrame, np.ndarray]:
+    """Contiguous patches of the best land at least ``min_area_ha`` large.
+
+    The best land is the eligible cells whose suitability reaches the profile's
+    ``candidate_quantile`` of all eligible cells.
+
+    Returns
+    -------
+    patches, labels
+        Patch polygons (``patch_id``, ``area_ha``, ``mean_score``, ``max_score``) and the label
+        array (0 = no patch).
+
+    Raises
+    ------
+    InfeasibleError
+        If no patch reaches the minimum area.
+    """
+    profile = surface.profile
+    suit = surface.suitability
+    values = suit.data
+    eligible = np.isfinite(values)
+    cut = float(np.quantile(values[eligible], profile.candidate_quantile))
+    labels, n = ndimage.label(eligible & (values >= cut), structure=EIGHT_CONNECTED)
+    cells = np.bincount(labels.ravel(), minlength=n + 1)
+    area_ha = cells * suit.grid.cell_area / 10_000
+    keep = area_ha >= profile.min_area_ha
+    keep[0] = False
+    if not keep.any():
+        raise InfeasibleError(
+            f"profile {profile.name!r}: no patch of suitable land reaches min_area_ha = "
+            f"{profile.min_area_ha:g} (largest: {area_ha[1:].max(initial=0):.1f} ha)",
+            f"lower profiles.{profile.name}.min_area_ha or candidate_quantile, "
+            "or use a finer resolution",
+        )
+    # Renumber kept patches 1..k in order of label so that ids are stable for a given input.
+    new_id = np.zeros(n + 1, dtype=np.int32)
+    new_id[keep] = np.arange(1, int(keep.sum()) + 1)
+    labels = new_id[labels]
+    sums = ndimage.sum_labels(np.nan_to_num(values), labels, index=np.arange(1, labels.max() + 1))
+    maxima = ndimage.maximum(np.nan_to_num(values), labels, index=np.arange(1, labels.max() + 1))
+    polygons: dict[int, list] = {}
+    for geom, value in rasterio.features.shapes(
+        labels, mask=labels > 0, transform=suit.grid.transform
+    ):
+        polygons.setdefault(int(value), []).append(shapely.geometry.shape(geom))
+    ids = np.arange(1, labels.max() + 1)
+    counts = np.bincount(labels.ravel(), minlength=len(ids) + 1)[1:]
+    patches = gpd.GeoDataFrame(
+        {
+            "profile": profile.name,
+            "patch_id": ids,
+            "area_ha": counts * suit.grid.cell_area / 10_000,
+            "mean_score": sums / counts,
+            "max_score": maxima,
+        },
+        geometry=[shapely.union_all(polygons[i]) for i in ids],
+        crs=suit.grid.crs,
+    )
+    return patches, labels
+
+
+def select_sites(surface: Surface, raw: dict[str, Raster], labels: np.ndarray) -> gpd.GeoDataFrame:
+    """Pick up to ``n_sites`` ranked sites, best first, at least ``min_separation_m`` apart.
+
+    Greedy non-maximum suppression: take the best cell of any patch, drop every cell closer than
+    the separation, repeat. Each site carries its score, the contribution of each criterion
+    (weight × standardised score; they add up to the score) and each criterion's raw value.
+    """
+    profile = surface.profile
+    grid = surface.suitability.grid
+    rows, cols = np.nonzero(labels)
+    score = surface.suitability.data[rows, cols].astype(float)
+    order = np.argsort(-score, kind="stable")
+    rows, cols, score = rows[order], cols[order], score[order]
+    x, y = grid.xy(rows, cols)
+    alive = np.ones(len(rows), dtype=bool)
+    picked: list[int] = []
+    while alive.any() and len(picked) < profile.n_sites:
+        i = int(np.argmax(alive))  # first alive = best remaining, as cells are sorted
+        picked.append(i)
+        alive &= np.hypot(x - x[i], y - y[i]) >= profile.min_separation_m
+    idx = np.array(picked)
+    r, c = rows[idx], cols[idx]
+    data: dict[str, object] = {
+        "profile": profile.name,
+        "rank": np.arange(1, len(idx) + 1),
+        "score": score[idx],
+        "patch_id": labels[r, c],
+    }
+    for criterion, weight in zip(profile.criteria, profile.weights, strict=True):
+        data[f"w_{criterion.name}"] = weight * np.nan_to_num(
+            surface.scores[criterion.name].data[r, c]
+        )
+    for criterion in profile.criteria:
+        data[f"raw_{criterion.name}"] = raw[criterion.name].data[r, c].astype(float)
+    data["x"], data["y"] = x[idx], y[idx]
+    sites = gpd.GeoDataFrame(data, geometry=shapely.points(x[idx], y[idx]), crs=grid.crs)
+    sites.insert(0, "site_id", [f"{profile.name}-{k}" for k in sites["rank"]])
+    return sites
+
+
+def propose(surface: Surface, raw: dict[str, Raster]) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame]:
+    """Patches and ranked sites for one profile."""
+    patches, labels = candidate_patches(surface)
+    return patches, select_sites(surface, raw, labels)

@@ -1,0 +1,107 @@
+"""Suitability: exclusions and the weighted sum of standardised criteria, per profile."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import geopandas as gpd
+import numpy as np
+import shapely
+
+from siting.cost import exclusion_geometries
+from siting.errors import InfeasibleError
+from siting.grid import Grid, Raster
+from siting.scenario import Profile
+from siting.standardize import standardize
+
+
+@dataclass
+class Surface:
+    """One profile's surfaces.
+
+    Attributes
+    ----------
+    scores
+        Standardised criterion scores in [0, 1], by criterion name.
+    suitability
+        Weighted sum of the scores on eligible cells, NaN elsewhere.
+    excluded
+        Cells touched by any exclusion (a cell that merely touches one is excluded, so every
+        eligible cell centre lies outside every exclusion).
+    exclusions
+        The exclusion polygons, with the rule that made each.
+    """
+
+    profile: Profile
+    scores: dict[str, Raster]
+    suitability: Raster
+    excluded: np.ndarray
+    exclusions: gpd.GeoDataFrame
+
+
+def exclusions(profile: Profile, layers: dict[str, gpd.GeoDataFrame], crs: str) -> gpd.GeoDataFrame:
+    """The profile's exclusion polygons (one row per rule, dissolved)."""
+    rows = []
+    for rule in profile.exclusions:
+        geoms = exclusion_geometries(layers[rule.layer], rule)
+        if len(geoms):
+            reason = rule.reason or (
+                f"{rule.layer}" + (f" + {rule.buffer_m:g} m" if rule.buffer_m else "")
+            )
+            rows.append(
+                {
+                    "profile": profile.name,
+                    "layer": rule.layer,
+                    "reason": reason,
+                    "buffer_m": rule.buffer_m,
+                    "geometry": shapely.union_all(geoms),
+                }
+            )
+    columns = ["profile", "layer", "reason", "buffer_m", "geometry"]
+    return gpd.GeoDataFrame(rows, columns=columns, geometry="geometry", crs=crs)
+
+
+def evaluate(
+    profile: Profile,
+    raw: dict[str, Raster],
+    layers: dict[str, gpd.GeoDataFrame],
+    grid: Grid,
+    in_area: np.ndarray,
+) -> Surface:
+    """Standardise, weight and mask one profile's criteria.
+
+    Raises
+    ------
+    InfeasibleError
+        If no cell of the study area escapes the exclusions.
+    """
+    excl = exclusions(profile, layers, grid.crs)
+    excluded = grid.mask(excl.geometry.values, all_touched=True)
+    eligible = in_area & ~excluded
+    if not eligible.any():
+        raise InfeasibleError(
+            f"profile {profile.name!r}: no cell of the study area is left after its exclusions "
+            f"({', '.join(excl['reason'])})",
+            f"reduce the buffers in profiles.{profile.name}.exclusions or drop one of them",
+        )
+    scores = {}
+    total = np.zeros(grid.shape)
+    for criterion, weight in zip(profile.criteria, profile.weights, strict=True):
+        score = standardize(raw[criterion.name].data, criterion.standardize, within=in_area)
+        scores[criterion.name] = Raster(
+            score.astype(np.float32),
+            grid,
+            criterion.name,
+            "score",
+            f"standardised {criterion.name} (0 worst, 1 best)",
+        )
+        total += weight * np.nan_to_num(score, nan=0.0)
+    total[~eligible] = np.nan
+    suitability = Raster(
+        total.astype(np.float32),
+        grid,
+        f"suitability_{profile.name}",
+        "score",
+        f"suitability for {profile.title} (0–1); no data = excluded",
+    )
+    return Surface(profile, scores, suitability, excluded, excl)
