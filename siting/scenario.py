@@ -303,6 +303,10 @@ class _Table:
         self.seen.add(name)
         if name not in self.data:
             if default is ...:
+                typo = difflib.get_close_matches(name, [k for k in self.data if k not in self.seen])
+                if typo:
+                    raise ScenarioError(f"unknown scenario key {self.key(typo[0])}",
+                                        f"did you mean {name!r}?")
                 raise ScenarioError(f"missing key {self.key(name)}", f"add {self.key(name)} = ...")
             return default
         value = self.data[name]

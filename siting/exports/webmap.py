@@ -40,7 +40,7 @@ def raster_overlay(raster: Raster, cmap: str = "viridis") -> tuple[str, list[lis
     )
     scale = max(1.0, max(width, height) / MAX_PIXELS)
     width, height = int(width / scale), int(height / scale)
-    transform = transform * transform.scale(scale, scale)
+    transform = transform @ transform.scale(scale, scale)
     dst = np.full((height, width), np.nan, dtype=np.float32)
     reproject(
         src,
@@ -58,8 +58,8 @@ def raster_overlay(raster: Raster, cmap: str = "viridis") -> tuple[str, list[lis
     buffer = io.BytesIO()
     matplotlib.image.imsave(buffer, rgba, format="png")
     uri = "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
-    west, north = transform * (0, 0)
-    east, south = transform * (width, height)
+    west, north = transform @ (0, 0)
+    east, south = transform @ (width, height)
     return uri, [[south, west], [north, east]]
 
 

@@ -1,0 +1,160 @@
+"""Bad input: one clear message naming the file or key and the fix, exit 2, no traceback, and
+nothing written to the outputs folder."""
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import geopandas as gpd
+import pytest
+import shapely
+
+from conftest import CRS, X0, Y0
+
+
+def siting(*args: str | Path, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "siting.cli", *map(str, args)],
+                          capture_output=True, text=True, cwd=cwd, timeout=300)
+
+
+def edit(world: Path, old: str, new: str) -> Path:
+    path = world / "scenario.toml"
+    text = path.read_text()
+    assert old in text
+    path.write_text(text.replace(old, new, 1))
+    return path
+
+
+def assert_user_error(proc: subprocess.CompletedProcess, *fragments: str) -> None:
+    assert proc.returncode == 2, proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert "fix:" in proc.stderr
+    for fragment in fragments:
+        assert fragment in proc.stderr, proc.stderr
+
+
+def assert_nothing_written(world: Path) -> None:
+    out = world.parent / "out"
+    assert not out.exists() or list(out.iterdir()) == []
+
+
+def test_missing_scenario_file(tmp_path):
+    proc = siting("run", tmp_path / "nope.toml")
+    assert_user_error(proc, "scenario file not found", "nope.toml")
+
+
+def test_missing_layer_file(world):
+    path = edit(world, 'path = "rail.gpkg"', 'path = "railway.gpkg"')
+    proc = siting("run", path)
+    assert_user_error(proc, "layer 'rail'", "railway.gpkg", "layers.rail.path")
+    assert_nothing_written(world)
+
+
+def test_layer_without_crs(world):
+    gdf = gpd.read_file(world / "rail.gpkg").set_crs(None, allow_override=True)
+    gdf.to_file(world / "rail.shp")  # a shapefile without .prj: GDAL sees no CRS
+    assert not (world / "rail.prj").exists()
+    path = edit(world, 'path = "rail.gpkg"', 'path = "rail.shp"')
+    proc = siting("run", path)
+    assert_user_error(proc, "layer 'rail'", "rail.shp", "has no CRS")
+    assert_nothing_written(world)
+
+
+def test_unreadable_layer_file(world):
+    (world / "rail.gpkg").write_text("this is not a GeoPackage")
+    proc = siting("run", world / "scenario.toml")
+    assert_user_error(proc, "layer 'rail'", "cannot read")
+    assert_nothing_written(world)
+
+
+def test_unknown_scenario_key_suggests_the_right_one(world):
+    path = edit(world, "resolution = 250", "resolutoin = 250")
+    proc = siting("run", path)
+    assert_user_error(proc, "unknown scenario key resolutoin", "did you mean 'resolution'")
+
+
+def test_unknown_nested_key(world):
+    path = edit(world, "min_area_ha = 10\nn_sites = 4", "min_area = 10\nn_sites = 4")
+    proc = siting("run", path)
+    assert_user_error(proc, "profiles.processing_plant.min_area", "min_area_ha")
+
+
+def test_weights_not_summing_to_one(world):
+    path = edit(world, "weight = 0.2", "weight = 0.3")
+    proc = siting("run", path)
+    assert_user_error(proc, "profiles.processing_plant.criteria", "sum to 1.1", "normalize = true")
+    assert_nothing_written(world)
+
+
+def test_weights_are_normalised_on_request(world):
+    path = edit(world, "weight = 0.2", "weight = 0.3")
+    edit(world, "candidate_quantile = 0.8", "candidate_quantile = 0.8\nnormalize = true")
+    scenario = __import__("siting").load(path)
+    assert scenario.profiles["processing_plant"].weights == pytest.approx((0.5 / 1.1, 0.3 / 1.1,
+                                                                           0.3 / 1.1))
+
+
+def test_inconsistent_ahp_matrix(world):
+    path = edit(world, 'matrix = [[1, 3, 5], ["1/3", 1, 3], ["1/5", "1/3", 1]]',
+                'matrix = [[1, 5, "1/5"], ["1/5", 1, 5], [5, "1/5", 1]]')
+    proc = siting("run", path)
+    assert_user_error(proc, "profiles.technopark.ahp.matrix", "consistency ratio", "max_cr")
+    cr = float(re.search(r"CR = ([0-9.]+)", proc.stderr).group(1))
+    assert cr > 0.1
+
+
+def test_layer_empty_after_clipping(world):
+    mines = gpd.read_file(world / "mines.gpkg")
+    mines["geometry"] = mines.geometry.translate(500_000, 0)  # far east of the study area
+    mines.to_file(world / "mines.gpkg")
+    proc = siting("run", world / "scenario.toml")
+    assert_user_error(proc, "layer 'mines' has no feature within", "mines.gpkg")
+    assert_nothing_written(world)
+
+
+def test_empty_layer_file(world):
+    empty = gpd.GeoDataFrame({"name": []}, geometry=[], crs=CRS)
+    empty.to_file(world / "power_plants.gpkg")
+    proc = siting("run", world / "scenario.toml")
+    assert_user_error(proc, "layer 'power_plants'", "has no features")
+    assert_nothing_written(world)
+
+
+def test_no_suitable_cell(world):
+    path = edit(world, "layer = \"protected_areas\"\nbuffer_m = 1000",
+                "layer = \"protected_areas\"\nbuffer_m = 100000")
+    proc = siting("run", path)
+    assert_user_error(proc, "profile 'processing_plant'", "no cell of the study area is left")
+    assert_nothing_written(world)
+
+
+def test_no_patch_large_enough(world):
+    path = edit(world, "min_area_ha = 10\nn_sites = 4", "min_area_ha = 1000000\nn_sites = 4")
+    proc = siting("run", path)
+    assert_user_error(proc, "min_area_ha", "no patch")
+    assert_nothing_written(world)
+
+
+def test_geographic_crs_is_refused(world):
+    path = edit(world, 'crs = "EPSG:32645"', 'crs = "EPSG:4326"')
+    proc = siting("run", path)
+    assert_user_error(proc, "not projected", "EPSG:32645")
+
+
+def test_bad_where_expression(world):
+    path = edit(world, "where = \"kind == 'ugle_naukograd'\"", "where = \"knd == 'x'\"")
+    proc = siting("run", path)
+    assert_user_error(proc, "uglenaukograd", "cannot be evaluated", "kind")
+    assert_nothing_written(world)
+
+
+def test_invalid_geometry_is_repaired_with_a_warning(world):
+    bowtie = shapely.Polygon([(X0 + 1000, Y0 + 39_000), (X0 + 9000, Y0 + 33_000),
+                              (X0 + 9000, Y0 + 39_000), (X0 + 1000, Y0 + 33_000)])
+    assert not bowtie.is_valid
+    gpd.GeoDataFrame({"name": ["Bow-tie reserve"]}, geometry=[bowtie], crs=CRS).to_file(
+        world / "protected_areas.gpkg")
+    proc = siting("run", world / "scenario.toml", "--quiet")
+    assert proc.returncode == 0, proc.stderr
+    assert "repaired 1 invalid geometry" in proc.stderr

@@ -1,0 +1,114 @@
+import numpy as np
+import pytest
+import shapely
+from skimage.graph import MCP_Geometric
+
+from siting.cost import CostField, accumulated_cost, friction_surface, resample
+from siting.criteria import distance, within_radius
+from siting.grid import Grid, Raster
+from siting.scenario import Exclusion, Friction
+
+CRS = "EPSG:32645"
+
+
+def grid(res=100.0, n=50):
+    return Grid.from_bounds((0, 0, n * res, n * res), res, CRS)
+
+
+def test_distance_to_a_point_equals_the_analytic_distance():
+    g = grid()
+    xs, ys = g.centers()
+    px, py = xs[20], ys[30]  # a cell centre
+    d = distance(g, np.array([shapely.Point(px, py)]))
+    expected = np.hypot(xs[None, :] - px, ys[:, None] - py)
+    np.testing.assert_allclose(d, expected, atol=1e-9)
+
+
+def test_distance_to_a_line_is_within_half_a_cell_of_analytic():
+    g = grid()
+    line = shapely.LineString([(0, 2525), (5000, 2525)])  # horizontal, off the cell centres
+    d = distance(g, np.array([line]))
+    _, ys = g.centers()
+    expected = np.abs(ys - 2525)[:, None] * np.ones(g.width)
+    assert np.max(np.abs(d - expected)) <= g.res / 2 + 1e-9
+
+
+def test_within_radius_sums_weights_in_the_disc():
+    g = grid()
+    xs, ys = g.centers()
+    pts = np.array([shapely.Point(xs[10], ys[10]), shapely.Point(xs[13], ys[10])])
+    out = within_radius(g, pts, np.array([1000.0, 10.0]), radius=250.0)
+    assert out[10, 10] == pytest.approx(1000.0)  # the second point is 300 m away
+    assert out[10, 12] == pytest.approx(1010.0)  # 200 m and 100 m away
+    assert out[10, 7] == pytest.approx(0.0, abs=1e-6)  # 300 m from the first
+
+
+def test_cost_distance_on_a_small_grid_equals_hand_computation():
+    friction = np.array([[1.0, 2.0], [3.0, 4.0]])
+    sources = np.array([[True, False], [False, False]])
+    cost = accumulated_cost(friction, 10.0, sources)
+    # Step cost = mean of the two cells' friction × step length.
+    expected = [[0.0, 15.0], [20.0, 2.5 * 10 * np.sqrt(2)]]
+    np.testing.assert_allclose(cost, expected)
+
+
+def test_cost_distance_matches_scikit_image_with_impassable_cells():
+    rng = np.random.default_rng(0)
+    friction = rng.uniform(0.5, 5.0, (60, 80))
+    friction[rng.random(friction.shape) < 0.1] = np.inf
+    friction[5, 5] = 1.0
+    sources = np.zeros(friction.shape, dtype=bool)
+    sources[5, 5] = True
+    ours = accumulated_cost(friction, 25.0, sources)
+    ref, _ = MCP_Geometric(friction, sampling=(25.0, 25.0)).find_costs([(5, 5)])
+    np.testing.assert_allclose(ours, ref, rtol=1e-12)
+
+
+def test_friction_roads_bridge_water(tmp_path):
+    import geopandas as gpd
+
+    g = grid(res=100.0, n=20)
+    layers = {
+        "rivers": gpd.GeoDataFrame(
+            {"width_m": [100.0]}, geometry=[shapely.LineString([(0, 1050), (2000, 1050)])], crs=CRS
+        ),
+        "roads": gpd.GeoDataFrame(geometry=[shapely.LineString([(1050, 0), (1050, 2000)])], crs=CRS),
+    }
+    spec = Friction(
+        resolution=100,
+        off_road=4.0,
+        routes=(("roads", 1.0),),
+        impassable=(Exclusion("rivers", width_field="width_m"),),
+    )
+    f = friction_surface(spec, layers, g).data
+    assert np.isinf(f[9, 2])  # river cell away from the road
+    assert f[9, 10] == 1.0  # the road crosses the river: a bridge
+    assert f[2, 2] == 4.0
+    # The only way across is the bridge.
+    field = CostField.from_features(Raster(f, g, "friction"), np.array([shapely.Point(250, 250)]))
+    rows, cols = g.index(np.array([250.0]), np.array([1750.0]))
+    assert np.isfinite(field.stack[0, rows[0], cols[0]])
+
+
+def test_weighted_mean_is_weber_transport_cost():
+    g = grid(res=100.0, n=10)
+    f = Raster(np.ones(g.shape), g, "friction")
+    xs, ys = g.centers()
+    pts = np.array([shapely.Point(xs[0], ys[0]), shapely.Point(xs[9], ys[0])])
+    field = CostField.from_features(f, pts)
+    mean = field.weighted_mean(np.array([3.0, 1.0]))
+    # On row 0 with uniform friction the cost is the straight distance.
+    assert mean[0, 3] == pytest.approx((3 * 300 + 1 * 600) / 4)
+    np.testing.assert_allclose(field.sample(np.array([xs[3]]), np.array([ys[0]]))[:, 0], [300, 600])
+
+
+def test_resample_is_exact_for_a_linear_surface():
+    fine = grid(res=100.0, n=40)
+    coarse = fine.coarsen(400.0)
+    cx, cy = coarse.centers()
+    data = (2 * cx[None, :] + 3 * cy[:, None]).astype(float)
+    out = resample(data, coarse, fine)
+    fx, fy = fine.centers()
+    expected = 2 * fx[None, :] + 3 * fy[:, None]
+    inner = (slice(2, -2), slice(2, -2))  # edges clamp
+    np.testing.assert_allclose(out[inner], expected[inner], rtol=1e-9)
