@@ -45,10 +45,11 @@ def _print_sites(result: Result) -> None:
     if result.allocation is not None:
         plants = set(result.allocation.plants["site_id"])
     print(f"\nProposed sites (outputs in {result.output_dir}):")
-    print(f"{'site':<26}{'score':>7}{'easting':>11}{'northing':>11}  note")
+    print(f"{'site':<24}{'score':>6}{'lat':>9}{'lon':>9}  {'where':<28}note")
     for _, row in result.sites.iterrows():
         note = "p-median plant" if row["site_id"] in plants else ""
-        print(f"{row['site_id']:<26}{row['score']:>7.3f}{row['x']:>11.0f}{row['y']:>11.0f}  {note}")
+        print(f"{row['site_id']:<24}{row['score']:>6.3f}{row['lat']:>9.4f}{row['lon']:>9.4f}  "
+              f"{row.get('near', ''):<28}{note}")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -26,7 +26,7 @@ from siting.grid import Grid, Raster, make_grid
 from siting.layers import attribute, load_layers
 from siting.models import GrowthPoles, PMedian, weber_point
 from siting.scenario import Scenario
-from siting.sites import propose
+from siting.sites import locate, propose
 from siting.suitability import Surface, evaluate
 
 log = logging.getLogger("siting")
@@ -186,6 +186,8 @@ def run(
         proposals = [propose(s, raw) for s in surfaces.values()]
         patches = pd.concat([p for p, _ in proposals], ignore_index=True)
         sites = pd.concat([s for _, s in proposals], ignore_index=True)
+        sites = locate(gpd.GeoDataFrame(sites, crs=scenario.crs),
+                       layers.get(scenario.place_names) if scenario.place_names else None)
     with stages("models"):
         clusters = _clusters(scenario, layers)
         allocation = _allocation(scenario, layers, sites, cost_fields, friction)
@@ -200,7 +202,7 @@ def run(
         raw,
         surfaces,
         gpd.GeoDataFrame(patches, crs=scenario.crs),
-        gpd.GeoDataFrame(sites, crs=scenario.crs),
+        sites,
         clusters,
         allocation,
         stages.timings,

@@ -196,6 +196,7 @@ class Scenario:
     outputs: Outputs
     source: Path | None = None
     seed: int = 0
+    place_names: str | None = None
 
     @property
     def output_dir(self) -> Path:
@@ -382,6 +383,9 @@ def from_dict(
     study_area = top.get("study_area", str)
     _known_layer(study_area, layers, "study_area")
 
+    place_names = top.get("place_names", str, "settlements" if "settlements" in layers else None)
+    if place_names is not None:
+        _known_layer(place_names, layers, "place_names")
     friction = _friction(top.table("friction", {}), layers)
     profiles = {n: _profile(n, t, layers) for n, t in _named_tables(top, "profiles")}
     if not profiles:
@@ -453,6 +457,7 @@ def from_dict(
         outputs=outputs,
         source=source,
         seed=seed,
+        place_names=place_names,
     )
 
 

@@ -116,6 +116,21 @@ def select_sites(surface: Surface, raw: dict[str, Raster], labels: np.ndarray) -
     return sites
 
 
+def locate(sites: gpd.GeoDataFrame, places: gpd.GeoDataFrame | None) -> gpd.GeoDataFrame:
+    """Add ``lon``/``lat`` and, given named places, ``near``: the nearest place and its distance
+    ("12 km from Belovo"), so a planner can find a site without a map."""
+    lonlat = sites.geometry.to_crs("EPSG:4326")
+    sites = sites.assign(lon=lonlat.x.round(5), lat=lonlat.y.round(5))
+    if places is None or "name" not in places.columns or sites.empty:
+        return sites
+    nearest = gpd.sjoin_nearest(sites[["geometry"]], places[["name", "geometry"]],
+                                distance_col="_d")
+    nearest = nearest[~nearest.index.duplicated()]
+    sites["near"] = [f"{d / 1000:.0f} km from {n}" if d >= 1000 else f"in {n}"
+                     for n, d in zip(nearest["name"], nearest["_d"], strict=True)]
+    return sites
+
+
 def propose(surface: Surface, raw: dict[str, Raster]) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame]:
     """Patches and ranked sites for one profile."""
     patches, labels = candidate_patches(surface)

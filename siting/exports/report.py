@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import numpy as np
 import pandas as pd
 
 from siting.exports.runinfo import versions
@@ -65,11 +66,11 @@ def render(result: Result) -> str:
             lines += ["AHP pairwise matrix:", "", _table(matrix, "{:.3g}"), ""]
         lines += ["Exclusions: " + ("; ".join(surface.exclusions["reason"]) or "none") + ".", ""]
         sites = result.sites[result.sites["profile"] == name]
-        eligible = int((~surface.excluded).sum())
+        eligible = int(np.isfinite(surface.suitability.data).sum())
         lines += [
             f"{len(sites)} proposed site(s) from "
             f"{int((result.patches['profile'] == name).sum())} candidate patch(es); "
-            f"{eligible * result.grid.cell_area / 1e6:,.0f} km² of the grid escape the "
+            f"{eligible * result.grid.cell_area / 1e6:,.0f} km² of the study area escape the "
             "exclusions.",
             "",
         ]

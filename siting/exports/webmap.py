@@ -88,7 +88,7 @@ def build(result: Result) -> folium.Map:
         tiles="OpenStreetMap",
         control_scale=True,
     )
-    folium.TileLayer("OpenTopoMap", name="Terrain (OpenTopoMap)").add_to(fmap)
+    folium.TileLayer("OpenTopoMap", name="Terrain (OpenTopoMap)", show=False).add_to(fmap)
     folium.GeoJson(
         area.__geo_interface__,
         name="Study area",
