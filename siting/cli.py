@@ -48,8 +48,10 @@ def _print_sites(result: Result) -> None:
     print(f"{'site':<24}{'score':>6}{'lat':>9}{'lon':>9}  {'where':<28}note")
     for _, row in result.sites.iterrows():
         note = "p-median plant" if row["site_id"] in plants else ""
-        print(f"{row['site_id']:<24}{row['score']:>6.3f}{row['lat']:>9.4f}{row['lon']:>9.4f}  "
-              f"{row.get('near', ''):<28}{note}")
+        print(
+            f"{row['site_id']:<24}{row['score']:>6.3f}{row['lat']:>9.4f}{row['lon']:>9.4f}  "
+            f"{row.get('near', ''):<28}{note}"
+        )
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -20,6 +20,7 @@ import shapely
 
 from siting import criteria as criteria_mod
 from siting import scenario as scenario_mod
+from siting import terrain
 from siting.cost import CostField, friction_surface
 from siting.errors import InfeasibleError, ScenarioError
 from siting.grid import Grid, Raster, make_grid
@@ -85,6 +86,8 @@ class Result:
         Seconds per stage.
     output_dir
         Where the outputs were written (None when not written).
+    slope
+        Terrain slope in degrees, when the scenario gives a DEM.
     """
 
     scenario: Scenario
@@ -100,6 +103,7 @@ class Result:
     allocation: Allocation | None
     timings: dict[str, float] = field(default_factory=dict)
     output_dir: Path | None = None
+    slope: Raster | None = None
     cost_fields: dict[str, CostField] = field(default_factory=dict, repr=False)
 
     def suitability(self, profile: str) -> Raster:
@@ -169,6 +173,7 @@ def run(
     with stages("grid"):
         grid = make_grid(area, scenario.pad, scenario.resolution, scenario.crs)
         in_area = grid.mask([area])
+        slope = terrain.slope(terrain.read_dem(scenario.dem, grid)) if scenario.dem else None
         log.info(
             "      %d × %d cells of %g m (%.1f M)",
             grid.width,
@@ -180,14 +185,17 @@ def run(
         friction, raw, cost_fields = _criteria(scenario, layers, grid)
     with stages("suitability"):
         surfaces = {
-            name: evaluate(p, raw, layers, grid, in_area) for name, p in scenario.profiles.items()
+            name: evaluate(p, raw, layers, grid, in_area, slope)
+            for name, p in scenario.profiles.items()
         }
     with stages("sites"):
         proposals = [propose(s, raw) for s in surfaces.values()]
         patches = pd.concat([p for p, _ in proposals], ignore_index=True)
         sites = pd.concat([s for _, s in proposals], ignore_index=True)
-        sites = locate(gpd.GeoDataFrame(sites, crs=scenario.crs),
-                       layers.get(scenario.place_names) if scenario.place_names else None)
+        sites = locate(
+            gpd.GeoDataFrame(sites, crs=scenario.crs),
+            layers.get(scenario.place_names) if scenario.place_names else None,
+        )
     with stages("models"):
         clusters = _clusters(scenario, layers)
         allocation = _allocation(scenario, layers, sites, cost_fields, friction)
@@ -206,6 +214,7 @@ def run(
         clusters,
         allocation,
         stages.timings,
+        slope=slope,
         cost_fields=cost_fields,
     )
     if write:

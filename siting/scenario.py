@@ -135,6 +135,7 @@ class Profile:
     min_separation_m: float = 10_000.0
     candidate_quantile: float = 0.9
     color: str = "#d62728"
+    max_slope_deg: float | None = None
 
 
 @dataclass(frozen=True)
@@ -197,6 +198,7 @@ class Scenario:
     source: Path | None = None
     seed: int = 0
     place_names: str | None = None
+    dem: Path | None = None
 
     @property
     def output_dir(self) -> Path:
@@ -306,8 +308,9 @@ class _Table:
             if default is ...:
                 typo = difflib.get_close_matches(name, [k for k in self.data if k not in self.seen])
                 if typo:
-                    raise ScenarioError(f"unknown scenario key {self.key(typo[0])}",
-                                        f"did you mean {name!r}?")
+                    raise ScenarioError(
+                        f"unknown scenario key {self.key(typo[0])}", f"did you mean {name!r}?"
+                    )
                 raise ScenarioError(f"missing key {self.key(name)}", f"add {self.key(name)} = ...")
             return default
         value = self.data[name]
@@ -390,6 +393,16 @@ def from_dict(
     profiles = {n: _profile(n, t, layers) for n, t in _named_tables(top, "profiles")}
     if not profiles:
         raise ScenarioError("the scenario has no [profiles.*] tables", "add at least one profile")
+    terrain = top.table("terrain", {})
+    dem = terrain.get("dem", str, None)
+    terrain.done()
+    dem_path = None if dem is None else (Path(dem) if Path(dem).is_absolute() else base_dir / dem)
+    for p in profiles.values():
+        if p.max_slope_deg is not None and dem_path is None:
+            raise ScenarioError(
+                f"profiles.{p.name}.max_slope_deg needs a DEM",
+                'add [terrain] dem = "elevation.tif", or drop max_slope_deg',
+            )
 
     models = top.table("models", {})
     clusters_t = models.table("clusters", None)
@@ -458,6 +471,7 @@ def from_dict(
         source=source,
         seed=seed,
         place_names=place_names,
+        dem=dem_path,
     )
 
 
@@ -667,6 +681,7 @@ def _profile(name: str, t: _Table, layers: dict[str, LayerSpec]) -> Profile:
         min_separation_m=t.get("min_separation_m", (int, float), 10_000.0),
         candidate_quantile=quantile,
         color=t.get("color", str, "#d62728"),
+        max_slope_deg=t.get("max_slope_deg", (int, float), None),
     )
     t.done()
     return profile

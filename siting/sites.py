@@ -123,11 +123,14 @@ def locate(sites: gpd.GeoDataFrame, places: gpd.GeoDataFrame | None) -> gpd.GeoD
     sites = sites.assign(lon=lonlat.x.round(5), lat=lonlat.y.round(5))
     if places is None or "name" not in places.columns or sites.empty:
         return sites
-    nearest = gpd.sjoin_nearest(sites[["geometry"]], places[["name", "geometry"]],
-                                distance_col="_d")
+    nearest = gpd.sjoin_nearest(
+        sites[["geometry"]], places[["name", "geometry"]], distance_col="_d"
+    )
     nearest = nearest[~nearest.index.duplicated()]
-    sites["near"] = [f"{d / 1000:.0f} km from {n}" if d >= 1000 else f"in {n}"
-                     for n, d in zip(nearest["name"], nearest["_d"], strict=True)]
+    sites["near"] = [
+        f"{d / 1000:.0f} km from {n}" if d >= 1000 else f"in {n}"
+        for n, d in zip(nearest["name"], nearest["_d"], strict=True)
+    ]
     return sites
 
 

@@ -6,6 +6,8 @@ from dataclasses import dataclass
 
 import geopandas as gpd
 import numpy as np
+import pandas as pd
+import rasterio.features
 import shapely
 
 from siting.cost import exclusion_geometries
@@ -67,8 +69,12 @@ def evaluate(
     layers: dict[str, gpd.GeoDataFrame],
     grid: Grid,
     in_area: np.ndarray,
+    slope: Raster | None = None,
 ) -> Surface:
     """Standardise, weight and mask one profile's criteria.
+
+    With a ``slope`` raster and the profile's ``max_slope_deg``, steeper cells are excluded too
+    (cells without elevation data are not).
 
     Raises
     ------
@@ -77,6 +83,34 @@ def evaluate(
     """
     excl = exclusions(profile, layers, grid.crs)
     excluded = grid.mask(excl.geometry.values, all_touched=True)
+    if slope is not None and profile.max_slope_deg is not None:
+        with np.errstate(invalid="ignore"):
+            steep = slope.data > profile.max_slope_deg
+        excluded |= steep
+        if steep.any():
+            cells = [
+                shapely.geometry.shape(g)
+                for g, _ in rasterio.features.shapes(
+                    steep.astype(np.uint8), mask=steep, transform=grid.transform
+                )
+            ]
+            reason = f"slope > {profile.max_slope_deg:g}°"
+            excl = pd.concat(
+                [
+                    excl,
+                    gpd.GeoDataFrame(
+                        {
+                            "profile": [profile.name],
+                            "layer": ["terrain"],
+                            "reason": [reason],
+                            "buffer_m": [0.0],
+                        },
+                        geometry=[shapely.union_all(cells)],
+                        crs=grid.crs,
+                    ),
+                ],
+                ignore_index=True,
+            )
     eligible = in_area & ~excluded
     if not eligible.any():
         raise InfeasibleError(

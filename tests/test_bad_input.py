@@ -14,8 +14,13 @@ from conftest import CRS, X0, Y0
 
 
 def siting(*args: str | Path, cwd: Path | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "siting.cli", *map(str, args)],
-                          capture_output=True, text=True, cwd=cwd, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "siting.cli", *map(str, args)],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        timeout=300,
+    )
 
 
 def edit(world: Path, old: str, new: str) -> Path:
@@ -91,13 +96,17 @@ def test_weights_are_normalised_on_request(world):
     path = edit(world, "weight = 0.2", "weight = 0.3")
     edit(world, "candidate_quantile = 0.8", "candidate_quantile = 0.8\nnormalize = true")
     scenario = __import__("siting").load(path)
-    assert scenario.profiles["processing_plant"].weights == pytest.approx((0.5 / 1.1, 0.3 / 1.1,
-                                                                           0.3 / 1.1))
+    assert scenario.profiles["processing_plant"].weights == pytest.approx(
+        (0.5 / 1.1, 0.3 / 1.1, 0.3 / 1.1)
+    )
 
 
 def test_inconsistent_ahp_matrix(world):
-    path = edit(world, 'matrix = [[1, 3, 5], ["1/3", 1, 3], ["1/5", "1/3", 1]]',
-                'matrix = [[1, 5, "1/5"], ["1/5", 1, 5], [5, "1/5", 1]]')
+    path = edit(
+        world,
+        'matrix = [[1, 3, 5], ["1/3", 1, 3], ["1/5", "1/3", 1]]',
+        'matrix = [[1, 5, "1/5"], ["1/5", 1, 5], [5, "1/5", 1]]',
+    )
     proc = siting("run", path)
     assert_user_error(proc, "profiles.technopark.ahp.matrix", "consistency ratio", "max_cr")
     cr = float(re.search(r"CR = ([0-9.]+)", proc.stderr).group(1))
@@ -122,8 +131,11 @@ def test_empty_layer_file(world):
 
 
 def test_no_suitable_cell(world):
-    path = edit(world, "layer = \"protected_areas\"\nbuffer_m = 1000",
-                "layer = \"protected_areas\"\nbuffer_m = 100000")
+    path = edit(
+        world,
+        'layer = "protected_areas"\nbuffer_m = 1000',
+        'layer = "protected_areas"\nbuffer_m = 100000',
+    )
     proc = siting("run", path)
     assert_user_error(proc, "profile 'processing_plant'", "no cell of the study area is left")
     assert_nothing_written(world)
@@ -150,11 +162,18 @@ def test_bad_where_expression(world):
 
 
 def test_invalid_geometry_is_repaired_with_a_warning(world):
-    bowtie = shapely.Polygon([(X0 + 1000, Y0 + 39_000), (X0 + 9000, Y0 + 33_000),
-                              (X0 + 9000, Y0 + 39_000), (X0 + 1000, Y0 + 33_000)])
+    bowtie = shapely.Polygon(
+        [
+            (X0 + 1000, Y0 + 39_000),
+            (X0 + 9000, Y0 + 33_000),
+            (X0 + 9000, Y0 + 39_000),
+            (X0 + 1000, Y0 + 33_000),
+        ]
+    )
     assert not bowtie.is_valid
     gpd.GeoDataFrame({"name": ["Bow-tie reserve"]}, geometry=[bowtie], crs=CRS).to_file(
-        world / "protected_areas.gpkg")
+        world / "protected_areas.gpkg"
+    )
     proc = siting("run", world / "scenario.toml", "--quiet")
     assert proc.returncode == 0, proc.stderr
     assert "repaired 1 invalid geometry" in proc.stderr

@@ -72,7 +72,9 @@ def test_friction_roads_bridge_water(tmp_path):
         "rivers": gpd.GeoDataFrame(
             {"width_m": [100.0]}, geometry=[shapely.LineString([(0, 1050), (2000, 1050)])], crs=CRS
         ),
-        "roads": gpd.GeoDataFrame(geometry=[shapely.LineString([(1050, 0), (1050, 2000)])], crs=CRS),
+        "roads": gpd.GeoDataFrame(
+            geometry=[shapely.LineString([(1050, 0), (1050, 2000)])], crs=CRS
+        ),
     }
     spec = Friction(
         resolution=100,

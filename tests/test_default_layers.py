@@ -33,8 +33,17 @@ SPEC: dict[str, tuple[set[str], list[str], dict[str, set]]] = {
     "mines": (
         POINT,
         [
-            "id", "name", "name_ru", "gem_id", "operator", "capacity_mtpa", "output_mtpa",
-            "status", "mine_type", "coal_grade", "district",
+            "id",
+            "name",
+            "name_ru",
+            "gem_id",
+            "operator",
+            "capacity_mtpa",
+            "output_mtpa",
+            "status",
+            "mine_type",
+            "coal_grade",
+            "district",
         ],
         {
             "status": {"operating", "mothballed", "proposed", "closed"},
@@ -66,9 +75,25 @@ SPEC: dict[str, tuple[set[str], list[str], dict[str, set]]] = {
 }
 
 GEONAMES_COLS = [
-    "geonameid", "name", "asciiname", "alternatenames", "latitude", "longitude",
-    "feature_class", "feature_code", "country_code", "cc2", "admin1", "admin2", "admin3",
-    "admin4", "population", "elevation", "dem", "timezone", "modification_date",
+    "geonameid",
+    "name",
+    "asciiname",
+    "alternatenames",
+    "latitude",
+    "longitude",
+    "feature_class",
+    "feature_code",
+    "country_code",
+    "cc2",
+    "admin1",
+    "admin2",
+    "admin3",
+    "admin4",
+    "population",
+    "elevation",
+    "dem",
+    "timezone",
+    "modification_date",
 ]
 
 
@@ -118,8 +143,13 @@ def gem(shared: Path) -> gpd.GeoDataFrame:
 @pytest.fixture(scope="session")
 def geonames(shared: Path) -> gpd.GeoDataFrame:
     df = pd.read_csv(
-        shared / "geonames" / "kemerovo.tsv", sep="\t", header=None, names=GEONAMES_COLS,
-        dtype={"geonameid": int}, keep_default_na=False, quoting=3,
+        shared / "geonames" / "kemerovo.tsv",
+        sep="\t",
+        header=None,
+        names=GEONAMES_COLS,
+        dtype={"geonameid": int},
+        keep_default_na=False,
+        quoting=3,
     )
     assert len(df) == 27
     g = gpd.GeoDataFrame(
@@ -176,9 +206,26 @@ def test_attribute_types_and_values() -> None:
     assert (s.loc[s["kind"] == "city", "population"] >= 100_000).all()
     assert (s.loc[s["kind"] != "city", "population"] < 100_000).all()
     towns = {
-        "Kemerovo", "Novokuznetsk", "Prokopyevsk", "Mezhdurechensk", "Leninsk-Kuznetsky",
-        "Kiselyovsk", "Yurga", "Belovo", "Anzhero-Sudzhensk", "Berezovsky", "Osinniki", "Myski",
-        "Mariinsk", "Topki", "Polysayevo", "Tashtagol", "Guryevsk", "Taiga", "Kaltan", "Salair",
+        "Kemerovo",
+        "Novokuznetsk",
+        "Prokopyevsk",
+        "Mezhdurechensk",
+        "Leninsk-Kuznetsky",
+        "Kiselyovsk",
+        "Yurga",
+        "Belovo",
+        "Anzhero-Sudzhensk",
+        "Berezovsky",
+        "Osinniki",
+        "Myski",
+        "Mariinsk",
+        "Topki",
+        "Polysayevo",
+        "Tashtagol",
+        "Guryevsk",
+        "Taiga",
+        "Kaltan",
+        "Salair",
     }
     assert towns <= set(s["name"])
     assert s.loc[s["name"] == "Kemerovo", "population"].iloc[0] > 500_000
@@ -264,9 +311,10 @@ def test_settlements_near_geonames(geonames: gpd.GeoDataFrame) -> None:
                 continue
         gid = int(gid)
         assert gid in by_id.index, (t["name"], gid)
-        same = norm(t["name"]).replace("i", "y")[:4] == norm(by_id.loc[gid, "asciiname"]).replace(
-            "i", "y"
-        )[:4]
+        same = (
+            norm(t["name"]).replace("i", "y")[:4]
+            == norm(by_id.loc[gid, "asciiname"]).replace("i", "y")[:4]
+        )
         assert same, (t["name"], gid)
         dist = by_id.loc[gid].geometry.distance(t.geometry)
         assert dist <= 3_000, (t["name"], round(dist))
@@ -300,8 +348,18 @@ def test_rail_passes_stations() -> None:
 def test_roads_pass_main_towns() -> None:
     roads = utm("roads").geometry.union_all()
     s = utm("settlements").set_index("name")
-    for town in ("Kemerovo", "Novokuznetsk", "Leninsk-Kuznetsky", "Belovo", "Mariinsk",
-                 "Yurga", "Mezhdurechensk", "Tashtagol", "Prokopyevsk", "Guryevsk"):
+    for town in (
+        "Kemerovo",
+        "Novokuznetsk",
+        "Leninsk-Kuznetsky",
+        "Belovo",
+        "Mariinsk",
+        "Yurga",
+        "Mezhdurechensk",
+        "Tashtagol",
+        "Prokopyevsk",
+        "Guryevsk",
+    ):
         assert roads.distance(s.loc[town].geometry) <= 5_000, town
 
 

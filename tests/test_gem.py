@@ -21,8 +21,23 @@ BOUNDARIES = GEM / "gem_coal_mine_boundaries_methane_kuzbass.geojson"
 
 # Mines of the GeoJSON with "mine boundary" polygons (23 polygons for 17 mines, counted by hand).
 BOUNDARY_MINES = {
-    "M0767", "M0772", "M0773", "M0809", "M0812", "M0833", "M0836", "M0837", "M0838", "M0856",
-    "M0864", "M0877", "M1271", "M1343", "M1518", "M1520", "M2344",
+    "M0767",
+    "M0772",
+    "M0773",
+    "M0809",
+    "M0812",
+    "M0833",
+    "M0836",
+    "M0837",
+    "M0838",
+    "M0856",
+    "M0864",
+    "M0877",
+    "M1271",
+    "M1343",
+    "M1518",
+    "M1520",
+    "M2344",
 }
 
 
@@ -61,7 +76,11 @@ def test_status_counts_per_mine(mines: gpd.GeoDataFrame) -> None:
     # 24 expansion rows (Proposed 12, Cancelled 7, Shelved 5) belong to 22 operating and 2
     # mothballed mines, so per mine (checked by hand with pandas):
     assert mines["status"].value_counts().to_dict() == {
-        "operating": 86, "mothballed": 11, "proposed": 6, "shelved": 4, "cancelled": 4,
+        "operating": 86,
+        "mothballed": 11,
+        "proposed": 6,
+        "shelved": 4,
+        "cancelled": 4,
     }
 
 
@@ -192,8 +211,7 @@ def test_boundaries(mines_with_boundaries: gpd.GeoDataFrame, mines: gpd.GeoDataF
     # Each polygon contains its GEM point or lies close to it. All but Razrez Raspadsky
     # (M0838, 1.11 km) are within 1 km.
     pts = mines.set_index("gem_id").loc[polys["gem_id"]].geometry.to_crs(32645)
-    dist = dict(zip(polys["gem_id"], polys.to_crs(32645).distance(pts, align=False),
-                    strict=True))
+    dist = dict(zip(polys["gem_id"], polys.to_crs(32645).distance(pts, align=False), strict=True))
     assert all(d <= 1000.0 for gid, d in dist.items() if gid != "M0838"), dist
     assert 1000.0 < dist["M0838"] < 1200.0
     contained = [gid for gid, d in dist.items() if d == 0.0]
@@ -239,7 +257,8 @@ def test_rows_without_coordinates(tmp_path: Path, caplog: pytest.LogCaptureFixtu
     assert "M2" in caplog.text
 
     empty = tmp_path / "none.csv"
-    empty.write_text("GEM Mine ID,Mine Name,Status,Latitude,Longitude\nM2,Bar,Operating,,\n",
-                     encoding="utf-8")
+    empty.write_text(
+        "GEM Mine ID,Mine Name,Status,Latitude,Longitude\nM2,Bar,Operating,,\n", encoding="utf-8"
+    )
     with pytest.raises(LayerError, match="coordinates"):
         read_gem(empty)

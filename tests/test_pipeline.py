@@ -21,8 +21,13 @@ def result(world):
 def test_outputs_exist_and_reopen_in_the_scenario_crs(result):
     out = result.output_dir
     assert {p.name for p in out.iterdir()} >= {
-        "map.html", "siting.gpkg", "report.md", "run.json", "criteria",
-        "suitability_processing_plant.tif", "suitability_technopark.tif",
+        "map.html",
+        "siting.gpkg",
+        "report.md",
+        "run.json",
+        "criteria",
+        "suitability_processing_plant.tif",
+        "suitability_technopark.tif",
     }
     layers = {name for name, _ in pyogrio.list_layers(out / "siting.gpkg")}
     assert layers == set(gpkg.layers_of(result))
@@ -39,8 +44,9 @@ def test_outputs_exist_and_reopen_in_the_scenario_crs(result):
             assert src.res == (250.0, 250.0) or tif.name == "friction.tif"
     with rasterio.open(out / "suitability_processing_plant.tif") as src:
         data = src.read(1, masked=True)
-        np.testing.assert_allclose(data.filled(np.nan), result.suitability("processing_plant").data,
-                                   equal_nan=True)
+        np.testing.assert_allclose(
+            data.filled(np.nan), result.suitability("processing_plant").data, equal_nan=True
+        )
     info = json.loads((out / "run.json").read_text())
     assert info["grid"]["resolution_m"] == 250
     assert len(info["inputs"]["mines"]["sha256"]) == 64
@@ -104,10 +110,14 @@ def test_every_mine_is_allocated_to_an_open_plant_at_least_cost(result):
     import itertools
 
     candidates = result.sites[result.sites["profile"] == "processing_plant"]
-    cost = result.cost_fields["mines|"].sample(candidates["x"].to_numpy(), candidates["y"].to_numpy())
+    cost = result.cost_fields["mines|"].sample(
+        candidates["x"].to_numpy(), candidates["y"].to_numpy()
+    )
     w = mines["output"].to_numpy()
-    best = min((w * cost[:, list(pair)].min(axis=1)).sum()
-               for pair in itertools.combinations(range(len(candidates)), 2))
+    best = min(
+        (w * cost[:, list(pair)].min(axis=1)).sum()
+        for pair in itertools.combinations(range(len(candidates)), 2)
+    )
     assert a.objective == pytest.approx(best)
 
 
@@ -119,7 +129,8 @@ def test_clusters_group_the_eastern_mines(result):
     assert by_name["A"] == by_name["B"] != -1
     assert by_name["E"] == -1 and by_name["F"] == -1
     assert clusters["total_weight"].sum() == pytest.approx(
-        mines.loc[mines["cluster"] >= 0, "output"].sum())
+        mines.loc[mines["cluster"] >= 0, "output"].sum()
+    )
     for _, c in clusters.iterrows():
         assert c.geometry.contains(shapely.Point(c["weber_x"], c["weber_y"]))
 

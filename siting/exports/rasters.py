@@ -47,7 +47,8 @@ def write_geotiff(raster: Raster, path: Path) -> Path:
 
 def write_all(result: Result, folder: Path) -> list[Path]:
     """Suitability per profile (``suitability_<profile>.tif``), each raw criterion
-    (``criteria/<name>.tif``) and the friction surface (``criteria/friction.tif``)."""
+    (``criteria/<name>.tif``), the slope (``criteria/slope.tif``, with a DEM) and the friction
+    surface (``criteria/friction.tif``)."""
     written = [
         write_geotiff(s.suitability, folder / f"suitability_{name}.tif")
         for name, s in result.surfaces.items()
@@ -55,6 +56,8 @@ def write_all(result: Result, folder: Path) -> list[Path]:
     written += [
         write_geotiff(r, folder / "criteria" / f"{name}.tif") for name, r in result.criteria.items()
     ]
+    if result.slope is not None:
+        written.append(write_geotiff(result.slope, folder / "criteria" / "slope.tif"))
     if result.friction is not None:
         written.append(write_geotiff(result.friction, folder / "criteria" / "friction.tif"))
     return written

@@ -41,8 +41,19 @@ REQUIRED = (ID_COL, NAME_COL, LAT_COL, LON_COL)
 #: Columns of the tool's mine schema, in order (``boundary_source`` is added before
 #: ``geometry`` when boundaries are joined).
 SCHEMA = (
-    "gem_id", "name", "name_ru", "operator", "capacity_mtpa", "output_mtpa", "status",
-    "mine_type", "coal_grade", "district", "location_accuracy", "n_rows", "geometry",
+    "gem_id",
+    "name",
+    "name_ru",
+    "operator",
+    "capacity_mtpa",
+    "output_mtpa",
+    "status",
+    "mine_type",
+    "coal_grade",
+    "district",
+    "location_accuracy",
+    "n_rows",
+    "geometry",
 )
 
 #: Preference order for the row that describes the existing mine.
@@ -130,19 +141,24 @@ def read_gcmt_table(path: str | Path) -> pd.DataFrame:
     """
     path = Path(path)
     if not path.is_file():
-        raise LayerError(f"GEM coal mine tracker: file not found: {path}",
-                         "download the Global Coal Mine Tracker CSV from globalenergymonitor.org "
-                         "and give its path")
+        raise LayerError(
+            f"GEM coal mine tracker: file not found: {path}",
+            "download the Global Coal Mine Tracker CSV from globalenergymonitor.org "
+            "and give its path",
+        )
     try:
         sep = _sniff_delimiter(path, "utf-8-sig")
-        df = pd.read_csv(path, dtype=str, keep_default_na=False, sep=sep,
-                         encoding="utf-8-sig")
+        df = pd.read_csv(path, dtype=str, keep_default_na=False, sep=sep, encoding="utf-8-sig")
     except UnicodeDecodeError:
-        raise LayerError(f"GEM coal mine tracker: {path} is not UTF-8 text",
-                         "re-save the CSV with UTF-8 encoding") from None
+        raise LayerError(
+            f"GEM coal mine tracker: {path} is not UTF-8 text",
+            "re-save the CSV with UTF-8 encoding",
+        ) from None
     except (pd.errors.ParserError, pd.errors.EmptyDataError, OSError) as exc:
-        raise LayerError(f"GEM coal mine tracker: cannot read {path}: {exc}",
-                         "give the tracker sheet saved as CSV") from None
+        raise LayerError(
+            f"GEM coal mine tracker: cannot read {path}: {exc}",
+            "give the tracker sheet saved as CSV",
+        ) from None
     df.columns = [re.sub(r"\s+", " ", str(c)).strip() for c in df.columns]
     if COUNTRY_COL not in df.columns:
         country = _find_country_column(df)
@@ -154,7 +170,8 @@ def read_gcmt_table(path: str | Path) -> pd.DataFrame:
     if missing:
         raise LayerError(
             f"GEM coal mine tracker: {path} lacks column(s) {', '.join(map(repr, missing))}",
-            "give the Global Coal Mine Tracker sheet with its original header row")
+            "give the Global Coal Mine Tracker sheet with its original header row",
+        )
     return df
 
 
@@ -235,13 +252,17 @@ def _read_boundaries(path: str | Path) -> gpd.GeoSeries:
     """GEM licence-boundary (multi)polygons, one per GEM Mine ID, in EPSG:4326."""
     path = Path(path)
     if not path.is_file():
-        raise LayerError(f"GEM mine boundaries: file not found: {path}",
-                         "give GEM's coal mine boundaries GeoJSON, or leave boundaries unset")
+        raise LayerError(
+            f"GEM mine boundaries: file not found: {path}",
+            "give GEM's coal mine boundaries GeoJSON, or leave boundaries unset",
+        )
     try:
         gdf = gpd.read_file(path)
     except Exception as exc:  # pyogrio raises several error types for unreadable files
-        raise LayerError(f"GEM mine boundaries: cannot read {path}: {exc}",
-                         "give GEM's coal mine boundaries GeoJSON") from None
+        raise LayerError(
+            f"GEM mine boundaries: cannot read {path}: {exc}",
+            "give GEM's coal mine boundaries GeoJSON",
+        ) from None
     if gdf.crs is None:
         gdf = gdf.set_crs("EPSG:4326")  # GeoJSON default (RFC 7946)
     gdf = gdf.to_crs("EPSG:4326")
@@ -254,17 +275,22 @@ def _read_boundaries(path: str | Path) -> gpd.GeoSeries:
     elif "id" in gdf.columns:
         ids = gdf["id"].fillna("").astype(str).str.extract(r"^(M\d+)", expand=False).fillna("")
     else:
-        raise LayerError(f"GEM mine boundaries: {path} has no {ID_COL!r} or 'id' property",
-                         "give GEM's coal mine boundaries GeoJSON with its original properties")
+        raise LayerError(
+            f"GEM mine boundaries: {path} has no {ID_COL!r} or 'id' property",
+            "give GEM's coal mine boundaries GeoJSON with its original properties",
+        )
     gdf = gdf.assign(_gem_id=ids)
     gdf = gdf[gdf["_gem_id"] != ""]
-    geoms = {gid: shapely.make_valid(shapely.union_all(group.geometry.values))
-             for gid, group in gdf.groupby("_gem_id", sort=False)}
+    geoms = {
+        gid: shapely.make_valid(shapely.union_all(group.geometry.values))
+        for gid, group in gdf.groupby("_gem_id", sort=False)
+    }
     return gpd.GeoSeries(geoms, crs="EPSG:4326")
 
 
-def read_gem(path: str | Path, status: Iterable[str] | None = None,
-             boundaries: str | Path | None = None) -> gpd.GeoDataFrame:
+def read_gem(
+    path: str | Path, status: Iterable[str] | None = None, boundaries: str | Path | None = None
+) -> gpd.GeoDataFrame:
     """Read a Global Coal Mine Tracker CSV as one row per mine in the tool's mine schema.
 
     Works for both GEM sheets: the non-closed sheet and the closed-mines sheet (which has no
@@ -334,19 +360,22 @@ def read_gem(path: str | Path, status: Iterable[str] | None = None,
         if isinstance(status, str):
             status = [status]
         wanted = {str(s).strip().lower() for s in status}
-        found = ({"closed"} if closed_sheet
-                 else {_status(r, False) for _, r in df.iterrows()})
+        found = {"closed"} if closed_sheet else {_status(r, False) for _, r in df.iterrows()}
         unknown = sorted(wanted - found)
         if unknown:
             raise LayerError(
-                f"GEM coal mine tracker: unknown status {', '.join(map(repr, unknown))} "
-                f"for {path}",
-                f"use one of the statuses found in the file: {', '.join(sorted(found))}")
+                f"GEM coal mine tracker: unknown status {', '.join(map(repr, unknown))} for {path}",
+                f"use one of the statuses found in the file: {', '.join(sorted(found))}",
+            )
 
     ids = df[ID_COL].str.strip()
     if (ids == "").any():
-        log.warning("GEM coal mine tracker %s: dropped %d row(s) without a %s",
-                    path, int((ids == "").sum()), ID_COL)
+        log.warning(
+            "GEM coal mine tracker %s: dropped %d row(s) without a %s",
+            path,
+            int((ids == "").sum()),
+            ID_COL,
+        )
     df = df.assign(**{ID_COL: ids})[ids != ""]
 
     records = []
@@ -362,32 +391,41 @@ def read_gem(path: str | Path, status: Iterable[str] | None = None,
         production = _to_float(row.get("Production (Mtpa)"))
         name = _text(row[NAME_COL]) or str(gem_id)
         location_accuracy = _first_text(rows, kept, "Location Accuracy")
-        records.append({
-            "gem_id": str(gem_id),
-            "name": _COAL_MINE_SUFFIX.sub("", name),
-            "name_ru": _first_text(rows, kept, "Mine Name (Non-ENG)"),
-            "operator": _first_text(rows, kept, "Owners"),
-            "capacity_mtpa": capacity,
-            "output_mtpa": production if not math.isnan(production) else capacity,
-            "status": _status(row, closed_sheet),
-            "mine_type": _mine_type(_first_text(rows, kept, "Mine Type")),
-            "coal_grade": _coal_grade(_first_text(rows, kept, "Coal Grade"),
-                                      _to_float(row.get("Percentage of Met Coal")),
-                                      _to_float(row.get("Percentage of Thermal Coal"))),
-            "district": _first_text(rows, kept, "Prefecture, District"),
-            "location_accuracy": location_accuracy.lower() if location_accuracy else None,
-            "n_rows": len(rows),
-            "geometry": shapely.Point(*coords),
-        })
+        records.append(
+            {
+                "gem_id": str(gem_id),
+                "name": _COAL_MINE_SUFFIX.sub("", name),
+                "name_ru": _first_text(rows, kept, "Mine Name (Non-ENG)"),
+                "operator": _first_text(rows, kept, "Owners"),
+                "capacity_mtpa": capacity,
+                "output_mtpa": production if not math.isnan(production) else capacity,
+                "status": _status(row, closed_sheet),
+                "mine_type": _mine_type(_first_text(rows, kept, "Mine Type")),
+                "coal_grade": _coal_grade(
+                    _first_text(rows, kept, "Coal Grade"),
+                    _to_float(row.get("Percentage of Met Coal")),
+                    _to_float(row.get("Percentage of Thermal Coal")),
+                ),
+                "district": _first_text(rows, kept, "Prefecture, District"),
+                "location_accuracy": location_accuracy.lower() if location_accuracy else None,
+                "n_rows": len(rows),
+                "geometry": shapely.Point(*coords),
+            }
+        )
     if no_coords:
-        log.warning("GEM coal mine tracker %s: dropped %d mine(s) without valid coordinates: %s",
-                    path, len(no_coords), ", ".join(no_coords))
+        log.warning(
+            "GEM coal mine tracker %s: dropped %d mine(s) without valid coordinates: %s",
+            path,
+            len(no_coords),
+            ", ".join(no_coords),
+        )
     if not records:
-        raise LayerError(f"GEM coal mine tracker: no mine in {path} has valid coordinates",
-                         "check the Latitude and Longitude columns (decimal degrees)")
+        raise LayerError(
+            f"GEM coal mine tracker: no mine in {path} has valid coordinates",
+            "check the Latitude and Longitude columns (decimal degrees)",
+        )
 
-    gdf = gpd.GeoDataFrame(pd.DataFrame.from_records(records), geometry="geometry",
-                           crs="EPSG:4326")
+    gdf = gpd.GeoDataFrame(pd.DataFrame.from_records(records), geometry="geometry", crs="EPSG:4326")
     gdf["capacity_mtpa"] = gdf["capacity_mtpa"].astype(float)
     gdf["output_mtpa"] = gdf["output_mtpa"].astype(float)
     gdf["n_rows"] = gdf["n_rows"].astype(int)
@@ -402,8 +440,11 @@ def read_gem(path: str | Path, status: Iterable[str] | None = None,
             gdf.loc[has_polygon, "geometry"] = polygons.loc[gdf.loc[has_polygon, "gem_id"]].values
         unmatched = sorted(set(polygons.index) - set(gdf["gem_id"]))
         if unmatched:
-            log.info("GEM mine boundaries: %d boundary mine(s) not among the mines read: %s",
-                     len(unmatched), ", ".join(unmatched))
+            log.info(
+                "GEM mine boundaries: %d boundary mine(s) not among the mines read: %s",
+                len(unmatched),
+                ", ".join(unmatched),
+            )
         columns = [*SCHEMA[:-1], "boundary_source", "geometry"]
     else:
         columns = list(SCHEMA)
