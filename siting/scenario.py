@@ -276,6 +276,9 @@ def load(path: str | Path | None = None) -> Scenario:
 def write_template(path: str | Path) -> Path:
     """Write a commented scenario template to ``path`` (refusing to overwrite).
 
+    The template reads the embedded Kuzbass layers, so it runs as written; its comments list
+    every key.
+
     Raises
     ------
     ScenarioError
@@ -285,7 +288,8 @@ def write_template(path: str | Path) -> Path:
     if path.exists():
         raise ScenarioError(f"{path} already exists", "choose a new file name or delete it first")
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(TEMPLATE.read_text(encoding="utf-8"), encoding="utf-8")
+    text = TEMPLATE.read_text(encoding="utf-8")
+    path.write_text(text.replace("{layers}", DEFAULT_SCENARIO.parent.as_posix()), encoding="utf-8")
     return path
 
 
