@@ -141,6 +141,12 @@ class Raster:
     units: str = ""
     description: str = ""
 
+    @property
+    def extent(self) -> tuple[float, float, float, float]:
+        """(left, right, bottom, top), as matplotlib's ``imshow(extent=...)`` wants it."""
+        minx, miny, maxx, maxy = self.grid.bounds
+        return minx, maxx, miny, maxy
+
     def sample(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
         """Values at points (NaN outside the grid)."""
         rows, cols = self.grid.index(x, y)

@@ -65,7 +65,8 @@ class Result:
     scenario
         The scenario that was run (after overrides).
     layers
-        Input layers as used: reprojected and clipped to the padded study area.
+        Input layers as used: reprojected and clipped to the padded study area (the clustered
+        layer gains a ``cluster`` column, -1 outside any growth pole).
     study_area
         The study-area polygon.
     grid
@@ -109,6 +110,29 @@ class Result:
     def suitability(self, profile: str) -> Raster:
         """The suitability raster of a profile."""
         return self.surfaces[profile].suitability
+
+    def sites_of(self, profile: str) -> gpd.GeoDataFrame:
+        """One profile's proposed sites, with only that profile's criterion columns."""
+        own = {
+            f"{prefix}_{c.name}"
+            for c in self.scenario.profiles[profile].criteria
+            for prefix in ("w", "raw")
+        }
+        sites = self.sites[self.sites["profile"] == profile]
+        keep = [c for c in sites.columns if not c.startswith(("w_", "raw_")) or c in own]
+        return sites[keep].reset_index(drop=True)
+
+    def write(self, output_dir: str | Path | None = None) -> Path:
+        """Write this result's outputs (atomically) to ``<output_dir>/<scenario name>/``.
+
+        ``output_dir`` defaults to the scenario's ``outputs.dir``. Returns the folder written.
+        """
+        from siting.exports import write_outputs
+
+        if output_dir is not None:
+            self.scenario = self.scenario.with_overrides(output_dir=output_dir)
+        self.output_dir = write_outputs(self)
+        return self.output_dir
 
 
 class _Stages:
@@ -218,10 +242,8 @@ def run(
         cost_fields=cost_fields,
     )
     if write:
-        from siting.exports import write_outputs
-
         with stages("outputs"):
-            result.output_dir = write_outputs(result)
+            result.write()
     return result
 
 

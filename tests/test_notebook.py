@@ -37,6 +37,7 @@ def test_notebook_runs_and_proposes_the_scenarios_sites(monkeypatch, tmp_path):
     monkeypatch.setenv("SITING_NOTEBOOK_RESOLUTION", str(RESOLUTION))
     monkeypatch.delenv("MPLBACKEND", raising=False)  # the kernel's inline backend
     monkeypatch.setenv("MPLCONFIGDIR", str(tmp_path / "mpl"))
+    monkeypatch.setenv("TMPDIR", str(tmp_path))  # the notebook writes its outputs to mkdtemp()
     nb = nbformat.read(NOTEBOOK, as_version=4)
     client = nbclient.NotebookClient(
         nb,

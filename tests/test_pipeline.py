@@ -1,16 +1,14 @@
 """The whole run on the synthetic region: outputs, geometry rules, allocation, atomic writing."""
 
-import json
+import itertools
 
-import geopandas as gpd
 import numpy as np
-import pyogrio
 import pytest
-import rasterio
 import shapely
 
 import siting
-from siting.exports import gpkg
+
+import checks
 
 
 @pytest.fixture
@@ -19,72 +17,19 @@ def result(world):
 
 
 def test_outputs_exist_and_reopen_in_the_scenario_crs(result):
-    out = result.output_dir
-    assert {p.name for p in out.iterdir()} >= {
-        "map.html",
-        "siting.gpkg",
-        "report.md",
-        "run.json",
-        "criteria",
-        "suitability_processing_plant.tif",
-        "suitability_technopark.tif",
-    }
-    layers = {name for name, _ in pyogrio.list_layers(out / "siting.gpkg")}
-    assert layers == set(gpkg.layers_of(result))
-    for name in layers:
-        info = pyogrio.read_info(out / "siting.gpkg", layer=name)
-        assert info["crs"] == "EPSG:32645"
-    sites = gpd.read_file(out / "siting.gpkg", layer="proposed_sites")
-    assert len(sites) == len(result.sites)
-    for tif in [*out.glob("*.tif"), *out.glob("criteria/*.tif")]:
-        with rasterio.open(tif) as src:
-            assert src.crs.to_epsg() == 32645
-            assert src.dtypes[0] == "float32"
-            assert src.nodata == -9999.0
-            assert src.res == (250.0, 250.0) or tif.name == "friction.tif"
-    with rasterio.open(out / "suitability_processing_plant.tif") as src:
-        data = src.read(1, masked=True)
-        np.testing.assert_allclose(
-            data.filled(np.nan), result.suitability("processing_plant").data, equal_nan=True
-        )
-    info = json.loads((out / "run.json").read_text())
-    assert info["grid"]["resolution_m"] == 250
-    assert len(info["inputs"]["mines"]["sha256"]) == 64
-    assert "criteria" in info["timings_s"]
+    checks.outputs_reopen_in_the_scenario_crs(result)
 
 
 def test_every_site_lies_outside_every_exclusion(result):
-    for name, surface in result.surfaces.items():
-        sites = result.sites[result.sites["profile"] == name]
-        assert len(sites) > 0
-        excluded = shapely.union_all(surface.exclusions.geometry.values)
-        assert not sites.geometry.intersects(excluded).any()
-        # The reserve, the lake and the river channel are excluded by every profile that lists them.
-        assert surface.exclusions["layer"].isin(["protected_areas", "mines"]).any()
+    checks.sites_lie_outside_every_exclusion(result)
 
 
 def test_sites_are_in_the_study_area_ranked_separated_and_scored(result):
-    for name, profile in result.scenario.profiles.items():
-        sites = result.sites[result.sites["profile"] == name]
-        assert sites.within(result.study_area).all()
-        assert sites["score"].between(0, 1).all()
-        assert list(sites["rank"]) == list(range(1, len(sites) + 1))
-        assert sites["score"].is_monotonic_decreasing
-        xy = np.column_stack([sites["x"], sites["y"]])
-        d = np.hypot(*(xy[:, None, :] - xy[None, :, :]).transpose(2, 0, 1))
-        np.fill_diagonal(d, np.inf)
-        assert d.min() >= profile.min_separation_m
-        contributions = sites[[f"w_{c.name}" for c in profile.criteria]].sum(axis=1)
-        np.testing.assert_allclose(contributions, sites["score"], rtol=1e-5)
+    checks.sites_are_inside_ranked_separated_and_scored(result)
 
 
 def test_suitability_is_in_unit_interval_and_nan_where_excluded(result):
-    for surface in result.surfaces.values():
-        s = surface.suitability.data
-        finite = np.isfinite(s)
-        assert finite.any()
-        assert np.nanmin(s) >= 0 and np.nanmax(s) <= 1
-        assert not (finite & surface.excluded).any()
+    checks.suitability_is_in_unit_interval_and_nan_where_excluded(result)
 
 
 def test_haul_cost_is_the_output_weighted_mean_cost(result):
@@ -98,22 +43,15 @@ def test_haul_cost_is_the_output_weighted_mean_cost(result):
 
 
 def test_every_mine_is_allocated_to_an_open_plant_at_least_cost(result):
+    checks.every_demand_is_allocated(result)
     a = result.allocation
-    mines = result.layers["mines"]
-    assert len(a.lines) == len(mines)
-    assert set(a.lines["site_id"]) <= set(a.plants["site_id"])
-    assert len(a.plants) == 2
-    assert a.plants["served_weight"].sum() == pytest.approx(mines["output"].sum())
-    assert a.objective == pytest.approx(a.lines["weight_x_cost"].sum())
     assert a.gap == pytest.approx(0.0, abs=1e-6)
     # p-median optimum: no other pair of candidate sites is cheaper (brute force).
-    import itertools
-
     candidates = result.sites[result.sites["profile"] == "processing_plant"]
     cost = result.cost_fields["mines|"].sample(
         candidates["x"].to_numpy(), candidates["y"].to_numpy()
     )
-    w = mines["output"].to_numpy()
+    w = result.layers["mines"]["output"].to_numpy()
     best = min(
         (w * cost[:, list(pair)].min(axis=1)).sum()
         for pair in itertools.combinations(range(len(candidates)), 2)
@@ -135,11 +73,21 @@ def test_clusters_group_the_eastern_mines(result):
         assert c.geometry.contains(shapely.Point(c["weber_x"], c["weber_y"]))
 
 
-def test_in_memory_run_writes_nothing(world, tmp_path):
+def test_in_memory_run_writes_nothing_until_asked(world, tmp_path):
     result = siting.run(world / "scenario.toml", write=False, resolution=500)
     assert result.output_dir is None
     assert result.grid.res == 500
     assert not (tmp_path / "out").exists()
+    written = result.write(tmp_path / "later")
+    assert written == tmp_path / "later" / "synthetic"
+    assert (written / "map.html").is_file() and (written / "siting.gpkg").is_file()
+    parks = result.sites_of("technopark")
+    assert len(parks) == 3
+    assert {c for c in parks.columns if c.startswith("w_")} == {
+        "w_uglenaukograd",
+        "w_labour",
+        "w_road",
+    }
 
 
 def test_failed_write_leaves_previous_outputs_intact(world, monkeypatch):

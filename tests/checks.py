@@ -1,0 +1,98 @@
+"""Invariants every run must satisfy, shared by the synthetic and the Kuzbass run tests."""
+
+import json
+
+import geopandas as gpd
+import numpy as np
+import pyogrio
+import pytest
+import rasterio
+import shapely
+
+from siting.exports import gpkg
+
+
+def outputs_reopen_in_the_scenario_crs(result) -> None:
+    out = result.output_dir
+    epsg = int(result.scenario.crs.split(":")[1])
+    names = {p.name for p in out.iterdir()}
+    expected = {"map.html", "siting.gpkg", "report.md", "run.json", "criteria"}
+    expected |= {f"suitability_{p}.tif" for p in result.scenario.profiles}
+    assert names >= expected
+    layers = {name for name, _ in pyogrio.list_layers(out / "siting.gpkg")}
+    assert layers == set(gpkg.layers_of(result))
+    for name in layers:
+        assert pyogrio.read_info(out / "siting.gpkg", layer=name)["crs"] == result.scenario.crs
+    sites = gpd.read_file(out / "siting.gpkg", layer="proposed_sites")
+    assert len(sites) == len(result.sites)
+    tifs = [*out.glob("*.tif"), *out.glob("criteria/*.tif")]
+    assert len(tifs) == len(result.scenario.profiles) + len(result.criteria) + 1  # + friction
+    for tif in tifs:
+        with rasterio.open(tif) as src:
+            assert src.crs.to_epsg() == epsg
+            assert src.dtypes[0] == "float32"
+            assert src.nodata == -9999.0
+            if tif.name != "friction.tif":
+                assert src.res == (result.grid.res, result.grid.res)
+    for name in result.scenario.profiles:
+        with rasterio.open(out / f"suitability_{name}.tif") as src:
+            data = src.read(1, masked=True).filled(np.nan)
+        np.testing.assert_allclose(data, result.suitability(name).data, equal_nan=True)
+    info = json.loads((out / "run.json").read_text())
+    assert info["grid"]["resolution_m"] == result.grid.res
+    assert all(len(v["sha256"]) == 64 for v in info["inputs"].values())
+    assert "criteria" in info["timings_s"]
+
+
+def sites_lie_outside_every_exclusion(result) -> None:
+    for name, surface in result.surfaces.items():
+        sites = result.sites[result.sites["profile"] == name]
+        assert len(sites) > 0
+        assert len(surface.exclusions) == len(surface.profile.exclusions)
+        for _, rule in surface.exclusions.iterrows():
+            assert not sites.geometry.intersects(rule.geometry).any(), rule["reason"]
+
+
+def sites_are_inside_ranked_separated_and_scored(result) -> None:
+    for name, profile in result.scenario.profiles.items():
+        sites = result.sites[result.sites["profile"] == name]
+        assert sites.within(result.study_area).all()
+        assert sites["score"].between(0, 1).all()
+        assert list(sites["rank"]) == list(range(1, len(sites) + 1))
+        assert sites["score"].is_monotonic_decreasing
+        xy = np.column_stack([sites["x"], sites["y"]])
+        d = np.hypot(*(xy[:, None, :] - xy[None, :, :]).transpose(2, 0, 1))
+        np.fill_diagonal(d, np.inf)
+        assert d.min() >= profile.min_separation_m
+        contributions = sites[[f"w_{c.name}" for c in profile.criteria]].sum(axis=1)
+        np.testing.assert_allclose(contributions, sites["score"], rtol=1e-5)
+        suit = result.suitability(name)
+        np.testing.assert_allclose(suit.sample(sites["x"], sites["y"]), sites["score"], rtol=1e-6)
+
+
+def suitability_is_in_unit_interval_and_nan_where_excluded(result) -> None:
+    for surface in result.surfaces.values():
+        s = surface.suitability.data
+        finite = np.isfinite(s)
+        assert finite.any()
+        assert np.nanmin(s) >= 0 and np.nanmax(s) <= 1
+        assert not (finite & surface.excluded).any()
+
+
+def every_demand_is_allocated(result) -> None:
+    a = result.allocation
+    demand = result.layers[result.scenario.allocation.demand]
+    assert len(a.lines) == len(demand)
+    assert set(a.lines["site_id"]) <= set(a.plants["site_id"])
+    assert len(a.plants) == result.scenario.allocation.p
+    weight = result.scenario.allocation.weight_field
+    assert a.plants["served_weight"].sum() == pytest.approx(demand[weight].sum())
+    assert a.objective == pytest.approx(a.lines["weight_x_cost"].sum())
+    assert np.isfinite(a.lines["cost"]).all()
+    # Each demand goes to its cheapest open plant.
+    plants = result.sites.set_index("site_id").loc[a.plants["site_id"]]
+    cost = result.cost_fields[f"{result.scenario.allocation.demand}|"].sample(
+        plants["x"].to_numpy(), plants["y"].to_numpy()
+    )
+    np.testing.assert_allclose(a.lines["cost"], cost.min(axis=1))
+    assert shapely.get_num_points(a.lines.geometry).tolist() == [2] * len(a.lines)

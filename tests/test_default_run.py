@@ -1,0 +1,144 @@
+"""The embedded Kuzbass scenario end to end (coarse grid for speed), and a scenario on the real
+Global Coal Mine Tracker and oblast boundary files in ../shared/data."""
+
+import numpy as np
+import pytest
+
+import siting
+
+import checks
+from conftest import SHARED
+
+
+@pytest.fixture(scope="module")
+def kuzbass(tmp_path_factory):
+    out = tmp_path_factory.mktemp("kuzbass-out")
+    return siting.run(resolution=1000, output_dir=out)
+
+
+def test_outputs_reopen(kuzbass):
+    checks.outputs_reopen_in_the_scenario_crs(kuzbass)
+    assert kuzbass.scenario.crs == "EPSG:32645"
+
+
+def test_sites_outside_every_exclusion(kuzbass):
+    checks.sites_lie_outside_every_exclusion(kuzbass)
+
+
+def test_sites_inside_separated_scored(kuzbass):
+    checks.sites_are_inside_ranked_separated_and_scored(kuzbass)
+    checks.suitability_is_in_unit_interval_and_nan_where_excluded(kuzbass)
+    counts = kuzbass.sites["profile"].value_counts().to_dict()
+    assert counts == {name: p.n_sites for name, p in kuzbass.scenario.profiles.items()}
+
+
+def test_every_mine_allocated(kuzbass):
+    checks.every_demand_is_allocated(kuzbass)
+    assert len(kuzbass.allocation.lines) == 77  # operating mines of the embedded layer
+    assert kuzbass.allocation.gap == pytest.approx(0, abs=1e-6)
+
+
+def test_technoparks_sit_by_uglenaukograd(kuzbass):
+    anchors = kuzbass.layers["anchors"]
+    ugle = anchors[anchors["kind"] == "ugle_naukograd"].geometry.iloc[0]
+    parks = kuzbass.sites[kuzbass.sites["profile"] == "technopark"]
+    assert parks.distance(ugle).max() < 15_000
+    assert parks["near"].str.contains("Kemerovo").all()
+
+
+def test_processing_plants_sit_near_mines_and_rail(kuzbass):
+    plants = kuzbass.sites[kuzbass.sites["profile"] == "processing_plant"]
+    assert (plants["raw_rail"] <= 15_000).all()
+    mines = kuzbass.layers["mines"]
+    nearest_mine = np.array([mines.distance(g).min() for g in plants.geometry])
+    assert nearest_mine.max() < 30_000
+
+
+def test_growth_poles_cover_most_output(kuzbass):
+    clusters = kuzbass.clusters
+    mines = kuzbass.layers["mines"]
+    assert len(clusters) >= 3
+    assert clusters["total_weight"].sum() >= 0.8 * mines["output"].sum()
+
+
+GEM_SCENARIO = """
+name = "gem"
+crs = "EPSG:32645"
+resolution = 2000
+study_area = "oblast"
+
+[layers.oblast]
+path = "{shared}/admin/kemerovo_oblast_boundary.geojson"
+
+[layers.mines]
+path = "{shared}/gem/gcmt_non_closed_kuzbass_bbox.csv"
+reader = "gem"
+where = "status == 'operating' and output > 0"  # names after `fields`
+fields = {{ output = "output_mtpa" }}
+
+[layers.rivers]
+path = "{shared}/naturalearth/ne_10m_rivers_lake_centerlines_kuzbass.geojson"
+
+[layers.towns]
+path = "{shared}/naturalearth/ne_50m_urban_areas_kuzbass.geojson"
+
+[friction]
+resolution = 4000
+off_road = 4.0
+impassable = [{{ layer = "rivers", buffer_m = 100 }}]
+
+[profiles.processing_plant]
+min_area_ha = 400
+n_sites = 6
+min_separation_m = 15000
+
+[[profiles.processing_plant.criteria]]
+name = "haul_cost"
+kind = "cost_distance"
+layer = "mines"
+weight_field = "output"
+standardize = {{ fn = "linear", direction = "lower" }}
+weight = 0.6
+
+[[profiles.processing_plant.criteria]]
+name = "river"
+kind = "distance"
+layer = "rivers"
+standardize = {{ fn = "linear", low = 0, high = 20000, direction = "lower" }}
+weight = 0.4
+
+[[profiles.processing_plant.exclusions]]
+layer = "towns"
+buffer_m = 1000
+
+[[profiles.processing_plant.exclusions]]
+layer = "mines"
+buffer_m = 2000
+
+[models.clusters]
+layer = "mines"
+eps_m = 15000
+min_weight = 5
+
+[models.allocation]
+profile = "processing_plant"
+p = 3
+
+[outputs]
+dir = "{out}"
+"""
+
+
+def test_real_gem_and_boundary_scenario_runs(tmp_path):
+    path = tmp_path / "gem.toml"
+    path.write_text(
+        GEM_SCENARIO.format(shared=SHARED.resolve().as_posix(), out=(tmp_path / "out").as_posix())
+    )
+    result = siting.run(path)
+    mines = result.layers["mines"]
+    assert 70 <= len(mines) <= 86  # operating GEM mines with output, near the oblast
+    assert "Raspadskaya" in set(mines["name"])
+    checks.sites_lie_outside_every_exclusion(result)
+    checks.sites_are_inside_ranked_separated_and_scored(result)
+    checks.every_demand_is_allocated(result)
+    assert (result.output_dir / "siting.gpkg").is_file()
