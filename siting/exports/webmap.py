@@ -23,6 +23,11 @@ if TYPE_CHECKING:
 
 WGS84 = "EPSG:4326"
 MAX_PIXELS = 1200
+TITLE = (
+    "<div style='position:fixed;top:10px;left:60px;z-index:1000;background:white;"
+    "padding:6px 10px;border-radius:4px;box-shadow:0 1px 4px #0004;font:13px sans-serif'>"
+    "<b>{title}</b><br>scenario <code>{name}</code> · grid {res:g} m · siting</div>"
+)
 STATUS_COLORS = {
     "operating": "#222222",
     "mothballed": "#8c6d31",
@@ -85,10 +90,16 @@ def build(result: Result) -> folium.Map:
     fmap = folium.Map(
         location=[(miny + maxy) / 2, (minx + maxx) / 2],
         zoom_start=7,
-        tiles="OpenStreetMap",
+        tiles=None,
         control_scale=True,
     )
+    folium.TileLayer("OpenStreetMap", name="OpenStreetMap").add_to(fmap)
     folium.TileLayer("OpenTopoMap", name="Terrain (OpenTopoMap)", show=False).add_to(fmap)
+    fmap.get_root().html.add_child(
+        folium.Element(
+            TITLE.format(title=html.escape(s.title), name=html.escape(s.name), res=result.grid.res)
+        )
+    )
     folium.GeoJson(
         area.__geo_interface__,
         name="Study area",
@@ -96,7 +107,7 @@ def build(result: Result) -> folium.Map:
     ).add_to(fmap)
 
     colormap = branca.colormap.LinearColormap(
-        [matplotlib.colors.rgb2hex(matplotlib.colormaps["viridis"](v)) for v in (0, 0.5, 1)],
+        [matplotlib.colors.rgb2hex(matplotlib.colormaps["viridis"](v)) for v in (0.0, 0.5, 1.0)],
         vmin=0,
         vmax=1,
         caption="Suitability (0 worst – 1 best)",
