@@ -16,32 +16,9 @@ import shapely
 from scipy import ndimage
 from skimage.graph import MCP_Geometric
 
+from siting.exclusions import grow
 from siting.grid import Grid, Raster
-from siting.scenario import Exclusion, Friction
-
-
-def exclusion_geometries(gdf: gpd.GeoDataFrame, rule: Exclusion) -> np.ndarray:
-    """Geometries of an exclusion (or impassable) rule: features grown to footprints and buffers.
-
-    Points with ``footprint_m2_per_person`` become discs of area population × that figure;
-    lines with ``width_field`` are widened to that width; then ``buffer_m`` is added.
-    """
-    from siting.layers import attribute, query
-
-    if rule.where:
-        gdf = query(gdf, rule.where, f"exclusion on {rule.layer!r}: where")
-    geoms = gdf.geometry.values
-    grow = np.zeros(len(gdf))
-    if rule.footprint_m2_per_person is not None:
-        people = attribute(gdf, "population", "footprint_m2_per_person needs", rule.layer)
-        grow += np.sqrt(people.to_numpy() * rule.footprint_m2_per_person / np.pi)
-    if rule.width_field is not None:
-        width = attribute(gdf, rule.width_field, "width_field", rule.layer)
-        grow += width.to_numpy() / 2
-    grow += rule.buffer_m
-    if np.any(grow > 0):
-        geoms = shapely.buffer(geoms, grow, quad_segs=8)
-    return geoms
+from siting.scenario import Friction
 
 
 def friction_surface(friction: Friction, layers: dict[str, gpd.GeoDataFrame], grid: Grid) -> Raster:
@@ -49,7 +26,7 @@ def friction_surface(friction: Friction, layers: dict[str, gpd.GeoDataFrame], gr
     each route's cost along it (routes are burnt last, so they bridge water they cross)."""
     surface = np.full(grid.shape, friction.off_road, dtype=float)
     for rule in friction.impassable:
-        water = grid.mask(exclusion_geometries(layers[rule.layer], rule), all_touched=False)
+        water = grid.mask(grow(layers[rule.layer], rule), all_touched=False)
         surface[water] = np.inf
     for layer, cost in friction.routes:
         on_route = grid.mask(layers[layer].geometry.values, all_touched=True)
@@ -150,3 +127,18 @@ def resample(data: np.ndarray, source: Grid, target: Grid) -> np.ndarray:
     near_c = np.clip(np.round(cc).astype(int), 0, source.width - 1)
     out[~finite[near_r, near_c]] = np.inf
     return out
+
+
+def cost_field(
+    cache: dict[str, CostField],
+    friction: Raster,
+    layer: str,
+    where: str | None,
+    geometries: np.ndarray,
+) -> CostField:
+    """The per-feature cost field of a layer (after its filter), computed once per run: the
+    criteria and the models share it. Cached under ``"<layer>|<where>"``."""
+    key = f"{layer}|{where or ''}"
+    if key not in cache:
+        cache[key] = CostField.from_features(friction, geometries)
+    return cache[key]

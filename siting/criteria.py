@@ -15,7 +15,7 @@ import numpy as np
 import shapely
 from scipy import ndimage, signal
 
-from siting.cost import CostField, resample
+from siting.cost import CostField, cost_field, resample
 from siting.errors import LayerError
 from siting.grid import Grid, Raster
 from siting.layers import attribute, query
@@ -91,10 +91,7 @@ def compute(
     elif criterion.kind == "within_radius":
         data = within_radius(grid, geoms, weights_of(gdf, criterion), criterion.radius_m)
     else:
-        key = f"{criterion.layer}|{criterion.where or ''}"
-        if key not in cost_fields:
-            cost_fields[key] = CostField.from_features(friction, geoms)
-        field = cost_fields[key]
+        field = cost_field(cost_fields, friction, criterion.layer, criterion.where, geoms)
         coarse = (
             field.weighted_mean(weights_of(gdf, criterion))
             if criterion.weight_field

@@ -21,7 +21,7 @@ import shapely
 from siting import criteria as criteria_mod
 from siting import scenario as scenario_mod
 from siting import terrain
-from siting.cost import CostField, friction_surface
+from siting.cost import CostField, cost_field, friction_surface
 from siting.errors import InfeasibleError, ScenarioError
 from siting.grid import Grid, Raster, make_grid
 from siting.layers import attribute, load_layers
@@ -358,10 +358,8 @@ def _allocation(
             f"lower models.allocation.p, or relax profiles.{spec.profile} (min_separation_m, "
             "min_area_ha, candidate_quantile)",
         )
-    key = f"{spec.demand}|"
-    if key not in cost_fields:
-        cost_fields[key] = CostField.from_features(friction, demand.geometry.values)
-    cost = cost_fields[key].sample(candidates["x"].to_numpy(), candidates["y"].to_numpy())
+    field = cost_field(cost_fields, friction, spec.demand, None, demand.geometry.values)
+    cost = field.sample(candidates["x"].to_numpy(), candidates["y"].to_numpy())
     model = PMedian(spec.p).fit(cost, weights)
     plant_of = model.assignment_
     plants = candidates.iloc[model.facilities_].copy()

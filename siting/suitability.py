@@ -7,11 +7,9 @@ from dataclasses import dataclass
 import geopandas as gpd
 import numpy as np
 import pandas as pd
-import rasterio.features
-import shapely
 
-from siting.cost import exclusion_geometries
 from siting.errors import InfeasibleError
+from siting.exclusions import exclusions, steep_land
 from siting.grid import Grid, Raster
 from siting.scenario import Profile
 from siting.standardize import standardize
@@ -41,28 +39,6 @@ class Surface:
     exclusions: gpd.GeoDataFrame
 
 
-def exclusions(profile: Profile, layers: dict[str, gpd.GeoDataFrame], crs: str) -> gpd.GeoDataFrame:
-    """The profile's exclusion polygons (one row per rule, dissolved)."""
-    rows = []
-    for rule in profile.exclusions:
-        geoms = exclusion_geometries(layers[rule.layer], rule)
-        if len(geoms):
-            reason = rule.reason or (
-                f"{rule.layer}" + (f" + {rule.buffer_m:g} m" if rule.buffer_m else "")
-            )
-            rows.append(
-                {
-                    "profile": profile.name,
-                    "layer": rule.layer,
-                    "reason": reason,
-                    "buffer_m": rule.buffer_m,
-                    "geometry": shapely.union_all(geoms),
-                }
-            )
-    columns = ["profile", "layer", "reason", "buffer_m", "geometry"]
-    return gpd.GeoDataFrame(rows, columns=columns, geometry="geometry", crs=crs)
-
-
 def evaluate(
     profile: Profile,
     raw: dict[str, Raster],
@@ -84,33 +60,10 @@ def evaluate(
     excl = exclusions(profile, layers, grid.crs)
     excluded = grid.mask(excl.geometry.values, all_touched=True)
     if slope is not None and profile.max_slope_deg is not None:
-        with np.errstate(invalid="ignore"):
-            steep = slope.data > profile.max_slope_deg
+        steep, polygon = steep_land(slope, profile.max_slope_deg)
         excluded |= steep
-        if steep.any():
-            cells = [
-                shapely.geometry.shape(g)
-                for g, _ in rasterio.features.shapes(
-                    steep.astype(np.uint8), mask=steep, transform=grid.transform
-                )
-            ]
-            reason = f"slope > {profile.max_slope_deg:g}°"
-            excl = pd.concat(
-                [
-                    excl,
-                    gpd.GeoDataFrame(
-                        {
-                            "profile": [profile.name],
-                            "layer": ["terrain"],
-                            "reason": [reason],
-                            "buffer_m": [0.0],
-                        },
-                        geometry=[shapely.union_all(cells)],
-                        crs=grid.crs,
-                    ),
-                ],
-                ignore_index=True,
-            )
+        if polygon is not None:
+            excl = pd.concat([excl, polygon.assign(profile=profile.name)], ignore_index=True)
     eligible = in_area & ~excluded
     if not eligible.any():
         raise InfeasibleError(
