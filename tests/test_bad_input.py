@@ -58,7 +58,8 @@ def test_missing_layer_file(world):
 
 def test_layer_without_crs(world):
     gdf = gpd.read_file(world / "rail.gpkg").set_crs(None, allow_override=True)
-    gdf.to_file(world / "rail.shp")  # a shapefile without .prj: GDAL sees no CRS
+    with pytest.warns(UserWarning, match="'crs' was not provided"):
+        gdf.to_file(world / "rail.shp")  # a shapefile without .prj: GDAL sees no CRS
     assert not (world / "rail.prj").exists()
     path = edit(world, 'path = "rail.gpkg"', 'path = "rail.shp"')
     proc = siting("run", path)
