@@ -15,7 +15,7 @@ import shapely
 from pyogrio.errors import DataSourceError
 
 from siting.errors import LayerError, ScenarioError
-from siting.scenario import LayerSpec, Scenario
+from siting.scenario import LAYER_KINDS, LayerSpec, Scenario
 
 log = logging.getLogger("siting")
 
@@ -75,7 +75,35 @@ def read_layer(spec: LayerSpec, crs: str) -> gpd.GeoDataFrame:
     if spec.where:
         gdf = query(gdf, spec.where, f"layers.{spec.name}.where")
     gdf = _repair(gdf, spec)
+    _check_kind(gdf, spec)
     return gdf.to_crs(crs)
+
+
+GEOMETRY_FAMILIES = {
+    "point": {"Point", "MultiPoint"},
+    "line": {"LineString", "MultiLineString"},
+    "polygon": {"Polygon", "MultiPolygon"},
+}
+
+
+def _check_kind(gdf: gpd.GeoDataFrame, spec: LayerSpec) -> None:
+    family, required = LAYER_KINDS[spec.kind]
+    if family is not None:
+        found = set(gdf.geom_type) - GEOMETRY_FAMILIES[family]
+        if found:
+            raise LayerError(
+                f"layer {spec.name!r} (kind = {spec.kind!r}): {spec.path} holds "
+                f"{', '.join(sorted(found))} geometries, not {family}s",
+                f"point layers.{spec.name}.path at a {family} layer, or change its kind",
+            )
+    missing = [f for f in required if f not in gdf.columns]
+    if missing:
+        raise LayerError(
+            f"layer {spec.name!r} (kind = {spec.kind!r}) needs the field(s) "
+            f"{', '.join(map(repr, missing))}, which {spec.path} lacks",
+            f'map them with layers.{spec.name}.fields = {{ {missing[0]} = "<column>" }}; '
+            f"its columns: {', '.join(c for c in gdf.columns if c != 'geometry')}",
+        )
 
 
 def query(gdf: gpd.GeoDataFrame, expression: str, key: str) -> gpd.GeoDataFrame:

@@ -27,6 +27,23 @@ CRITERION_KINDS = ("distance", "cost_distance", "within_radius")
 STANDARDIZE_FUNCTIONS = ("linear", "sigmoid", "threshold", "target")
 DIRECTIONS = ("lower", "higher")
 READERS = ("vector", "gem")
+# What each kind of layer holds: geometry family and the fields (after `fields` renaming) that
+# the tool reads from it. "generic" asks for nothing.
+LAYER_KINDS: dict[str, tuple[str | None, tuple[str, ...]]] = {
+    "generic": (None, ()),
+    "boundary": ("polygon", ()),
+    "settlements": (None, ("name", "population")),
+    "mines": (None, ("name", "output")),
+    "coal_areas": ("polygon", ()),
+    "rail": ("line", ()),
+    "stations": ("point", ()),
+    "roads": ("line", ()),
+    "rivers": ("line", ()),
+    "water": ("polygon", ()),
+    "protected_areas": ("polygon", ()),
+    "anchors": ("point", ("kind",)),
+    "power_plants": ("point", ()),
+}
 
 
 @dataclass(frozen=True)
@@ -63,13 +80,15 @@ class Standardization:
 
 @dataclass(frozen=True)
 class LayerSpec:
-    """A named input layer: where it is, how to read it, which rows and fields to keep."""
+    """A named input layer: where it is, how to read it, which rows and fields to keep, and what
+    kind of thing it holds (checked on reading: geometry type and required fields)."""
 
     name: str
     path: Path
     reader: str = "vector"
     where: str | None = None
     fields: dict[str, str] = field(default_factory=dict)
+    kind: str = "generic"
 
 
 @dataclass(frozen=True)
@@ -524,6 +543,7 @@ def _layer(name: str, t: _Table, base_dir: Path) -> LayerSpec:
         reader=t.choice("reader", READERS, "vector"),
         where=t.get("where", str, None),
         fields=dict(fields),
+        kind=t.choice("kind", tuple(LAYER_KINDS), "generic"),
     )
     t.done()
     return spec

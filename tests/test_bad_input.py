@@ -178,3 +178,22 @@ def test_invalid_geometry_is_repaired_with_a_warning(world):
     proc = siting("run", world / "scenario.toml", "--quiet")
     assert proc.returncode == 0, proc.stderr
     assert "repaired 1 invalid geometry" in proc.stderr
+
+
+def test_layer_of_the_wrong_geometry_for_its_kind(world):
+    path = edit(world, 'path = "rail.gpkg"', 'path = "stations.gpkg"\nkind = "rail"')
+    proc = siting("run", path)
+    assert_user_error(proc, "layer 'rail' (kind = 'rail')", "holds Point geometries, not lines")
+    assert_nothing_written(world)
+
+
+def test_layer_missing_a_field_its_kind_needs(world):
+    path = edit(world, 'fields = { output = "output_mtpa" }', 'kind = "mines"')
+    proc = siting("run", path)
+    assert_user_error(
+        proc,
+        "layer 'mines' (kind = 'mines') needs the field(s) 'output'",
+        'layers.mines.fields = { output = "<column>" }',
+        "output_mtpa",
+    )
+    assert_nothing_written(world)

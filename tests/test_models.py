@@ -1,0 +1,89 @@
+"""Hand-written model pieces, checked against the libraries they stand in for."""
+
+import itertools
+
+import numpy as np
+import pytest
+import shapely
+from scipy.optimize import minimize
+from scipy.spatial import cKDTree
+
+from siting.criteria import within_radius
+from siting.grid import Grid
+from siting.models import GrowthPoles, PMedian, weber_point
+
+
+def test_weber_point_matches_a_general_optimiser():
+    rng = np.random.default_rng(1)
+    xy = rng.uniform(0, 100_000, (25, 2))
+    w = rng.uniform(0.5, 10, 25)
+
+    def total(p):
+        return (w * np.hypot(*(xy - p).T)).sum()
+
+    ours = weber_point(xy, w, tol=1e-6)
+    ref = minimize(
+        total,
+        xy.mean(axis=0),
+        method="Nelder-Mead",
+        options={"xatol": 1e-6, "fatol": 1e-9, "maxiter": 20_000},
+    ).x
+    assert total(ours) <= total(ref) + 1e-6
+    np.testing.assert_allclose(ours, ref, atol=1.0)  # metres
+
+
+def test_weber_point_stays_on_a_dominant_vertex():
+    xy = np.array([[0.0, 0.0], [1000.0, 0.0], [0.0, 1000.0]])
+    np.testing.assert_allclose(weber_point(xy, np.array([10.0, 1.0, 1.0])), [0.0, 0.0], atol=0.01)
+
+
+def test_within_radius_matches_a_kdtree_ball_query():
+    rng = np.random.default_rng(2)
+    grid = Grid.from_bounds((0, 0, 20_000, 20_000), 200.0, "EPSG:32645")
+    xs, ys = grid.centers()
+    # Points at cell centres, so the kernel (cell-centre distances) is exact.
+    cols, rows = rng.integers(0, grid.width, 60), rng.integers(0, grid.height, 60)
+    px, py = xs[cols], ys[rows]
+    w = rng.uniform(1, 1000, 60)
+    out = within_radius(grid, shapely.points(px, py), w, radius=3_000.0)
+    tree = cKDTree(np.column_stack([px, py]))
+    cx, cy = np.meshgrid(xs, ys)
+    hits = tree.query_ball_point(np.column_stack([cx.ravel(), cy.ravel()]), r=3_000.0 + 1e-6)
+    expected = np.array([w[h].sum() for h in hits]).reshape(grid.shape)
+    np.testing.assert_allclose(out, expected, atol=1e-6 * w.sum())
+
+
+def test_pmedian_equals_brute_force_on_random_instances():
+    rng = np.random.default_rng(3)
+    for _ in range(5):
+        cost = rng.uniform(1, 100, (15, 8))
+        w = rng.uniform(0.5, 5, 15)
+        model = PMedian(p=3).fit(cost, w)
+        best = min(
+            (w * cost[:, list(c)].min(axis=1)).sum() for c in itertools.combinations(range(8), 3)
+        )
+        assert model.objective_ == pytest.approx(best)
+        assert len(model.facilities_) == 3
+        np.testing.assert_array_equal(
+            model.assignment_, model.facilities_[np.argmin(cost[:, model.facilities_], axis=1)]
+        )
+
+
+def test_pmedian_errors():
+    from siting.errors import InfeasibleError
+
+    with pytest.raises(InfeasibleError, match="only 2 candidate sites"):
+        PMedian(p=3).fit(np.ones((4, 2)))
+    cost = np.ones((3, 2))
+    cost[1] = np.inf
+    with pytest.raises(InfeasibleError, match="cannot reach any candidate site"):
+        PMedian(p=1).fit(cost)
+
+
+def test_growth_poles_weight_threshold():
+    xy = np.array([[0, 0], [5_000, 0], [100_000, 0], [200_000, 0], [205_000, 0.0]])
+    w = np.array([3.0, 3.0, 10.0, 1.0, 1.0])
+    labels = GrowthPoles(eps_m=10_000, min_weight=5).fit(xy, w).labels_
+    assert labels[0] == labels[1] != -1  # 6 Mt/yr together
+    assert labels[2] != -1  # 10 Mt/yr alone
+    assert labels[3] == labels[4] == -1  # 2 Mt/yr together: below the threshold
