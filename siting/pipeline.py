@@ -168,7 +168,7 @@ def run(
         previous outputs as they were).
     **overrides
         Top-level scenario values to replace: ``resolution``, ``name``, ``title``, ``crs``,
-        ``seed``, ``output_dir``.
+        ``output_dir``.
 
     Returns
     -------
@@ -250,15 +250,7 @@ def run(
 def _criteria(
     scenario: Scenario, layers: dict[str, gpd.GeoDataFrame], grid: Grid
 ) -> tuple[Raster | None, dict[str, Raster], dict[str, CostField]]:
-    by_name: dict[str, scenario_mod.Criterion] = {}
-    for profile in scenario.profiles.values():
-        for c in profile.criteria:
-            if c.name in by_name and by_name[c.name].key != c.key:
-                raise ScenarioError(
-                    f"criterion {c.name!r} is defined differently in two profiles",
-                    "give different criteria different names (standardize and weight may differ)",
-                )
-            by_name[c.name] = c
+    by_name = {c.name: c for p in scenario.profiles.values() for c in p.criteria}
     needs_cost = any(c.kind == "cost_distance" for c in by_name.values())
     needs_cost |= scenario.allocation is not None
     friction = None

@@ -215,7 +215,6 @@ class Scenario:
     allocation: AllocationModel | None
     outputs: Outputs
     source: Path | None = None
-    seed: int = 0
     place_names: str | None = None
     dem: Path | None = None
 
@@ -244,7 +243,7 @@ class Scenario:
         ScenarioError
             If an override is unknown or has the wrong type.
         """
-        allowed = {"resolution", "name", "title", "crs", "seed", "output_dir"}
+        allowed = {"resolution", "name", "title", "crs", "output_dir"}
         changes: dict[str, Any] = {}
         for key, value in overrides.items():
             if key not in allowed:
@@ -399,7 +398,6 @@ def from_dict(
     description = top.get("description", str, "")
     crs = _crs(top.get("crs", str))
     resolution = _positive(top.get("resolution", (int, float)), "resolution")
-    seed = top.get("seed", int, 0)
 
     layers = {n: _layer(n, t, base_dir) for n, t in _named_tables(top, "layers")}
     if not layers:
@@ -416,6 +414,7 @@ def from_dict(
     profiles = {n: _profile(n, t, layers) for n, t in _named_tables(top, "profiles")}
     if not profiles:
         raise ScenarioError("the scenario has no [profiles.*] tables", "add at least one profile")
+    _check_shared_criteria(profiles)
     terrain = top.table("terrain", {})
     dem = terrain.get("dem", str, None)
     terrain.done()
@@ -492,10 +491,24 @@ def from_dict(
         allocation=allocation,
         outputs=outputs,
         source=source,
-        seed=seed,
         place_names=place_names,
         dem=dem_path,
     )
+
+
+def _check_shared_criteria(profiles: dict[str, Profile]) -> None:
+    """Profiles share a criterion's raw raster by name, so one name must mean one measurement."""
+    seen: dict[str, tuple[str, Criterion]] = {}
+    for profile in profiles.values():
+        for c in profile.criteria:
+            if c.name in seen and seen[c.name][1].key != c.key:
+                raise ScenarioError(
+                    f"profiles.{profile.name}: criterion {c.name!r} measures something else than "
+                    f"the criterion of that name in profiles.{seen[c.name][0]}",
+                    "rename one of them (their standardize and weight may differ, not what they "
+                    "measure)",
+                )
+            seen.setdefault(c.name, (profile.name, c))
 
 
 def _crs(value: str) -> str:

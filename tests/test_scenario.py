@@ -116,3 +116,21 @@ def test_overrides():
     assert str(s.output_dir) == "/tmp/x/coarse"
     with pytest.raises(ScenarioError, match="unknown override 'cell'"):
         load().with_overrides(cell=5)
+
+
+def test_one_criterion_name_means_one_measurement():
+    data = minimal()
+    other = {
+        "name": "d",
+        "kind": "distance",
+        "layer": "a",
+        "where": "x > 1",
+        "standardize": {"fn": "threshold", "value": 5},
+        "weight": 1,
+    }
+    data["profiles"]["q"] = {"criteria": [other]}
+    with pytest.raises(ScenarioError, match="criterion 'd' measures something else"):
+        from_dict(data)
+    other.pop("where")
+    other["standardize"] = {"fn": "threshold", "value": 50}  # same measurement, other curve: fine
+    assert from_dict(data).profiles["q"].criteria[0].standardize.value == 50
