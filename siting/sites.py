@@ -50,18 +50,19 @@ def candidate_patches(surface: Surface) -> tuple[gpd.GeoDataFrame, np.ndarray]:
             "or use a finer resolution",
         )
     # Renumber kept patches 1..k in order of label so that ids are stable for a given input.
+    ids = np.arange(1, int(keep.sum()) + 1)
     new_id = np.zeros(n + 1, dtype=np.int32)
-    new_id[keep] = np.arange(1, int(keep.sum()) + 1)
+    new_id[keep] = ids
     labels = new_id[labels]
-    sums = ndimage.sum_labels(np.nan_to_num(values), labels, index=np.arange(1, labels.max() + 1))
-    maxima = ndimage.maximum(np.nan_to_num(values), labels, index=np.arange(1, labels.max() + 1))
+    counts = cells[keep]
+    filled = np.nan_to_num(values)
+    sums = ndimage.sum_labels(filled, labels, index=ids)
+    maxima = ndimage.maximum(filled, labels, index=ids)
     polygons: dict[int, list] = {}
     for geom, value in rasterio.features.shapes(
         labels, mask=labels > 0, transform=suit.grid.transform
     ):
         polygons.setdefault(int(value), []).append(shapely.geometry.shape(geom))
-    ids = np.arange(1, labels.max() + 1)
-    counts = np.bincount(labels.ravel(), minlength=len(ids) + 1)[1:]
     patches = gpd.GeoDataFrame(
         {
             "profile": profile.name,
