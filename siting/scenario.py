@@ -20,7 +20,11 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - exercised on Python 3.10 only
     import tomli as tomllib
 
-DEFAULT_SCENARIO = Path(__file__).resolve().parents[1] / "layers" / "kuzbass" / "scenario.toml"
+# In a checkout (or an editable install) the embedded layers sit at the top of the repository; a
+# wheel carries the same folder as siting/data.
+_CHECKOUT_LAYERS = Path(__file__).resolve().parents[1] / "layers"
+LAYERS = _CHECKOUT_LAYERS if _CHECKOUT_LAYERS.is_dir() else Path(__file__).resolve().parent / "data"
+DEFAULT_SCENARIO = LAYERS / "kuzbass" / "scenario.toml"
 TEMPLATE = Path(__file__).resolve().parent / "templates" / "scenario.toml"
 
 CRITERION_KINDS = ("distance", "cost_distance", "within_radius")

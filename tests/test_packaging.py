@@ -1,0 +1,49 @@
+"""A regular (non-editable) install carries the embedded layers and runs the default scenario."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_wheel_ships_the_layers_and_runs_the_default(tmp_path):
+    wheels = tmp_path / "wheels"
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(wheels), str(ROOT)],
+        check=True,
+        capture_output=True,
+    )
+    target = tmp_path / "site"
+    wheel = next(wheels.glob("siting-*.whl"))
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "-q",
+            "--no-deps",
+            "--target",
+            str(target),
+            str(wheel),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    assert (target / "siting" / "data" / "kuzbass" / "mines.geojson").is_file()
+    assert (target / "siting" / "data" / "kuzbass" / "PROVENANCE.md").is_file()
+    assert (target / "siting" / "templates" / "scenario.toml").is_file()
+    env = {**os.environ, "PYTHONPATH": str(target)}
+    code = (
+        "import siting, siting.scenario as s; print(s.DEFAULT_SCENARIO); "
+        "r = siting.run(resolution=3000, write=False); print(len(r.sites))"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code], env=env, cwd=tmp_path, capture_output=True, text=True
+    )
+    assert proc.returncode == 0, proc.stderr
+    scenario_path, n_sites = proc.stdout.split()
+    assert Path(scenario_path) == target / "siting" / "data" / "kuzbass" / "scenario.toml"
+    assert int(n_sites) == 12 + 6 + 5
