@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import logging
+
 import geopandas as gpd
 import numpy as np
 import rasterio.features
 import shapely
 from scipy import ndimage
 
-from siting.errors import InfeasibleError
 from siting.grid import Raster
 from siting.suitability import Surface
 
 EIGHT_CONNECTED = np.ones((3, 3), dtype=bool)
+log = logging.getLogger("siting")
 
 
 def candidate_patches(surface: Surface) -> tuple[gpd.GeoDataFrame, np.ndarray]:
@@ -29,8 +31,10 @@ def candidate_patches(surface: Surface) -> tuple[gpd.GeoDataFrame, np.ndarray]:
 
     Raises
     ------
-    InfeasibleError
-        If no patch reaches the minimum area.
+    Notes
+    -----
+    When no patch reaches the minimum area the profile simply has no candidates: a warning says
+    so (with the largest patch found) and the map and report show it; it is not an error.
     """
     profile = surface.profile
     suit = surface.suitability
@@ -43,11 +47,13 @@ def candidate_patches(surface: Surface) -> tuple[gpd.GeoDataFrame, np.ndarray]:
     keep = area_ha >= profile.min_area_ha
     keep[0] = False
     if not keep.any():
-        raise InfeasibleError(
-            f"profile {profile.name!r}: no patch of suitable land reaches min_area_ha = "
-            f"{profile.min_area_ha:g} (largest: {area_ha[1:].max(initial=0):.1f} ha)",
-            f"lower profiles.{profile.name}.min_area_ha or candidate_quantile, "
-            "or use a finer resolution",
+        log.warning(
+            "profile %r: no patch of suitable land reaches min_area_ha = %g (largest: %.1f ha), "
+            "so it proposes no site; lower profiles.%s.min_area_ha or candidate_quantile",
+            profile.name,
+            profile.min_area_ha,
+            area_ha[1:].max(initial=0),
+            profile.name,
         )
     # Renumber kept patches 1..k in order of label so that ids are stable for a given input.
     ids = np.arange(1, int(keep.sum()) + 1)
@@ -97,7 +103,7 @@ def select_sites(surface: Surface, raw: dict[str, Raster], labels: np.ndarray) -
         i = int(np.argmax(alive))  # first alive = best remaining, as cells are sorted
         picked.append(i)
         alive &= np.hypot(x - x[i], y - y[i]) >= profile.min_separation_m
-    idx = np.array(picked)
+    idx = np.array(picked, dtype=int)
     r, c = rows[idx], cols[idx]
     data: dict[str, object] = {
         "profile": profile.name,

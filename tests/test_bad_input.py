@@ -142,10 +142,22 @@ def test_no_suitable_cell(world):
     assert_nothing_written(world)
 
 
-def test_no_patch_large_enough(world):
+def test_profile_without_sites_is_reported_not_fatal(world):
+    path = edit(world, "min_area_ha = 10\nn_sites = 3", "min_area_ha = 1000000\nn_sites = 3")
+    proc = siting("run", path)
+    assert proc.returncode == 0, proc.stderr
+    assert "profile 'technopark': no patch of suitable land reaches min_area_ha" in proc.stderr
+    out = world.parent / "out" / "synthetic"
+    assert (
+        "technopark" not in (out / "report.md").read_text().split("## Technopark")[1].split("|")[0]
+        or "no site" in (out / "report.md").read_text()
+    )
+
+
+def test_allocation_profile_without_enough_sites(world):
     path = edit(world, "min_area_ha = 10\nn_sites = 4", "min_area_ha = 1000000\nn_sites = 4")
     proc = siting("run", path)
-    assert_user_error(proc, "min_area_ha", "no patch")
+    assert_user_error(proc, "models.allocation: p = 2 plants", "proposed only 0 site(s)")
     assert_nothing_written(world)
 
 
