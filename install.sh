@@ -1,16 +1,24 @@
 #!/usr/bin/env bash
 # Install siting into ./.venv (editable, so the embedded layers/ stay where the code finds them).
 #   ./install.sh        the tool
-#   ./install.sh test   the tool and what the tests need
+#   ./install.sh test   the tool and what the tests need (with Debian's chromium and chromedriver
+#                       for the browser tests of the web map)
 # On a bare Debian, Python's venv module is a separate package: installed here when missing.
 set -euo pipefail
 cd "$(dirname "$0")"
 python=${PYTHON:-python3}
-if ! "$python" -c "import ensurepip, venv" 2>/dev/null; then
+debian=()
+"$python" -c "import ensurepip, venv" 2>/dev/null || debian+=(python3-venv)
+if [ "${1:-}" = test ]; then
+    command -v chromium >/dev/null || debian+=(chromium)
+    command -v chromedriver >/dev/null || debian+=(chromium-driver)
+fi
+if [ ${#debian[@]} -gt 0 ]; then
     if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
-        apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv
+        apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${debian[@]}" >/dev/null
     else
-        echo "install.sh: Python's venv module is missing: sudo apt-get install python3-venv" >&2
+        echo "install.sh: missing Debian packages: sudo apt-get install ${debian[*]}" >&2
         exit 1
     fi
 fi

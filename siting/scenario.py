@@ -200,6 +200,7 @@ class Outputs:
     gpkg: bool = True
     rasters: bool = True
     report: bool = True
+    offline_map: bool = True
 
 
 @dataclass(frozen=True)
@@ -478,6 +479,7 @@ def from_dict(
         gpkg=out_t.get("gpkg", bool, True),
         rasters=out_t.get("rasters", bool, True),
         report=out_t.get("report", bool, True),
+        offline_map=out_t.get("offline_map", bool, True),
     )
     out_t.done()
     top.done()

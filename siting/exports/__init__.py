@@ -34,9 +34,9 @@ def write_outputs(result: Result) -> Path:
         if scenario.outputs.gpkg:
             gpkg.write(result, staging / "siting.gpkg")
         if scenario.outputs.map:
-            webmap.write(result, staging / "map.html")
+            webmap.write(result, staging / "map.html", offline=scenario.outputs.offline_map)
         if scenario.outputs.report:
-            report.write(result, staging / "report.md")
+            report.write(result, staging)
         runinfo.write(result, staging / "run.json")
         _swap(staging, final)
     except BaseException:

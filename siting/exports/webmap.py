@@ -1,4 +1,10 @@
-"""``map.html``: an interactive folium map of a run."""
+"""``map.html``: the interactive folium map of a run, and a side-by-side map of two runs.
+
+Overlays are grouped (Proposals, Suitability, Criteria, Constraints, Inputs) in one layer
+control; basemaps (OpenStreetMap, satellite, terrain, from xyzservices) in another. With
+``offline=True`` (the default) every script and style is inlined, so the file opens on a closed
+network; only basemap tiles need one.
+"""
 
 from __future__ import annotations
 
@@ -10,34 +16,57 @@ from typing import TYPE_CHECKING
 
 import branca.colormap
 import folium
+import folium.plugins
 import geopandas as gpd
 import matplotlib
 import matplotlib.image
 import numpy as np
+import xyzservices.providers as xyz
 from rasterio.warp import Resampling, calculate_default_transform, reproject
 
+from siting.exports.offline import inline_assets
 from siting.grid import Raster
 
 if TYPE_CHECKING:
     from siting.pipeline import Result
 
 WGS84 = "EPSG:4326"
-MAX_PIXELS = 1200
-TITLE = (
-    "<div style='position:fixed;top:10px;left:60px;z-index:1000;background:white;"
-    "padding:6px 10px;border-radius:4px;box-shadow:0 1px 4px #0004;font:13px sans-serif'>"
-    "<b>{title}</b><br>scenario <code>{name}</code> · grid {res:g} m · siting</div>"
-)
+MAX_PIXELS = 1000
 STATUS_COLORS = {
-    "operating": "#222222",
+    "operating": "#252525",
     "mothballed": "#8c6d31",
     "proposed": "#1f77b4",
-    "closed": "#999999",
+    "closed": "#969696",
 }
+LINE_STYLES = {  # (layer, kind) → colour, weight
+    ("rail", "main"): ("#000000", 3.5),
+    ("rail", "branch"): ("#525252", 2.0),
+    ("roads", "federal"): ("#d94801", 3.0),
+    ("roads", "regional"): ("#fd8d3c", 2.0),
+}
+BASEMAPS = (
+    (xyz.OpenStreetMap.Mapnik, "OpenStreetMap"),
+    (xyz.Esri.WorldImagery, "Satellite (Esri World Imagery)"),
+    (xyz.OpenTopoMap, "Terrain (OpenTopoMap)"),
+)
+TITLE = (
+    "<style>.leaflet-control-layers-expanded{{max-height:calc(100vh - 160px);"
+    "overflow-y:auto}}</style>"
+    "<div id='siting-title' style='position:fixed;top:10px;left:60px;z-index:1000;"
+    "background:white;padding:6px 10px;border-radius:4px;box-shadow:0 1px 4px #0004;"
+    "font:13px sans-serif;max-width:480px'><b>{title}</b><br>scenario <code>{name}</code> · "
+    "grid {res:g} m · {n_sites} proposed sites{notes}</div>"
+)
 
 
-def raster_overlay(raster: Raster, cmap: str = "viridis") -> tuple[str, list[list[float]]]:
-    """A raster warped to lon/lat as a PNG data URI, with its bounds for ``ImageOverlay``."""
+def raster_overlay(
+    raster: Raster, cmap: str = "viridis", vmin: float | None = None, vmax: float | None = None
+) -> tuple[str, list[list[float]]]:
+    """A raster warped to lon/lat as a PNG data URI, with its bounds for ``ImageOverlay``.
+
+    Values are scaled from ``vmin``–``vmax`` (default: the raster's finite range) to the colour
+    map; no-data is transparent.
+    """
     grid = raster.grid
     src = np.where(np.isfinite(raster.data), raster.data, np.nan).astype(np.float32)
     transform, width, height = calculate_default_transform(
@@ -58,8 +87,12 @@ def raster_overlay(raster: Raster, cmap: str = "viridis") -> tuple[str, list[lis
         dst_nodata=np.nan,
         resampling=Resampling.bilinear,
     )
-    rgba = matplotlib.colormaps[cmap](np.nan_to_num(dst, nan=0.0))
-    rgba[..., 3] = np.where(np.isfinite(dst), 0.75, 0.0)
+    finite = np.isfinite(dst)
+    lo = float(np.nanmin(dst)) if vmin is None and finite.any() else (vmin or 0.0)
+    hi = float(np.nanmax(dst)) if vmax is None and finite.any() else (vmax or 1.0)
+    scaled = (np.nan_to_num(dst, nan=lo) - lo) / ((hi - lo) or 1.0)
+    rgba = matplotlib.colormaps[cmap](np.clip(scaled, 0, 1))
+    rgba[..., 3] = np.where(finite, 0.75, 0.0)
     buffer = io.BytesIO()
     matplotlib.image.imsave(buffer, rgba, format="png")
     uri = "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
@@ -68,18 +101,300 @@ def raster_overlay(raster: Raster, cmap: str = "viridis") -> tuple[str, list[lis
     return uri, [[south, west], [north, east]]
 
 
-def _popup(row: gpd.GeoSeries, criteria: list[str]) -> str:
-    bars = "".join(
-        f"<tr><td>{html.escape(c)}</td><td style='width:120px'>"
-        f"<div style='background:#2b8cbe;height:10px;width:{max(0.0, row[f'w_{c}']) * 100:.0f}%'>"
-        f"</div></td><td>{row[f'w_{c}']:.3f}</td><td>{row[f'raw_{c}']:,.0f}</td></tr>"
+def _bars(row: gpd.GeoSeries, criteria: list, units: dict[str, str]) -> str:
+    rows = "".join(
+        f"<tr><td>{html.escape(c.title or c.name)}</td><td style='width:110px'>"
+        f"<div class='bar' style='background:#2b8cbe;height:10px;"
+        f"width:{max(0.0, row[f'w_{c.name}']) / max(row['score'], 1e-9) * 100:.0f}%'></div></td>"
+        f"<td>{row[f'w_{c.name}']:.3f}</td><td>{row[f'raw_{c.name}']:,.0f} "
+        f"{html.escape(units[c.name])}</td></tr>"
         for c in criteria
     )
     return (
-        f"<b>{html.escape(row['site_id'])}</b><br>rank {row['rank']} · score "
-        f"{row['score']:.3f}<table style='font-size:11px'><tr><th>criterion</th>"
-        f"<th>contribution</th><th></th><th>raw value</th></tr>{bars}</table>"
+        "<table style='font-size:11px'><tr><th>criterion</th><th colspan=2>contribution</th>"
+        f"<th>raw value</th></tr>{rows}</table>"
     )
+
+
+def _site_popup(row: gpd.GeoSeries, result: Result) -> str:
+    profile = result.scenario.profiles[row["profile"]]
+    units = {name: r.units for name, r in result.criteria.items()}
+    head = (
+        f"<div class='site-popup'><b>{html.escape(profile.title)} #{row['rank']}</b> "
+        f"<code>{html.escape(row['site_id'])}</code><br>rank {row['rank']} · score "
+        f"<b>{row['score']:.3f}</b><br>{html.escape(str(row.get('near', '')))} "
+        f"({row['lat']:.4f} N, {row['lon']:.4f} E)"
+    )
+    served = ""
+    a = result.allocation
+    if a is not None and row["site_id"] in set(a.plants["site_id"]):
+        lines = a.lines[a.lines["site_id"] == row["site_id"]].sort_values("weight", ascending=False)
+        items = "".join(
+            f"<li>{html.escape(str(d))}: {w:.2f}</li>"
+            for d, w in zip(lines["demand"], lines["weight"], strict=True)
+        )
+        served = (
+            f"<br><b>p-median plant</b>: serves {len(lines)} mines, "
+            f"{lines['weight'].sum():.1f} Mt/yr<ul style='margin:2px 0;padding-left:16px'>"
+            f"{items}</ul>"
+        )
+    return head + served + _bars(row, list(profile.criteria), units) + "</div>"
+
+
+def _lines(gdf: gpd.GeoDataFrame, layer: str, name: str) -> folium.GeoJson:
+    def style(feature: dict) -> dict:
+        color, weight = LINE_STYLES.get(
+            (layer, feature["properties"].get("kind")), ("#636363", 2.0)
+        )
+        return {"color": color, "weight": weight}
+
+    fields = [c for c in ("name", "ref", "kind") if c in gdf.columns]
+    return folium.GeoJson(
+        gdf.to_crs(WGS84),
+        name=name,
+        style_function=style,
+        tooltip=folium.GeoJsonTooltip(fields) if fields else None,
+    )
+
+
+def _points(
+    gdf: gpd.GeoDataFrame,
+    name: str,
+    size_field: str | None,
+    color_of,
+    label,
+    show: bool = True,
+    scale: float = 2.5,
+) -> folium.FeatureGroup:
+    group = folium.FeatureGroup(name=name, show=show)
+    wgs = gdf.to_crs(WGS84)
+    sizes = (
+        wgs[size_field].to_numpy(dtype=float) if size_field in wgs.columns else np.ones(len(wgs))
+    )
+    for (_, row), size in zip(wgs.iterrows(), sizes, strict=True):
+        point = row.geometry.representative_point()
+        folium.CircleMarker(
+            [point.y, point.x],
+            radius=3 + scale * np.sqrt(max(size, 0.0)),
+            color=color_of(row),
+            fill=True,
+            fill_opacity=0.6,
+            weight=1,
+            tooltip=label(row),
+        ).add_to(group)
+    return group
+
+
+def _polygons(
+    gdf: gpd.GeoDataFrame,
+    name: str,
+    color: str,
+    show: bool,
+    fields: list[str],
+    opacity: float = 0.25,
+    dash: str | None = None,
+) -> folium.GeoJson:
+    fields = [f for f in fields if f in gdf.columns]
+    return folium.GeoJson(
+        gdf.to_crs(WGS84),
+        name=name,
+        show=show,
+        style_function=lambda _: {
+            "color": color,
+            "weight": 1,
+            "fillOpacity": opacity,
+            "dashArray": dash,
+        },
+        tooltip=folium.GeoJsonTooltip(fields) if fields else None,
+    )
+
+
+def _no_site_notes(result: Result) -> list[str]:
+    notes = []
+    for name, p in result.scenario.profiles.items():
+        if not (result.sites["profile"] == name).any():
+            notes.append(
+                f"No site proposed for {p.title}: no patch of the best "
+                f"{100 * (1 - p.candidate_quantile):g} % of eligible land reaches "
+                f"{p.min_area_ha:g} ha."
+            )
+    return notes
+
+
+def add_result(fmap: folium.Map | folium.Figure, result: Result, controls: bool = True) -> dict:
+    """Draw a run's layers onto ``fmap``; returns the overlay groups {group: [layers]}."""
+    layers = result.layers
+    groups: dict[str, list] = {
+        "Proposals": [],
+        "Suitability": [],
+        "Criteria": [],
+        "Constraints": [],
+        "Inputs": [],
+    }
+
+    def add(group: str, layer) -> None:
+        layer.add_to(fmap)
+        groups[group].append(layer)
+
+    area = gpd.GeoSeries([result.study_area], crs=result.scenario.crs).to_crs(WGS84)
+    add(
+        "Inputs",
+        folium.GeoJson(
+            area.__geo_interface__,
+            name="Study area",
+            style_function=lambda _: {"color": "#333", "weight": 2, "fill": False},
+        ),
+    )
+    for i, surface in enumerate(result.surfaces.values()):
+        uri, bounds = raster_overlay(surface.suitability, vmin=0.0, vmax=1.0)
+        add(
+            "Suitability",
+            folium.raster_layers.ImageOverlay(
+                uri, bounds, name=f"Suitability: {surface.profile.title}", show=i == 0
+            ),
+        )
+    for name, raster in result.criteria.items():
+        uri, bounds = raster_overlay(raster, cmap="magma_r")
+        label = f"Criterion: {name}" + (f" ({raster.units})" if raster.units else "")
+        add("Criteria", folium.raster_layers.ImageOverlay(uri, bounds, name=label, show=False))
+    for surface in result.surfaces.values():
+        if len(surface.exclusions):
+            add(
+                "Constraints",
+                _polygons(
+                    surface.exclusions,
+                    f"Exclusions: {surface.profile.title}",
+                    "#b2182b",
+                    False,
+                    ["reason"],
+                    opacity=0.3,
+                    dash="4 4",
+                ),
+            )
+    if "protected_areas" in layers:
+        add(
+            "Constraints",
+            _polygons(
+                layers["protected_areas"],
+                "Protected areas",
+                "#1a9850",
+                True,
+                ["name", "kind", "area_km2"],
+                opacity=0.2,
+            ),
+        )
+    if "water" in layers:
+        add(
+            "Constraints",
+            _polygons(
+                layers["water"],
+                "Lakes and reservoirs",
+                "#2171b5",
+                True,
+                ["name", "kind"],
+                opacity=0.5,
+            ),
+        )
+    if "rivers" in layers:
+        add(
+            "Constraints",
+            folium.GeoJson(
+                layers["rivers"].to_crs(WGS84),
+                name="Rivers",
+                style_function=lambda _: {"color": "#4292c6", "weight": 1.5},
+                tooltip=folium.GeoJsonTooltip(
+                    [c for c in ("name", "width_m") if c in layers["rivers"].columns] or None
+                ),
+            ),
+        )
+    for layer, title in (("roads", "Roads"), ("rail", "Rail")):
+        if layer in layers:
+            add("Inputs", _lines(layers[layer], layer, title))
+    if "settlements" in layers and "population" in layers["settlements"].columns:
+        add(
+            "Inputs",
+            _points(
+                layers["settlements"],
+                "Settlements (size = population)",
+                "population",
+                lambda _: "#6a51a3",
+                lambda r: f"{r.get('name', '')}: {int(r['population']):,}",
+                show=False,
+                scale=0.012,
+            ),
+        )
+    if result.clusters is not None and len(result.clusters):
+        add(
+            "Inputs",
+            _polygons(
+                result.clusters,
+                "Growth poles (mine clusters)",
+                "#7b3294",
+                True,
+                ["cluster", "n_members", "total_weight", "members"],
+                opacity=0.08,
+            ),
+        )
+    if "mines" in layers:
+        add(
+            "Inputs",
+            _points(
+                layers["mines"],
+                "Mines (size = output, colour = status)",
+                "output",
+                lambda r: STATUS_COLORS.get(str(r.get("status", "")), "#252525"),
+                lambda r: (
+                    f"{r.get('name', '')}: {float(r.get('output', np.nan)):.1f} Mt/yr, "
+                    f"{r.get('status', '')}, {r.get('mine_type', '')}"
+                ),
+            ),
+        )
+    if result.allocation is not None:
+        lines = result.allocation.lines.to_crs(WGS84)
+        top = float(lines["weight"].max()) or 1.0
+        group = folium.FeatureGroup(name="Allocation: mine → plant (width = output)")
+        for _, row in lines.iterrows():
+            folium.PolyLine(
+                [(y, x) for x, y in row.geometry.coords],
+                color="#636363",
+                weight=1 + 6 * row["weight"] / top,
+                opacity=0.7,
+                tooltip=f"{row['demand']} → {row['site_id']}: {row['weight']:.2f} Mt/yr",
+            ).add_to(group)
+        add("Proposals", group)
+    for name, surface in result.surfaces.items():
+        profile = surface.profile
+        sites = result.sites[result.sites["profile"] == name].to_crs(WGS84)
+        group = folium.FeatureGroup(name=f"Sites: {profile.title}")
+        for _, row in sites.iterrows():
+            folium.CircleMarker(
+                [row.geometry.y, row.geometry.x],
+                radius=9,
+                color="white",
+                weight=2,
+                fill=True,
+                fill_color=profile.color,
+                fill_opacity=0.95,
+                popup=folium.Popup(_site_popup(row, result), max_width=460),
+                tooltip=f"{profile.title} #{row['rank']}: {row.get('near', '')} "
+                f"(score {row['score']:.2f})",
+            ).add_to(group)
+        add("Proposals", group)
+    return groups
+
+
+def _legend() -> branca.colormap.LinearColormap:
+    return branca.colormap.LinearColormap(
+        [matplotlib.colors.rgb2hex(matplotlib.colormaps["viridis"](v)) for v in (0.0, 0.5, 1.0)],
+        vmin=0,
+        vmax=1,
+        caption="Suitability (0 worst – 1 best)",
+    )
+
+
+def _basemaps(fmap: folium.Map) -> None:
+    for i, (provider, name) in enumerate(BASEMAPS):
+        folium.TileLayer(provider, name=name, show=i == 0).add_to(fmap)
 
 
 def build(result: Result) -> folium.Map:
@@ -93,109 +408,90 @@ def build(result: Result) -> folium.Map:
         tiles=None,
         control_scale=True,
     )
-    folium.TileLayer("OpenStreetMap", name="OpenStreetMap").add_to(fmap)
-    folium.TileLayer("OpenTopoMap", name="Terrain (OpenTopoMap)", show=False).add_to(fmap)
+    _basemaps(fmap)
+    groups = add_result(fmap, result)
+    _legend().add_to(fmap)
+    folium.LayerControl(position="topright", collapsed=True).add_to(fmap)
+    folium.plugins.GroupedLayerControl(
+        groups, exclusive_groups=False, collapsed=False, position="topright"
+    ).add_to(fmap)
+    folium.plugins.Fullscreen(position="topleft").add_to(fmap)
+    folium.plugins.MeasureControl(
+        position="topleft",
+        primary_length_unit="kilometers",
+        secondary_length_unit="meters",
+        primary_area_unit="hectares",
+    ).add_to(fmap)
+    folium.plugins.MiniMap(
+        tile_layer=folium.TileLayer(xyz.OpenStreetMap.Mapnik),
+        position="bottomright",
+        toggle_display=True,
+    ).add_to(fmap)
+    notes = "".join(
+        f"<br><span class='no-sites'>{html.escape(n)}</span>" for n in _no_site_notes(result)
+    )
     fmap.get_root().html.add_child(
         folium.Element(
-            TITLE.format(title=html.escape(s.title), name=html.escape(s.name), res=result.grid.res)
+            TITLE.format(
+                title=html.escape(s.title),
+                name=html.escape(s.name),
+                res=result.grid.res,
+                n_sites=len(result.sites),
+                notes=notes,
+            )
         )
     )
-    folium.GeoJson(
-        area.__geo_interface__,
-        name="Study area",
-        style_function=lambda _: {"color": "#333", "weight": 2, "fill": False},
-    ).add_to(fmap)
-
-    colormap = branca.colormap.LinearColormap(
-        [matplotlib.colors.rgb2hex(matplotlib.colormaps["viridis"](v)) for v in (0.0, 0.5, 1.0)],
-        vmin=0,
-        vmax=1,
-        caption="Suitability (0 worst – 1 best)",
-    )
-    for i, surface in enumerate(result.surfaces.values()):
-        uri, bounds = raster_overlay(surface.suitability)
-        folium.raster_layers.ImageOverlay(
-            uri, bounds, name=f"Suitability: {surface.profile.title}", show=i == 0
-        ).add_to(fmap)
-        excl = surface.exclusions.to_crs(WGS84)
-        if len(excl):
-            folium.GeoJson(
-                excl,
-                name=f"Exclusions: {surface.profile.title}",
-                show=False,
-                style_function=lambda _: {"color": "#b2182b", "weight": 1, "fillOpacity": 0.25},
-                tooltip=folium.GeoJsonTooltip(["reason"]),
-            ).add_to(fmap)
-    colormap.add_to(fmap)
-
-    for layer, color, weight in (("roads", "#e6550d", 2), ("rail", "#000000", 3)):
-        if layer in result.layers:
-            folium.GeoJson(
-                result.layers[layer].to_crs(WGS84),
-                name=layer.capitalize(),
-                style_function=lambda _, c=color, w=weight: {"color": c, "weight": w},
-            ).add_to(fmap)
-    if result.clusters is not None and len(result.clusters):
-        folium.GeoJson(
-            result.clusters.to_crs(WGS84),
-            name="Growth poles (mine clusters)",
-            style_function=lambda _: {"color": "#7b3294", "weight": 2, "fillOpacity": 0.08},
-            tooltip=folium.GeoJsonTooltip(["cluster", "n_members", "total_weight"]),
-        ).add_to(fmap)
-    if "mines" in result.layers:
-        mines = result.layers["mines"].to_crs(WGS84)
-        group = folium.FeatureGroup(name="Mines (size = output)")
-        out = mines["output"] if "output" in mines.columns else np.ones(len(mines))
-        for (_, row), value in zip(mines.iterrows(), out, strict=True):
-            point = row.geometry.representative_point()
-            folium.CircleMarker(
-                [point.y, point.x],
-                radius=3 + 2.5 * np.sqrt(max(float(value), 0)),
-                color=STATUS_COLORS.get(str(row.get("status", "")), "#222222"),
-                fill=True,
-                fill_opacity=0.6,
-                weight=1,
-                tooltip=f"{row.get('name', '')}: {float(value):.1f} Mt/yr "
-                f"({row.get('status', '')})",
-            ).add_to(group)
-        group.add_to(fmap)
-    if result.allocation is not None:
-        lines = result.allocation.lines.to_crs(WGS84)
-        top = float(lines["weight"].max()) or 1.0
-        group = folium.FeatureGroup(name="Allocation: mine → plant")
-        for _, row in lines.iterrows():
-            folium.PolyLine(
-                [(y, x) for x, y in row.geometry.coords],
-                color="#636363",
-                weight=1 + 5 * row["weight"] / top,
-                opacity=0.7,
-                tooltip=f"{row['demand']} → {row['site_id']}: {row['weight']:.1f}",
-            ).add_to(group)
-        group.add_to(fmap)
-    for name, surface in result.surfaces.items():
-        profile = surface.profile
-        sites = result.sites[result.sites["profile"] == name].to_crs(WGS84)
-        group = folium.FeatureGroup(name=f"Sites: {profile.title}")
-        criteria = [c.name for c in profile.criteria]
-        for _, row in sites.iterrows():
-            folium.CircleMarker(
-                [row.geometry.y, row.geometry.x],
-                radius=9,
-                color="white",
-                weight=2,
-                fill=True,
-                fill_color=profile.color,
-                fill_opacity=0.95,
-                popup=folium.Popup(_popup(row, criteria), max_width=420),
-                tooltip=f"{profile.title} #{row['rank']} (score {row['score']:.2f})",
-            ).add_to(group)
-        group.add_to(fmap)
-    folium.LayerControl(collapsed=False).add_to(fmap)
     fmap.fit_bounds([[miny, minx], [maxy, maxx]])
     return fmap
 
 
-def write(result: Result, path: Path) -> Path:
-    """Write ``map.html``."""
-    build(result).save(str(path))
+def build_comparison(
+    a: Result, b: Result, labels: tuple[str, str] | None = None
+) -> folium.plugins.DualMap:
+    """Two runs side by side, panning and zooming together (for what-if comparisons)."""
+    labels = labels or (a.scenario.title, b.scenario.title)
+    area = gpd.GeoSeries([a.study_area], crs=a.scenario.crs).to_crs(WGS84)
+    minx, miny, maxx, maxy = area.total_bounds
+    dual = folium.plugins.DualMap(
+        location=[(miny + maxy) / 2, (minx + maxx) / 2],
+        zoom_start=7,
+        tiles=None,
+        layout="horizontal",
+    )
+    for side, result, label in ((dual.m1, a, labels[0]), (dual.m2, b, labels[1])):
+        for i, (provider, name) in enumerate(BASEMAPS):
+            folium.TileLayer(provider, name=name, show=i == 0).add_to(side)
+        groups = add_result(side, result)
+        folium.plugins.GroupedLayerControl(groups, exclusive_groups=False, collapsed=True).add_to(
+            side
+        )
+        side.get_root().html.add_child(
+            folium.Element(
+                f"<div class='compare-label' style='display:none'>{html.escape(label)}</div>"
+            )
+        )
+    head = (
+        f"<div style='position:fixed;top:8px;left:50%;transform:translateX(-50%);"
+        f"z-index:1000;background:white;padding:4px 10px;border-radius:4px;"
+        f"font:13px sans-serif'><b>{html.escape(labels[0])}</b> ⟷ "
+        f"<b>{html.escape(labels[1])}</b></div>"
+    )
+    dual.get_root().html.add_child(folium.Element(head))
+    dual.fit_bounds([[miny, minx], [maxy, maxx]])
+    return dual
+
+
+def write(result: Result, path: Path, offline: bool = True) -> Path:
+    """Write ``map.html`` (self-contained when ``offline``)."""
+    page = build(result).get_root().render()
+    path.write_text(inline_assets(page) if offline else page, encoding="utf-8")
+    return path
+
+
+def write_comparison(
+    a: Result, b: Result, path: Path, offline: bool = True, labels: tuple[str, str] | None = None
+) -> Path:
+    """Write a side-by-side comparison map of two runs."""
+    page = build_comparison(a, b, labels).get_root().render()
+    path.write_text(inline_assets(page) if offline else page, encoding="utf-8")
     return path

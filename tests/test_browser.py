@@ -1,0 +1,161 @@
+"""The web map in a real browser: Debian's headless Chromium driven by Selenium, offline."""
+
+import shutil
+from pathlib import Path
+
+import pytest
+from selenium import webdriver
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.action_chains import ActionChains
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support.ui import WebDriverWait
+
+import siting
+
+ROOT = Path(__file__).resolve().parents[1]
+# Basemap tiles are the one thing the offline map still fetches; everything else must load.
+TILE_HOSTS = ("tile.openstreetmap.org", "arcgisonline.com", "opentopomap.org")
+
+
+@pytest.fixture(scope="module")
+def browser():
+    options = webdriver.ChromeOptions()
+    options.binary_location = shutil.which("chromium") or "/usr/bin/chromium"
+    for flag in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-sync",
+        "--disable-component-update",
+        "--window-size=1400,1000",
+        # No network at all: a CDN link left in the page would fail and be logged.
+        "--host-resolver-rules=MAP * ~NOTFOUND",
+    ):
+        options.add_argument(flag)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    service = Service(shutil.which("chromedriver") or "/usr/bin/chromedriver")
+    driver = webdriver.Chrome(service=service, options=options)
+    yield driver
+    driver.quit()
+
+
+@pytest.fixture(scope="module")
+def result(tmp_path_factory):
+    from conftest import SCENARIO, write_world
+
+    folder = tmp_path_factory.mktemp("world")
+    write_world(folder)
+    out = tmp_path_factory.mktemp("out")
+    (folder / "scenario.toml").write_text(SCENARIO + f'\n[outputs]\ndir = "{out.as_posix()}"\n')
+    return siting.run(folder / "scenario.toml")
+
+
+@pytest.fixture(scope="module")
+def page(browser, result):
+    browser.get((result.output_dir / "map.html").as_uri())
+    WebDriverWait(browser, 30).until(
+        lambda d: (
+            d.execute_script("return document.readyState") == "complete"
+            and d.find_elements(By.CSS_SELECTOR, ".leaflet-control-layers")
+        )
+    )
+    return browser
+
+
+def map_var(driver) -> str:
+    return driver.execute_script(
+        "return Object.keys(window).find(k => k.startsWith('map_') && window[k] instanceof L.Map)"
+    )
+
+
+def test_no_console_errors_offline(page):
+    errors = [
+        e
+        for e in page.get_log("browser")
+        if e["level"] == "SEVERE" and not any(host in e["message"] for host in TILE_HOSTS)
+    ]
+    assert errors == []
+    assert page.execute_script("return typeof L.control.groupedLayers") == "function"
+
+
+def test_layer_control_lists_every_layer(page, result):
+    labels = {
+        e.text.strip()
+        for e in page.find_elements(By.CSS_SELECTOR, ".leaflet-control-layers label")
+        if e.get_attribute("textContent")
+    }
+    labels = {
+        e.get_attribute("textContent").strip()
+        for e in page.find_elements(By.CSS_SELECTOR, ".leaflet-control-layers label")
+    }
+    expected = {
+        "OpenStreetMap",
+        "Satellite (Esri World Imagery)",
+        "Terrain (OpenTopoMap)",
+        "Study area",
+        "Rail",
+        "Roads",
+        "Rivers",
+        "Lakes and reservoirs",
+        "Protected areas",
+        "Growth poles (mine clusters)",
+        "Mines (size = output, colour = status)",
+        "Settlements (size = population)",
+        "Allocation: mine → plant (width = output)",
+    }
+    for p in result.scenario.profiles.values():
+        expected |= {f"Suitability: {p.title}", f"Exclusions: {p.title}", f"Sites: {p.title}"}
+    for name, raster in result.criteria.items():
+        expected.add(f"Criterion: {name}" + (f" ({raster.units})" if raster.units else ""))
+    assert expected <= labels, expected - labels
+
+
+def test_clicking_the_top_site_opens_its_popup(page, result):
+    top = result.sites[(result.sites["profile"] == "processing_plant")].iloc[0]
+    m = map_var(page)
+    x, y = page.execute_script(
+        f"var p = {m}.latLngToContainerPoint([{top['lat']}, {top['lon']}]); return [p.x, p.y];"
+    )
+    container = page.find_element(By.CSS_SELECTOR, ".folium-map")
+    size = container.size
+    ActionChains(page).move_to_element_with_offset(
+        container, x - size["width"] / 2, y - size["height"] / 2
+    ).click().perform()
+    popup = WebDriverWait(page, 10).until(
+        lambda d: d.find_element(By.CSS_SELECTOR, ".leaflet-popup-content")
+    )
+    text = popup.text
+    assert "rank 1" in text and f"score {top['score']:.3f}" in text
+    assert "Processing plant #1" in text
+
+
+def test_toggling_a_layer_hides_it(page, result):
+    m = map_var(page)
+    count = (
+        f"var n = 0; {m}.eachLayer(function (l) {{ var t = l.getTooltip && l.getTooltip();"
+        " if (t && String(t.getContent()).indexOf('Processing plant #') >= 0) n++; });"
+        " return n;"
+    )
+    n_sites = int((result.sites["profile"] == "processing_plant").sum())
+    assert page.execute_script(count) == n_sites
+    label = next(
+        e
+        for e in page.find_elements(By.CSS_SELECTOR, ".leaflet-control-layers label")
+        if e.get_attribute("textContent").strip() == "Sites: Processing plant"
+    )
+    checkbox = label.find_element(By.CSS_SELECTOR, "input")
+    page.execute_script("arguments[0].scrollIntoView()", checkbox)
+    checkbox.click()
+    assert page.execute_script(count) == 0
+    checkbox.click()
+    assert page.execute_script(count) == n_sites
+
+
+def test_screenshot_is_saved_under_outputs(page):
+    path = ROOT / "outputs" / "screenshots" / "map_synthetic.png"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    assert page.save_screenshot(str(path))
+    assert path.stat().st_size > 10_000
