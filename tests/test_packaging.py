@@ -35,6 +35,10 @@ def test_wheel_ships_the_layers_and_runs_the_default(tmp_path):
     assert (target / "siting" / "data" / "kuzbass" / "mines.geojson").is_file()
     assert (target / "siting" / "data" / "kuzbass" / "PROVENANCE.md").is_file()
     assert (target / "siting" / "templates" / "scenario.toml").is_file()
+    assert (target / "siting" / "exports" / "static" / "leaflet" / "leaflet.js").is_file()
+    assert (
+        target / "siting" / "exports" / "static" / "leaflet" / "images" / "layers.png"
+    ).is_file()
     env = {**os.environ, "PYTHONPATH": str(target)}
     code = (
         "import siting, siting.scenario as s; print(s.DEFAULT_SCENARIO); "
