@@ -44,13 +44,8 @@ def browser():
 
 @pytest.fixture(scope="module")
 def result(tmp_path_factory):
-    from conftest import SCENARIO, write_world
-
-    folder = tmp_path_factory.mktemp("world")
-    write_world(folder)
-    out = tmp_path_factory.mktemp("out")
-    (folder / "scenario.toml").write_text(SCENARIO + f'\n[outputs]\ndir = "{out.as_posix()}"\n')
-    return siting.run(folder / "scenario.toml")
+    # The embedded Kuzbass scenario on a coarse grid: every kind of layer, quickly.
+    return siting.run(resolution=1000, output_dir=tmp_path_factory.mktemp("out"))
 
 
 @pytest.fixture(scope="module")
@@ -129,14 +124,15 @@ def test_clicking_the_top_site_opens_its_popup(page, result):
     )
     text = popup.text
     assert "rank 1" in text and f"score {top['score']:.3f}" in text
-    assert "Processing plant #1" in text
+    assert f"{result.scenario.profiles['processing_plant'].title} #1" in text
 
 
 def test_toggling_a_layer_hides_it(page, result):
+    title = result.scenario.profiles["processing_plant"].title
     m = map_var(page)
     count = (
         f"var n = 0; {m}.eachLayer(function (l) {{ var t = l.getTooltip && l.getTooltip();"
-        " if (t && String(t.getContent()).indexOf('Processing plant #') >= 0) n++; });"
+        f" if (t && String(t.getContent()).indexOf('{title} #') >= 0) n++; }});"
         " return n;"
     )
     n_sites = int((result.sites["profile"] == "processing_plant").sum())
@@ -144,7 +140,7 @@ def test_toggling_a_layer_hides_it(page, result):
     label = next(
         e
         for e in page.find_elements(By.CSS_SELECTOR, ".leaflet-control-layers label")
-        if e.get_attribute("textContent").strip() == "Sites: Processing plant"
+        if e.get_attribute("textContent").strip() == f"Sites: {title}"
     )
     checkbox = label.find_element(By.CSS_SELECTOR, "input")
     page.execute_script("arguments[0].scrollIntoView()", checkbox)
@@ -155,7 +151,36 @@ def test_toggling_a_layer_hides_it(page, result):
 
 
 def test_screenshot_is_saved_under_outputs(page):
-    path = ROOT / "outputs" / "screenshots" / "map_synthetic.png"
+    page.execute_script(
+        "document.querySelectorAll('.leaflet-popup-close-button')"
+        ".forEach(function (b) { b.click(); })"
+    )
+    path = ROOT / "outputs" / "screenshots" / "map.png"
     path.parent.mkdir(parents=True, exist_ok=True)
     assert page.save_screenshot(str(path))
     assert path.stat().st_size > 10_000
+
+
+def test_comparison_map_opens_offline(browser, result, tmp_path):
+    from siting.exports import webmap
+
+    other = siting.run(result.scenario.with_overrides(name="what-if", resolution=2000), write=False)
+    path = webmap.write_comparison(
+        result, other, tmp_path / "compare.html", labels=("1 km grid", "2 km grid")
+    )
+    browser.get_log("browser")  # drop what the earlier page logged
+    browser.get(path.as_uri())
+    WebDriverWait(browser, 30).until(
+        lambda d: len(d.find_elements(By.CSS_SELECTOR, ".folium-map")) == 2
+    )
+    errors = [
+        e
+        for e in browser.get_log("browser")
+        if e["level"] == "SEVERE" and not any(host in e["message"] for host in TILE_HOSTS)
+    ]
+    assert errors == []
+    maps = browser.execute_script(
+        "return Object.keys(window).filter(k => k.startsWith('map_') && window[k] instanceof L.Map)"
+        ".length"
+    )
+    assert maps == 2

@@ -1,61 +1,100 @@
-"""The web map's content: layers, legend colours, site popups (browser tests: issue #6)."""
+"""The web map's content: layers, legend colours, popups, offline assets, comparison map."""
 
 import json
+import re
 
 import matplotlib
 import pytest
 
 import siting
 from siting.exports import webmap
+from siting.exports.offline import inline_assets
 
 
 @pytest.fixture(scope="module")
-def page(tmp_path_factory):
+def run(tmp_path_factory):
     from conftest import SCENARIO, write_world
 
     folder = tmp_path_factory.mktemp("world")
     write_world(folder)
     (folder / "scenario.toml").write_text(SCENARIO)
-    result = siting.run(folder / "scenario.toml", write=False)
-    return result, webmap.build(result).get_root().render()
+    return siting.run(folder / "scenario.toml", write=False)
 
 
-def test_every_layer_is_in_the_layer_control(page):
-    result, html = page
+@pytest.fixture(scope="module")
+def page(run):
+    return webmap.build(run).get_root().render()
+
+
+def has_name(html: str, name: str) -> bool:
+    # Layer names are JSON strings in the page's script (non-ASCII escaped).
+    return json.dumps(name) in html or f'"{name}"' in html
+
+
+def test_every_layer_is_named_in_the_page(page, run):
     names = [
         "OpenStreetMap",
+        "Satellite (Esri World Imagery)",
         "Terrain (OpenTopoMap)",
         "Study area",
         "Roads",
         "Rail",
+        "Rivers",
+        "Protected areas",
+        "Lakes and reservoirs",
         "Growth poles (mine clusters)",
-        "Mines (size = output)",
-        "Allocation: mine → plant",
+        "Mines (size = output, colour = status)",
+        "Allocation: mine → plant (width = output)",
     ]
-    for p in result.scenario.profiles.values():
+    for p in run.scenario.profiles.values():
         names += [f"Suitability: {p.title}", f"Exclusions: {p.title}", f"Sites: {p.title}"]
-    for name in names:
-        # Names are JSON strings in the page's script (non-ASCII escaped).
-        assert json.dumps(name) in html or f'"{name}"' in html, name
+    names += [f"Criterion: {n} ({r.units})" for n, r in run.criteria.items()]
+    missing = [n for n in names if not has_name(page, n)]
+    assert missing == []
+    for group in ("Proposals", "Suitability", "Criteria", "Constraints", "Inputs"):
+        assert has_name(page, group)
 
 
 def test_legend_runs_from_viridis_low_to_high(page):
-    _, html = page
-    low = matplotlib.colors.rgb2hex(matplotlib.colormaps["viridis"](0.0))
     high = matplotlib.colors.rgb2hex(matplotlib.colormaps["viridis"](1.0))
     assert high == "#fde725"
-    assert low in html and high in html
+    assert high in page and matplotlib.colors.rgb2hex(matplotlib.colormaps["viridis"](0.0)) in page
 
 
-def test_site_popups_carry_rank_score_and_breakdown(page):
-    result, html = page
-    for _, site in result.sites.iterrows():
-        assert (
-            f"<b>{site['site_id']}</b><br>rank {site['rank']} · score {site['score']:.3f}" in html
-        )
-    assert "contribution" in html and "raw value" in html
+def test_site_popups_carry_rank_score_breakdown_and_allocation(page, run):
+    for _, site in run.sites.iterrows():
+        assert f"rank {site['rank']} · score <b>{site['score']:.3f}</b>" in page
+    plants = run.allocation.plants
+    for _, plant in plants.iterrows():
+        served = run.allocation.lines[run.allocation.lines["site_id"] == plant["site_id"]]
+        assert f"serves {len(served)} mines, {served['weight'].sum():.1f} Mt/yr" in page
+    assert "contribution" in page and "raw value" in page
 
 
-def test_title_names_the_scenario(page):
-    result, html = page
-    assert result.scenario.title in html and "grid 250 m" in html
+def test_title_names_the_scenario(page, run):
+    assert run.scenario.title in page and "grid 250 m" in page
+    assert f"{len(run.sites)} proposed sites" in page
+
+
+def test_offline_page_links_nothing_external(page):
+    offline = inline_assets(page)
+    external = re.findall(r"<(?:script|link)[^>]+(?:src|href)=\"(https?://[^\"]+)\"", offline)
+    assert external == []
+    assert "L.Control.Layers" in offline or "L.control.layers" in offline
+    assert len(offline) > len(page) + 100_000  # Leaflet, jQuery, Bootstrap, plugins inlined
+
+
+def test_unknown_cdn_asset_is_a_loud_error():
+    with pytest.raises(LookupError, match="no vendored copy"):
+        inline_assets('<script src="https://cdn.example.org/mystery.js"></script>')
+
+
+def test_comparison_map_shows_both_runs(run, tmp_path):
+    other = siting.run(run.scenario.with_overrides(name="coarse", resolution=500), write=False)
+    path = webmap.write_comparison(run, other, tmp_path / "compare.html", labels=("250 m", "500 m"))
+    html = path.read_text()
+    assert "250 m" in html and "500 m" in html
+    assert "L.Map.Sync" in html or ".sync(" in html  # the two maps pan together
+    for result in (run, other):
+        for _, site in result.sites.iterrows():
+            assert f"rank {site['rank']} · score <b>{site['score']:.3f}</b>" in html

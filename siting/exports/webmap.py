@@ -424,7 +424,7 @@ def build(result: Result) -> folium.Map:
     ).add_to(fmap)
     folium.plugins.MiniMap(
         tile_layer=folium.TileLayer(xyz.OpenStreetMap.Mapnik),
-        position="bottomright",
+        position="bottomleft",
         toggle_display=True,
     ).add_to(fmap)
     notes = "".join(
