@@ -32,7 +32,7 @@ STANDARDIZE_FUNCTIONS = ("linear", "sigmoid", "threshold", "target")
 DIRECTIONS = ("lower", "higher")
 READERS = ("vector", "gem")
 # What each kind of layer holds: geometry family and the fields (after `fields` renaming) that
-# the tool reads from it. "generic" asks for nothing.
+# the tool reads from it. "generic" asks for nothing. A mine's `output` is in Mt/yr.
 LAYER_KINDS: dict[str, tuple[str | None, tuple[str, ...]]] = {
     "generic": (None, ()),
     "boundary": ("polygon", ()),

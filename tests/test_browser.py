@@ -108,11 +108,11 @@ def test_layer_control_lists_every_layer(page, result):
     assert expected <= labels, expected - labels
 
 
-def test_clicking_the_top_site_opens_its_popup(page, result):
-    top = result.sites[(result.sites["profile"] == "processing_plant")].iloc[0]
+def click_site(page, site) -> str:
+    """Click a site's marker like a user (at its pixel position) and return the popup's text."""
     m = map_var(page)
     x, y = page.execute_script(
-        f"var p = {m}.latLngToContainerPoint([{top['lat']}, {top['lon']}]); return [p.x, p.y];"
+        f"var p = {m}.latLngToContainerPoint([{site['lat']}, {site['lon']}]); return [p.x, p.y];"
     )
     container = page.find_element(By.CSS_SELECTOR, ".folium-map")
     size = container.size
@@ -122,7 +122,12 @@ def test_clicking_the_top_site_opens_its_popup(page, result):
     popup = WebDriverWait(page, 10).until(
         lambda d: d.find_element(By.CSS_SELECTOR, ".leaflet-popup-content")
     )
-    text = popup.text
+    return popup.text
+
+
+def test_clicking_the_top_site_opens_its_popup(page, result):
+    top = result.sites[(result.sites["profile"] == "processing_plant")].iloc[0]
+    text = click_site(page, top)
     assert "rank 1" in text and f"score {top['score']:.3f}" in text
     assert f"{result.scenario.profiles['processing_plant'].title} #1" in text
 
@@ -150,11 +155,9 @@ def test_toggling_a_layer_hides_it(page, result):
     assert page.execute_script(count) == n_sites
 
 
-def test_screenshot_is_saved_under_outputs(page):
-    page.execute_script(
-        "document.querySelectorAll('.leaflet-popup-close-button')"
-        ".forEach(function (b) { b.click(); })"
-    )
+def test_screenshot_is_saved_under_outputs(page, result):
+    click_site(page, result.sites.iloc[0])  # with the top site's popup open
+    page.execute_script("document.querySelector('.leaflet-control-layers-expanded').scrollTop = 0")
     path = ROOT / "outputs" / "screenshots" / "map.png"
     path.parent.mkdir(parents=True, exist_ok=True)
     assert page.save_screenshot(str(path))

@@ -116,6 +116,12 @@ def _bars(row: gpd.GeoSeries, criteria: list, units: dict[str, str]) -> str:
     )
 
 
+def _weight_unit(result: Result) -> str:
+    """Units of the allocation's demand weights: a mine's ``output`` is in Mt/yr."""
+    field = result.scenario.allocation.weight_field
+    return "Mt/yr" if field == "output" else (field or "demand")
+
+
 def _site_popup(row: gpd.GeoSeries, result: Result) -> str:
     profile = result.scenario.profiles[row["profile"]]
     units = {name: r.units for name, r in result.criteria.items()}
@@ -135,7 +141,7 @@ def _site_popup(row: gpd.GeoSeries, result: Result) -> str:
         )
         served = (
             f"<br><b>p-median plant</b>: serves {len(lines)} mines, "
-            f"{lines['weight'].sum():.1f} Mt/yr<ul style='margin:2px 0;padding-left:16px'>"
+            f"{lines['weight'].sum():.1f} {_weight_unit(result)}<ul style='margin:2px 0;padding-left:16px'>"
             f"{items}</ul>"
         )
     return head + served + _bars(row, list(profile.criteria), units) + "</div>"
@@ -352,6 +358,7 @@ def add_result(fmap: folium.Map | folium.Figure, result: Result, controls: bool 
     if result.allocation is not None:
         lines = result.allocation.lines.to_crs(WGS84)
         top = float(lines["weight"].max()) or 1.0
+        unit = _weight_unit(result)
         group = folium.FeatureGroup(name="Allocation: mine → plant (width = output)")
         for _, row in lines.iterrows():
             folium.PolyLine(
@@ -359,7 +366,7 @@ def add_result(fmap: folium.Map | folium.Figure, result: Result, controls: bool 
                 color="#636363",
                 weight=1 + 6 * row["weight"] / top,
                 opacity=0.7,
-                tooltip=f"{row['demand']} → {row['site_id']}: {row['weight']:.2f} Mt/yr",
+                tooltip=f"{row['demand']} → {row['site_id']}: {row['weight']:.2f} {unit}",
             ).add_to(group)
         add("Proposals", group)
     for name, surface in result.surfaces.items():
