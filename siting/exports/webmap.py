@@ -141,7 +141,8 @@ def _site_popup(row: gpd.GeoSeries, result: Result) -> str:
         )
         served = (
             f"<br><b>p-median plant</b>: serves {len(lines)} mines, "
-            f"{lines['weight'].sum():.1f} {_weight_unit(result)}<ul style='margin:2px 0;padding-left:16px'>"
+            f"{lines['weight'].sum():.1f} {_weight_unit(result)}"
+            "<ul style='margin:2px 0;padding-left:16px'>"
             f"{items}</ul>"
         )
     return head + served + _bars(row, list(profile.criteria), units) + "</div>"
