@@ -16,7 +16,15 @@ def outputs_reopen_in_the_scenario_crs(result) -> None:
     out = result.output_dir
     epsg = int(result.scenario.crs.split(":")[1])
     names = {p.name for p in out.iterdir()}
-    expected = {"map.html", "siting.gpkg", "report.md", "run.json", "criteria"}
+    expected = {
+        "map.html",
+        "siting.gpkg",
+        "report.md",
+        "report.html",
+        "report_files",
+        "run.json",
+        "criteria",
+    }
     expected |= {f"suitability_{p}.tif" for p in result.scenario.profiles}
     assert names >= expected
     layers = {name for name, _ in pyogrio.list_layers(out / "siting.gpkg")}

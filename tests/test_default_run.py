@@ -19,6 +19,8 @@ def kuzbass(tmp_path_factory):
 def test_outputs_reopen(kuzbass):
     checks.outputs_reopen_in_the_scenario_crs(kuzbass)
     assert kuzbass.scenario.crs == "EPSG:32645"
+    copied = (kuzbass.output_dir / "PROVENANCE.md").read_text()
+    assert copied == (kuzbass.scenario.source.parent / "PROVENANCE.md").read_text()
 
 
 def test_sites_outside_every_exclusion(kuzbass):

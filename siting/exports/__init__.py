@@ -37,6 +37,9 @@ def write_outputs(result: Result) -> Path:
             webmap.write(result, staging / "map.html", offline=scenario.outputs.offline_map)
         if scenario.outputs.report:
             report.write(result, staging)
+        provenance = scenario.source.parent / "PROVENANCE.md" if scenario.source else None
+        if provenance is not None and provenance.is_file():
+            shutil.copy2(provenance, staging / "PROVENANCE.md")  # the data's caveats travel along
         runinfo.write(result, staging / "run.json")
         _swap(staging, final)
     except BaseException:

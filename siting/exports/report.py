@@ -13,7 +13,6 @@ from __future__ import annotations
 import base64
 import html
 import math
-import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -154,8 +153,8 @@ def no_site_sentence(p: Profile) -> str:
 # --- content -----------------------------------------------------------------------------------
 
 
-def build(result: Result, folder: Path | None = None) -> list[Block]:
-    """The report's blocks, in order. ``folder`` is where the report goes (for relative links)."""
+def build(result: Result) -> list[Block]:
+    """The report's blocks, in order."""
     s = result.scenario
     g = result.grid
     blocks: list[Block] = [Heading(1, s.title, "top")]
@@ -184,7 +183,7 @@ def build(result: Result, folder: Path | None = None) -> list[Block]:
         Heading(2, "Sensitivity", "sensitivity"),
         Para(["Not run for this scenario."]),
     ]
-    blocks += _provenance(result, folder)
+    blocks += _provenance(result)
     return blocks
 
 
@@ -463,7 +462,7 @@ def _relative(path: Path, base: Path) -> str:
         return str(path)
 
 
-def _provenance(result: Result, folder: Path | None) -> list[Block]:
+def _provenance(result: Result) -> list[Block]:
     s = result.scenario
     base = s.source.parent if s.source is not None else None
     rows = []
@@ -487,20 +486,14 @@ def _provenance(result: Result, folder: Path | None) -> list[Block]:
             [False, False, False, False, True],
         ),
     ]
-    provenance = base / "PROVENANCE.md" if base is not None else None
-    if provenance is not None and provenance.is_file():
-        href = str(provenance)
-        if folder is not None:
-            try:
-                href = os.path.relpath(provenance.resolve(), folder.resolve())
-            except ValueError:  # another drive on Windows
-                href = str(provenance.resolve())
+    if base is not None and (base / "PROVENANCE.md").is_file():
         blocks.append(
             Para(
                 [
-                    "The scenario folder has a ",
-                    Link("PROVENANCE.md", Path(href).as_posix()),
-                    " that says, per layer, where it comes from and how exact it is.",
+                    "A copy of the scenario folder's ",
+                    Link("PROVENANCE.md", "PROVENANCE.md"),
+                    " sits beside this report: it says, per layer, where the data come from and "
+                    "how exact they are.",
                 ]
             )
         )
@@ -673,7 +666,7 @@ def write(result: Result, folder: Path) -> list[Path]:
     folder = Path(folder)
     files = folder / FIGURES_DIR
     files.mkdir(parents=True, exist_ok=True)
-    blocks = build(result, folder)
+    blocks = build(result)
     written = []
     for b in blocks:
         if isinstance(b, Figure):
