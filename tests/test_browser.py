@@ -187,3 +187,20 @@ def test_comparison_map_opens_offline(browser, result, tmp_path):
         ".length"
     )
     assert maps == 2
+
+
+def test_report_opens_offline_with_every_figure(browser, result):
+    browser.get_log("browser")
+    browser.get((result.output_dir / "report.html").as_uri())
+    WebDriverWait(browser, 30).until(
+        lambda d: d.execute_script("return document.readyState") == "complete"
+    )
+    assert [e for e in browser.get_log("browser") if e["level"] == "SEVERE"] == []
+    widths = browser.execute_script(
+        "return Array.from(document.images).map(function (i) { return i.naturalWidth; })"
+    )
+    assert len(widths) == 2 + len(result.scenario.profiles)
+    assert all(w > 200 for w in widths)
+    body = browser.find_element(By.TAG_NAME, "body").text
+    top = result.sites.iloc[0]
+    assert top["site_id"] in body and f"{top['score']:.3f}" in body
