@@ -36,6 +36,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--name", help="scenario name, i.e. the output sub-folder (overrides)")
     run.add_argument("-q", "--quiet", action="store_true", help="no progress, only the result")
+    export = sub.add_parser("export", help="rebuild exports of an existing output folder")
+    formats = export.add_subparsers(dest="format", required=True)
+    qgis = formats.add_parser(
+        "qgis", help="styles in siting.gpkg, .qml beside the GeoTIFFs, and the siting.qgz project"
+    )
+    qgis.add_argument("folder", type=Path, help="an output folder (outputs/<scenario name>)")
     init = sub.add_parser("init", help="write a commented scenario template")
     init.add_argument("path", type=Path, help="where to write the template (.toml)")
     return parser
@@ -69,6 +75,12 @@ def main(argv: list[str] | None = None) -> int:
 
             path = write_template(args.path)
             print(f"wrote {path}: edit it, then run 'siting run {path}'")
+            return 0
+        if args.command == "export":
+            from siting.exports import qgis_project
+
+            project = qgis_project.write(args.folder)
+            print(f"wrote {project} (open it in QGIS; paths are relative to the folder)")
             return 0
         from siting.pipeline import run
 

@@ -201,6 +201,7 @@ class Outputs:
     rasters: bool = True
     report: bool = True
     offline_map: bool = True
+    qgis: bool = True
 
 
 @dataclass(frozen=True)
@@ -480,6 +481,7 @@ def from_dict(
         rasters=out_t.get("rasters", bool, True),
         report=out_t.get("report", bool, True),
         offline_map=out_t.get("offline_map", bool, True),
+        qgis=out_t.get("qgis", bool, True),
     )
     out_t.done()
     top.done()

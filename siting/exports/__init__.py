@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 
 def write_outputs(result: Result) -> Path:
     """Write every output the scenario asks for and return the output folder."""
-    from siting.exports import gpkg, rasters, report, runinfo, webmap
+    from siting.exports import gpkg, qgis_project, rasters, report, runinfo, webmap
 
     scenario = result.scenario
     final = scenario.output_dir
@@ -41,6 +41,8 @@ def write_outputs(result: Result) -> Path:
         if provenance is not None and provenance.is_file():
             shutil.copy2(provenance, staging / "PROVENANCE.md")  # the data's caveats travel along
         runinfo.write(result, staging / "run.json")
+        if scenario.outputs.qgis:
+            qgis_project.write(staging)
         _swap(staging, final)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)

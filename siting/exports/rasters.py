@@ -1,4 +1,5 @@
-"""GeoTIFF export: float32, the run's CRS, nodata, band description and units."""
+"""GeoTIFF export: Cloud-Optimized GeoTIFFs (tiled, overviews, DEFLATE), float32, the run's CRS,
+nodata, band description and units."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import rasterio
+import rasterio.shutil
+from rasterio.io import MemoryFile
 
 from siting.grid import Raster
 
@@ -17,7 +20,11 @@ NODATA = -9999.0
 
 
 def write_geotiff(raster: Raster, path: Path) -> Path:
-    """Write one raster as a tiled, compressed float32 GeoTIFF (non-finite values → nodata)."""
+    """Write one raster as a Cloud-Optimized GeoTIFF (non-finite values → nodata).
+
+    GDAL's COG driver only copies from an existing dataset, so the raster is first written to an
+    in-memory GeoTIFF.
+    """
     data = np.where(np.isfinite(raster.data), raster.data, NODATA).astype(np.float32)
     grid = raster.grid
     profile = {
@@ -29,35 +36,41 @@ def write_geotiff(raster: Raster, path: Path) -> Path:
         "crs": grid.crs,
         "transform": grid.transform,
         "nodata": NODATA,
-        "compress": "deflate",
-        "predictor": 3,
-        "tiled": True,
-        "blockxsize": 256,
-        "blockysize": 256,
     }
     path.parent.mkdir(parents=True, exist_ok=True)
-    with rasterio.open(path, "w", **profile) as dst:
-        dst.write(data, 1)
-        dst.set_band_description(1, raster.description or raster.name)
-        dst.update_tags(1, units=raster.units, name=raster.name)
-        if raster.units:
-            dst.set_band_unit(1, raster.units)
+    with MemoryFile() as memory:
+        with memory.open(**profile) as dst:
+            dst.write(data, 1)
+            dst.set_band_description(1, raster.description or raster.name)
+            dst.update_tags(1, units=raster.units, name=raster.name)
+            if raster.units:
+                dst.set_band_unit(1, raster.units)
+        with memory.open() as src:
+            rasterio.shutil.copy(
+                src,
+                path,
+                driver="COG",
+                COMPRESS="DEFLATE",
+                PREDICTOR="YES",
+                BLOCKSIZE="512",
+                OVERVIEWS="AUTO",
+                RESAMPLING="AVERAGE",
+            )
     return path
 
 
-def write_all(result: Result, folder: Path) -> list[Path]:
-    """Suitability per profile (``suitability_<profile>.tif``), each raw criterion
-    (``criteria/<name>.tif``), the slope (``criteria/slope.tif``, with a DEM) and the friction
-    surface (``criteria/friction.tif``)."""
-    written = [
-        write_geotiff(s.suitability, folder / f"suitability_{name}.tif")
-        for name, s in result.surfaces.items()
-    ]
-    written += [
-        write_geotiff(r, folder / "criteria" / f"{name}.tif") for name, r in result.criteria.items()
-    ]
+def rasters_of(result: Result) -> dict[str, Raster]:
+    """The rasters a run writes, by path relative to the output folder: suitability per profile,
+    each raw criterion, the slope (with a DEM) and the friction surface."""
+    out = {f"suitability_{name}.tif": s.suitability for name, s in result.surfaces.items()}
+    out |= {f"criteria/{name}.tif": r for name, r in result.criteria.items()}
     if result.slope is not None:
-        written.append(write_geotiff(result.slope, folder / "criteria" / "slope.tif"))
+        out["criteria/slope.tif"] = result.slope
     if result.friction is not None:
-        written.append(write_geotiff(result.friction, folder / "criteria" / "friction.tif"))
-    return written
+        out["criteria/friction.tif"] = result.friction
+    return out
+
+
+def write_all(result: Result, folder: Path) -> list[Path]:
+    """Write every raster of :func:`rasters_of` (their QGIS styles come with the project)."""
+    return [write_geotiff(raster, folder / name) for name, raster in rasters_of(result).items()]

@@ -1,0 +1,357 @@
+"""QGIS-ready outputs: styles in the GeoPackage and a ``siting.qgz`` project.
+
+Everything is derived from the output folder itself (``run.json``, ``siting.gpkg`` and the
+GeoTIFFs), so the same code serves a fresh run and ``siting export qgis`` on an older folder. The
+project references every file by a relative path: the folder can be moved or mailed.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import logging
+import sqlite3
+import uuid
+import zipfile
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from types import SimpleNamespace
+from xml.etree import ElementTree
+
+import geopandas as gpd
+import pyogrio
+import rasterio
+from pyproj import CRS
+
+from siting.errors import SitingError
+from siting.exports.qgis_styles import Style, raster_style, vector_style
+from siting.grid import Grid, Raster
+
+log = logging.getLogger("siting")
+
+PROJECT = "siting.qgz"
+GROUPS = ("Proposals", "Constraints", "Inputs", "Suitability", "Criteria")
+# GeoPackage tables by group, top of the legend first; inputs not listed go to "Inputs".
+TABLE_GROUPS = {
+    "proposed_sites": "Proposals",
+    "allocation_plants": "Proposals",
+    "allocation_lines": "Proposals",
+    "cluster_weber_points": "Proposals",
+    "clusters": "Proposals",
+    "candidate_patches": "Proposals",
+    "exclusions": "Constraints",
+    "input_protected_areas": "Constraints",
+    "input_water": "Constraints",
+    "input_rivers": "Constraints",
+}
+TITLES = {
+    "proposed_sites": "Proposed sites",
+    "allocation_plants": "p-median plants",
+    "allocation_lines": "Allocation: mine → plant",
+    "cluster_weber_points": "Growth-pole Weber points",
+    "clusters": "Growth poles",
+    "candidate_patches": "Candidate patches",
+    "exclusions": "Exclusions",
+    "study_area": "Study area",
+}
+RESULT_TABLES = ("study_area", "exclusions", "candidate_patches", "proposed_sites")
+GEOMETRY_ORDER = {"Point": 0, "MultiPoint": 0, "LineString": 1, "MultiLineString": 1}
+
+
+@dataclass
+class _Layer:
+    id: str
+    name: str
+    group: str
+    source: str
+    provider: str
+    kind: str  # "vector" or "raster"
+    style: Style
+    extent: tuple[float, float, float, float]
+    geometry: str | None = None
+    checked: bool = True
+
+
+def _info(folder: Path) -> dict:
+    path = folder / "run.json"
+    if not path.is_file():
+        raise SitingError(
+            f"{folder} has no run.json: it is not a siting output folder",
+            "give the folder a 'siting run' wrote (outputs/<scenario name>)",
+        )
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def _context(info: dict, folder: Path) -> SimpleNamespace:
+    """What the styles need of a run (profiles, layers, allocation, grid, criterion units), read
+    back from ``run.json`` and the rasters, in the shape of :class:`siting.pipeline.Result`: the
+    same code then styles a fresh run and an older output folder."""
+    scenario = info["scenario"]
+    profiles = {
+        n: SimpleNamespace(name=n, title=p["title"], color=p["color"])
+        for n, p in scenario["profiles"].items()
+    }
+    layers = {
+        n: SimpleNamespace(
+            path=Path(v["path"]),
+            where=v["where"],
+            fields=v["fields"],
+            kind=v.get("kind", "generic"),
+        )
+        for n, v in scenario["layers"].items()
+    }
+    allocation, clusters = scenario.get("allocation"), scenario.get("clusters")
+    criteria = {}
+    for tif in sorted((folder / "criteria").glob("*.tif")):
+        with rasterio.open(tif) as src:
+            criteria[tif.stem] = SimpleNamespace(name=tif.stem, units=src.units[0] or "")
+    return SimpleNamespace(
+        scenario=SimpleNamespace(
+            name=scenario["name"],
+            title=scenario["title"],
+            description=scenario["description"],
+            crs=scenario["crs"],
+            profiles=profiles,
+            layers=layers,
+            allocation=SimpleNamespace(**allocation) if allocation else None,
+            clusters=SimpleNamespace(**clusters) if clusters else None,
+        ),
+        grid=SimpleNamespace(res=info["grid"]["resolution_m"]),
+        criteria=criteria,
+    )
+
+
+def _raster(path: Path) -> Raster:
+    with rasterio.open(path) as src:
+        data = src.read(1, masked=True).astype("float64").filled(float("nan"))
+        grid = Grid(src.transform, src.width, src.height, str(src.crs))
+        return Raster(data, grid, path.stem, src.units[0] or "", src.descriptions[0] or "")
+
+
+def _write_styles(gpkg: Path, styles: dict[str, Style], geometry_column: dict[str, str]) -> None:
+    """Store each table's style as its default in the GeoPackage's ``layer_styles`` table (the
+    table QGIS itself writes), and each table's abstract as its ``gpkg_contents`` description."""
+    now = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+    with sqlite3.connect(gpkg) as db:
+        db.execute("DROP TABLE IF EXISTS layer_styles")
+        db.execute("DELETE FROM gpkg_contents WHERE table_name = 'layer_styles'")
+        db.execute(
+            "CREATE TABLE layer_styles (id INTEGER PRIMARY KEY AUTOINCREMENT, "
+            "f_table_catalog TEXT(256), f_table_schema TEXT(256), f_table_name TEXT(256), "
+            "f_geometry_column TEXT(256), styleName TEXT(30), styleQML TEXT, styleSLD TEXT, "
+            "useAsDefault BOOLEAN, description TEXT, owner TEXT(30), ui TEXT(30), "
+            "update_time DATETIME DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ','now')))"
+        )
+        db.execute(
+            "INSERT INTO gpkg_contents (table_name, data_type, identifier, last_change) "
+            "VALUES ('layer_styles', 'attributes', 'layer_styles', ?)",
+            (now,),
+        )
+        for table, style in styles.items():
+            db.execute(
+                "INSERT INTO layer_styles (f_table_catalog, f_table_schema, f_table_name, "
+                "f_geometry_column, styleName, styleQML, styleSLD, useAsDefault, description, "
+                "owner) VALUES ('', '', ?, ?, ?, ?, ?, 1, ?, 'siting')",
+                (table, geometry_column[table], table, style.qml, style.sld, style.abstract),
+            )
+            db.execute(
+                "UPDATE gpkg_contents SET description = ?, identifier = ? WHERE table_name = ?",
+                (style.abstract, TITLES.get(table, table), table),
+            )
+
+
+def _spatialrefsys(crs: CRS) -> str:
+    epsg = crs.to_epsg()
+    return (
+        '<spatialrefsys nativeFormat="Wkt">'
+        f"<wkt>{html.escape(crs.to_wkt())}</wkt><proj4>{html.escape(crs.to_proj4())}</proj4>"
+        f"<srid>{epsg or ''}</srid><authid>{'EPSG:' + str(epsg) if epsg else ''}</authid>"
+        f"<description>{html.escape(crs.name)}</description>"
+        f"<geographicflag>{'true' if crs.is_geographic else 'false'}</geographicflag>"
+        "</spatialrefsys>"
+    )
+
+
+def _extent(xmin: float, ymin: float, xmax: float, ymax: float, tag: str = "extent") -> str:
+    return (
+        f"<{tag}><xmin>{xmin!r}</xmin><ymin>{ymin!r}</ymin><xmax>{xmax!r}</xmax>"
+        f"<ymax>{ymax!r}</ymax></{tag}>"
+    )
+
+
+def _style_children(qml: str) -> str:
+    """The children of a QML document's root: what a project's ``maplayer`` carries inline."""
+    root = ElementTree.fromstring(qml)
+    return "".join(ElementTree.tostring(child, encoding="unicode") for child in root)
+
+
+def _maplayer(layer: _Layer, srs: str, scenario: SimpleNamespace) -> str:
+    abstract = html.escape(layer.style.abstract)
+    metadata = (
+        "<resourceMetadata><identifier>" + html.escape(layer.id) + "</identifier>"
+        "<parentidentifier></parentidentifier><language></language><type>dataset</type>"
+        f"<title>{html.escape(layer.name)}</title><abstract>{abstract}</abstract>"
+        f'<keywords vocabulary="siting"><keyword>{html.escape(scenario.name)}</keyword>'
+        "</keywords><contact><name></name><organization>siting</organization></contact>"
+        f"<crs>{srs}</crs></resourceMetadata>"
+    )
+    geometry = f' geometry="{layer.geometry}"' if layer.geometry else ""
+    return (
+        f'<maplayer type="{layer.kind}"{geometry} autoRefreshEnabled="0" '
+        'refreshOnNotifyEnabled="0" hasScaleBasedVisibilityFlag="0">'
+        + _extent(*layer.extent)
+        + f"<id>{html.escape(layer.id)}</id><datasource>{html.escape(layer.source)}</datasource>"
+        f"<layername>{html.escape(layer.name)}</layername><srs>{srs}</srs>{metadata}"
+        f'<provider encoding="UTF-8">{layer.provider}</provider>'
+        + _style_children(layer.style.qml)
+        + "</maplayer>"
+    )
+
+
+def _project_xml(
+    layers: list[_Layer], scenario: SimpleNamespace, extent: tuple[float, float, float, float]
+) -> str:
+    crs = CRS.from_user_input(scenario.crs)
+    srs = _spatialrefsys(crs)
+    tree = []
+    for group in GROUPS:
+        members = [lyr for lyr in layers if lyr.group == group]
+        if not members:
+            continue
+        entries = "".join(
+            f'<layer-tree-layer id="{html.escape(lyr.id)}" name="{html.escape(lyr.name)}" '
+            f'source="{html.escape(lyr.source)}" providerKey="{lyr.provider}" '
+            f'checked="{"Qt::Checked" if lyr.checked else "Qt::Unchecked"}" expanded="0" '
+            'legend_exp=""><customproperties/></layer-tree-layer>'
+            for lyr in members
+        )
+        checked = "Qt::Checked" if any(lyr.checked for lyr in members) else "Qt::Unchecked"
+        tree.append(
+            f'<layer-tree-group name="{group}" checked="{checked}" '
+            f'expanded="{"1" if group != "Criteria" else "0"}">'
+            f"<customproperties/>{entries}</layer-tree-group>"
+        )
+    now = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
+    title = html.escape(scenario.title)
+    return (
+        "<!DOCTYPE qgis PUBLIC 'http://mrcc.com/qgis.dtd' 'SYSTEM'>\n"
+        f'<qgis projectname="{title}" version="3.22.16-Białowieża" saveUser="siting">'
+        f'<homePath path=""/><title>{title}</title>'
+        f"<projectCrs>{srs}</projectCrs>"
+        "<layer-tree-group><customproperties/>" + "".join(tree) + "</layer-tree-group>"
+        '<mapcanvas annotationsVisible="1" name="theMapCanvas"><units>meters</units>'
+        + _extent(*extent)
+        + f"<rotation>0</rotation><destinationsrs>{srs}</destinationsrs>"
+        "<rendermaptile>0</rendermaptile></mapcanvas>"
+        "<projectlayers>"
+        + "".join(_maplayer(lyr, srs, scenario) for lyr in layers)
+        + "</projectlayers>"
+        "<layerorder>"
+        + "".join(f'<layer id="{html.escape(lyr.id)}"/>' for lyr in layers)
+        + "</layerorder>"
+        '<properties><Paths><Absolute type="bool">false</Absolute></Paths>'
+        '<SpatialRefSys><ProjectionsEnabled type="int">1</ProjectionsEnabled></SpatialRefSys>'
+        "</properties>"
+        f"<projectMetadata><identifier>{html.escape(scenario.name)}</identifier>"
+        f"<parentidentifier></parentidentifier><language></language><type></type>"
+        f"<title>{title}</title><abstract>{html.escape(scenario.description)}</abstract>"
+        "<author>siting</author>"
+        f"<creation>{now}</creation></projectMetadata>"
+        "</qgis>\n"
+    )
+
+
+def write(folder: Path) -> Path:
+    """Style the GeoPackage's tables, write a ``.qml`` beside each GeoTIFF and write the QGIS
+    project ``siting.qgz`` for the output ``folder``.
+
+    Layers missing from an older folder are left out with a warning naming them.
+
+    Raises
+    ------
+    SitingError
+        If ``folder`` is not a siting output folder (no ``run.json``).
+    """
+    folder = Path(folder)
+    info = _info(folder)
+    context = _context(info, folder)
+    scenario = context.scenario
+    layers: list[_Layer] = []
+    gpkg = folder / "siting.gpkg"
+    missing = []
+    extent = tuple(info["grid"]["bounds"])
+    if gpkg.is_file():
+        tables = {name: geom for name, geom in pyogrio.list_layers(gpkg) if name != "layer_styles"}
+        missing += [t for t in RESULT_TABLES if t not in tables]
+        styles, geometry_column, vectors = {}, {}, []
+        for table, geometry in tables.items():
+            gdf = gpd.read_file(gpkg, layer=table)
+            meta = pyogrio.read_info(gpkg, layer=table)
+            styles[table] = vector_style(table, gdf, context)
+            geometry_column[table] = meta.get("geometry_name") or "geom"
+            bounds = tuple(float(v) for v in gdf.total_bounds) if len(gdf) else extent
+            if table == "study_area" and len(gdf):
+                extent = bounds
+            group = TABLE_GROUPS.get(table, "Inputs")
+            name = TITLES.get(table) or table.removeprefix("input_").replace("_", " ").capitalize()
+            vectors.append(
+                _Layer(
+                    id=f"{table}_{uuid.uuid5(uuid.NAMESPACE_URL, table).hex[:12]}",
+                    name=name,
+                    group=group,
+                    source=f"./siting.gpkg|layername={table}",
+                    provider="ogr",
+                    kind="vector",
+                    style=styles[table],
+                    extent=bounds,
+                    geometry=geometry,
+                    checked=table != "candidate_patches",
+                )
+            )
+        _write_styles(gpkg, styles, geometry_column)
+        # Points over lines over polygons within each group, as a cartographer would stack them.
+        vectors.sort(
+            key=lambda lyr: (GROUPS.index(lyr.group), GEOMETRY_ORDER.get(lyr.geometry or "", 2))
+        )
+        layers += vectors
+    else:
+        missing.append("siting.gpkg")
+    profiles = list(scenario.profiles)
+    rasters = [folder / f"suitability_{p}.tif" for p in profiles]
+    missing += [p.name for p in rasters if not p.is_file()]
+    criteria = sorted((folder / "criteria").glob("*.tif"))
+    for i, path in enumerate([p for p in rasters if p.is_file()] + criteria):
+        raster = _raster(path)
+        style = raster_style(raster)
+        path.with_suffix(".qml").write_text(style.qml, encoding="utf-8")
+        rel = path.relative_to(folder).as_posix()
+        suitability = path.parent == folder
+        name = (
+            f"Suitability: {scenario.profiles[path.stem.removeprefix('suitability_')].title}"
+            if suitability
+            else f"Criterion: {path.stem}" + (f" ({raster.units})" if raster.units else "")
+        )
+        left, bottom, right, top = rasterio.open(path).bounds
+        layers.append(
+            _Layer(
+                id=f"{path.stem}_{uuid.uuid5(uuid.NAMESPACE_URL, rel).hex[:12]}",
+                name=name,
+                group="Suitability" if suitability else "Criteria",
+                source=f"./{rel}",
+                provider="gdal",
+                kind="raster",
+                style=style,
+                extent=(left, bottom, right, top),
+                checked=suitability and i == 0,
+            )
+        )
+    if missing:
+        log.warning(
+            "QGIS project for %s: left out what the folder lacks: %s", folder, ", ".join(missing)
+        )
+    xml = _project_xml(layers, scenario, extent)
+    project = folder / PROJECT
+    with zipfile.ZipFile(project, "w", zipfile.ZIP_DEFLATED) as qgz:
+        qgz.writestr("siting.qgs", xml)
+    return project
