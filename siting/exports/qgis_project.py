@@ -12,6 +12,7 @@ import json
 import logging
 import sqlite3
 import uuid
+import warnings
 import zipfile
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -165,7 +166,7 @@ def _spatialrefsys(crs: CRS) -> str:
     epsg = crs.to_epsg()
     return (
         '<spatialrefsys nativeFormat="Wkt">'
-        f"<wkt>{html.escape(crs.to_wkt())}</wkt><proj4>{html.escape(crs.to_proj4())}</proj4>"
+        f"<wkt>{html.escape(crs.to_wkt())}</wkt>"
         f"<srid>{epsg or ''}</srid><authid>{'EPSG:' + str(epsg) if epsg else ''}</authid>"
         f"<description>{html.escape(crs.name)}</description>"
         f"<geographicflag>{'true' if crs.is_geographic else 'false'}</geographicflag>"
@@ -286,7 +287,9 @@ def write(folder: Path) -> Path:
         missing += [t for t in RESULT_TABLES if t not in tables]
         styles, geometry_column, vectors = {}, {}, []
         for table, geometry in tables.items():
-            gdf = gpd.read_file(gpkg, layer=table)
+            with warnings.catch_warnings():  # GDAL's notes on odd date strings in inputs
+                warnings.simplefilter("ignore", RuntimeWarning)
+                gdf = gpd.read_file(gpkg, layer=table)
             meta = pyogrio.read_info(gpkg, layer=table)
             styles[table] = vector_style(table, gdf, context)
             geometry_column[table] = meta.get("geometry_name") or "geom"
