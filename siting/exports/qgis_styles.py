@@ -27,6 +27,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from siting.exports.rasters import NODATA
+from siting.exports.webmap import STATUS_COLORS
 from siting.grid import Raster
 
 if TYPE_CHECKING:
@@ -36,16 +38,9 @@ if TYPE_CHECKING:
 
 QGIS_VERSION = "3.22.16-Białowieża"
 DOCTYPE = "<!DOCTYPE qgis PUBLIC 'http://mrcc.com/qgis.dtd' 'SYSTEM'>"
-NODATA = -9999.0  # as written by siting.exports.rasters
 PX_PER_MM = 96 / 25.4  # SLD sizes are in pixels (at 96 dpi)
 DEFAULT_COLOR = "#636363"
 
-STATUS_COLORS = {  # as in the web map
-    "operating": "#252525",
-    "mothballed": "#8c6d31",
-    "proposed": "#1f77b4",
-    "closed": "#969696",
-}
 LINE_CLASSES = {  # layer kind → class → (colour, width in mm, label)
     "rail": {
         "main": ("#000000", 0.8, "Main line"),
@@ -1509,11 +1504,4 @@ def raster_style(raster: Raster, kind: str = "continuous") -> Style:
     raise ValueError(f"raster_style: kind must be 'continuous' or 'categorical', not {kind!r}")
 
 
-def styles_of(result: Result) -> dict[str, Style]:
-    """The style of every table of :func:`siting.exports.gpkg.layers_of`, by table name."""
-    from siting.exports.gpkg import layers_of
-
-    return {name: vector_style(name, gdf, result) for name, gdf in layers_of(result).items()}
-
-
-__all__ = ["Style", "field_aliases", "raster_style", "styles_of", "vector_style"]
+__all__ = ["Style", "field_aliases", "raster_style", "vector_style"]
