@@ -335,7 +335,6 @@ def write(folder: Path) -> Path:
             if suitability
             else f"Criterion: {path.stem}" + (f" ({raster.units})" if raster.units else "")
         )
-        left, bottom, right, top = rasterio.open(path).bounds
         layers.append(
             _Layer(
                 id=f"{path.stem}_{uuid.uuid5(uuid.NAMESPACE_URL, rel).hex[:12]}",
@@ -345,7 +344,7 @@ def write(folder: Path) -> Path:
                 provider="gdal",
                 kind="raster",
                 style=style,
-                extent=(left, bottom, right, top),
+                extent=raster.grid.bounds,
                 checked=suitability and i == 0,
             )
         )
