@@ -13,6 +13,7 @@ import scipy.sparse as sp
 from scipy.optimize import Bounds, LinearConstraint, milp
 from sklearn.cluster import DBSCAN
 
+from siting import pmedian
 from siting.errors import InfeasibleError
 
 
@@ -81,15 +82,24 @@ class GrowthPoles:
 class PMedian:
     """Weighted p-median: open ``p`` facilities minimising Σ weight × cost to the nearest one.
 
-    Solved exactly as a mixed-integer programme with HiGHS (:func:`scipy.optimize.milp`).
+    ``method="milp"`` solves it exactly as a mixed-integer programme with HiGHS
+    (:func:`scipy.optimize.milp`); ``method="heuristic"`` runs greedy construction, fast
+    interchange and seeded perturbations (:mod:`siting.pmedian`) for instances too large for the
+    MILP, with no optimality proof (``gap_`` is NaN).
 
     Parameters
     ----------
     p
         Number of facilities to open.
     time_limit
-        Seconds for the solver; on timeout the best solution found is kept and ``gap_`` says
-        how far from proven optimal it may be.
+        Seconds for the MILP solver; on timeout the best solution found is kept and ``gap_``
+        says how far from proven optimal it may be.
+    method
+        ``"milp"`` (exact) or ``"heuristic"``.
+    restarts
+        Perturbation rounds of the heuristic.
+    seed
+        Seed of the heuristic's perturbations (results are reproducible).
 
     Attributes
     ----------
@@ -100,14 +110,26 @@ class PMedian:
     objective_
         Σ weight × cost of the solution.
     gap_
-        Proven relative optimality gap (0 = optimal).
+        Proven relative optimality gap (0 = optimal; NaN for the heuristic).
+    n_iter_
+        Swaps made by the heuristic (0 for the MILP).
     seconds_
         Solver wall time.
     """
 
-    def __init__(self, p: int, time_limit: float = 60.0) -> None:
+    def __init__(
+        self,
+        p: int,
+        time_limit: float = 60.0,
+        method: str = "milp",
+        restarts: int = 100,
+        seed: int = 0,
+    ) -> None:
         self.p = p
         self.time_limit = time_limit
+        self.method = method
+        self.restarts = restarts
+        self.seed = seed
 
     def fit(self, cost: np.ndarray, weights: np.ndarray | None = None) -> PMedian:
         """Solve for a clients × facilities ``cost`` matrix and client ``weights``.
@@ -132,9 +154,15 @@ class PMedian:
                 "over the friction surface",
                 "check impassable features (water) and that routes (roads, rail) reach them",
             )
+        if self.method not in ("milp", "heuristic"):
+            raise ValueError(f"method must be 'milp' or 'heuristic', not {self.method!r}")
         big = np.nanmax(np.where(np.isfinite(cost), cost, np.nan)) * 10 + 1
         c = np.where(np.isfinite(cost), cost, big)
         start = time.perf_counter()
+        if self.method == "heuristic":
+            open_, _, self.n_iter_ = pmedian.solve(c, w, self.p, self.restarts, self.seed)
+            self.seconds_ = time.perf_counter() - start
+            return self._assign(open_, c, w, gap=float("nan"))
         # Variables: y (m facilities) then x (n × m assignments, row-major).
         objective = np.concatenate([np.zeros(m), (w[:, None] * c).ravel()])
         rows_assign = sp.hstack([sp.csr_matrix((n, m)), sp.kron(sp.eye(n), np.ones((1, m)))])
@@ -159,9 +187,14 @@ class PMedian:
                 f"p-median: the solver found no solution ({res.message})",
                 "raise the time limit or reduce the problem",
             )
-        open_ = np.flatnonzero(res.x[:m] > 0.5)
-        self.facilities_ = open_
-        self.assignment_ = open_[np.argmin(c[:, open_], axis=1)]
-        self.objective_ = float((w * c[np.arange(n), self.assignment_]).sum())
-        self.gap_ = float(getattr(res, "mip_gap", 0.0) or 0.0)
+        self.n_iter_ = 0
+        return self._assign(
+            np.flatnonzero(res.x[:m] > 0.5), c, w, gap=float(getattr(res, "mip_gap", 0.0) or 0.0)
+        )
+
+    def _assign(self, open_: np.ndarray, c: np.ndarray, w: np.ndarray, gap: float) -> PMedian:
+        self.facilities_ = np.sort(open_)
+        self.assignment_ = self.facilities_[np.argmin(c[:, self.facilities_], axis=1)]
+        self.objective_ = float((w * c[np.arange(len(c)), self.assignment_]).sum())
+        self.gap_ = gap
         return self

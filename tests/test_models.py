@@ -87,3 +87,57 @@ def test_growth_poles_weight_threshold():
     assert labels[0] == labels[1] != -1  # 6 Mt/yr together
     assert labels[2] != -1  # 10 Mt/yr alone
     assert labels[3] == labels[4] == -1  # 2 Mt/yr together: below the threshold
+
+
+def test_pmedian_heuristic_equals_brute_force_on_random_instances():
+    rng = np.random.default_rng(4)
+    for _ in range(5):
+        cost = rng.uniform(1, 100, (30, 12))
+        w = rng.uniform(0.5, 5, 30)
+        model = PMedian(p=4, method="heuristic", restarts=30, seed=1).fit(cost, w)
+        best = min(
+            (w * cost[:, list(c)].min(axis=1)).sum() for c in itertools.combinations(range(12), 4)
+        )
+        assert model.objective_ == pytest.approx(best)
+        assert np.isnan(model.gap_) and model.n_iter_ > 0
+
+
+def test_pmedian_heuristic_is_reproducible_with_a_seed():
+    rng = np.random.default_rng(5)
+    cost = rng.uniform(1, 100, (80, 40))
+    a = PMedian(p=6, method="heuristic", restarts=20, seed=7).fit(cost)
+    b = PMedian(p=6, method="heuristic", restarts=20, seed=7).fit(cost)
+    np.testing.assert_array_equal(a.facilities_, b.facilities_)
+
+
+def read_orlib(path):
+    """An OR-Library p-median instance: all-pairs shortest paths (the last duplicate edge wins)."""
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import shortest_path
+
+    lines = path.read_text().split("\n")
+    n, m, p = map(int, lines[0].split())
+    edges = {}
+    for line in lines[1 : m + 1]:
+        i, j, c = map(int, line.split())
+        edges[(min(i, j) - 1, max(i, j) - 1)] = float(c)
+    ij = np.array(list(edges))
+    graph = coo_matrix((list(edges.values()), (ij[:, 0], ij[:, 1])), shape=(n, n))
+    return shortest_path(graph, directed=False), p
+
+
+@pytest.mark.parametrize("k", [1, 2, 3, 4, 5])
+def test_orlib_pmed1_to_5_reach_the_published_optimum(k):
+    import csv
+
+    from conftest import SHARED
+
+    optimum = {
+        r["instance"]: float(r["optimal"])
+        for r in csv.DictReader((SHARED / "orlib" / "optima.csv").open())
+    }
+    cost, p = read_orlib(SHARED / "orlib" / f"pmed{k}.txt")
+    heuristic = PMedian(p=p, method="heuristic", restarts=300).fit(cost)
+    assert heuristic.objective_ == optimum[f"pmed{k}"]
+    exact = PMedian(p=p).fit(cost)
+    assert exact.objective_ == optimum[f"pmed{k}"] and exact.gap_ == pytest.approx(0, abs=1e-9)
