@@ -198,3 +198,237 @@ class PMedian:
         self.objective_ = float((w * c[np.arange(len(c)), self.assignment_]).sum())
         self.gap_ = gap
         return self
+
+
+def _check_costs(cost: np.ndarray, weights: np.ndarray | None, model: str) -> tuple:
+    """Validated (cost, weights) arrays: finite, non-negative costs; one weight per client."""
+    cost = np.asarray(cost, dtype=float)
+    if cost.ndim != 2 or 0 in cost.shape:
+        raise InfeasibleError(
+            f"{model}: the cost matrix must be clients × sites and non-empty", "pass a 2-D array"
+        )
+    if np.isnan(cost).any() or (cost < 0).any():
+        raise InfeasibleError(
+            f"{model}: the cost matrix has NaN or negative entries",
+            "costs must be >= 0 (use inf for an impossible pair)",
+        )
+    w = np.ones(len(cost)) if weights is None else np.asarray(weights, dtype=float)
+    if w.shape != (len(cost),):
+        raise InfeasibleError(
+            f"{model}: {w.size} weights for {len(cost)} clients", "give one weight per client"
+        )
+    if (w < 0).any():
+        raise InfeasibleError(f"{model}: negative weights", "weights must be >= 0")
+    return cost, w
+
+
+def _solve(
+    objective: np.ndarray, constraints: list, integrality: np.ndarray, time_limit: float, model: str
+):
+    res = milp(
+        objective,
+        constraints=constraints,
+        integrality=integrality,
+        bounds=Bounds(0, 1),
+        options={"time_limit": time_limit},
+    )
+    if res.x is None:
+        raise InfeasibleError(
+            f"{model}: no feasible solution ({res.message})",
+            "relax the constraints (capacities, p, coverage)",
+        )
+    return res
+
+
+class CapacitatedFacilityLocation:
+    """Open plants (each with a capacity and an opening cost) and assign demand to them at least
+    total cost: Σ opening cost + Σ weight × cost (the fixed-charge problem, so the model chooses
+    how many plants). Solved exactly with HiGHS.
+
+    Parameters
+    ----------
+    capacity
+        Capacity of each candidate site (same units as the weights, e.g. Mt/yr).
+    opening_cost
+        Cost of opening each site (same units as weight × cost).
+    single_sourcing
+        Each client served by exactly one plant (binary assignment) or split between plants.
+    p
+        Open exactly ``p`` plants instead of letting the fixed charges decide.
+    time_limit
+        Seconds for the solver.
+
+    Attributes
+    ----------
+    facilities_, assignment_ (clients × sites shares), objective_, gap_, seconds_
+    """
+
+    def __init__(
+        self,
+        capacity: np.ndarray,
+        opening_cost: np.ndarray,
+        single_sourcing: bool = False,
+        p: int | None = None,
+        time_limit: float = 60.0,
+    ) -> None:
+        self.capacity = capacity
+        self.opening_cost = opening_cost
+        self.single_sourcing = single_sourcing
+        self.p = p
+        self.time_limit = time_limit
+
+    def fit(
+        self, cost: np.ndarray, weights: np.ndarray | None = None
+    ) -> CapacitatedFacilityLocation:
+        """Solve for a clients × sites ``cost`` matrix and client ``weights`` (demand).
+
+        Raises
+        ------
+        InfeasibleError
+            If the costs or weights are invalid, or total demand exceeds the capacity that can
+            be opened.
+        """
+        model = "capacitated facility location"
+        cost, w = _check_costs(cost, weights, model)
+        n, m = cost.shape
+        cap = np.broadcast_to(np.asarray(self.capacity, dtype=float), (m,))
+        fixed = np.broadcast_to(np.asarray(self.opening_cost, dtype=float), (m,))
+        usable = np.sort(cap)[::-1][: self.p].sum() if self.p else cap.sum()
+        if w.sum() > usable + 1e-9:
+            raise InfeasibleError(
+                f"{model}: total demand {w.sum():g} exceeds the capacity of the sites that may "
+                f"open ({usable:g})",
+                "add candidate sites, raise capacities, or allow more plants (p)",
+            )
+        big = np.nanmax(np.where(np.isfinite(cost), cost, np.nan)) * 10 + 1
+        c = np.where(np.isfinite(cost), cost, big)
+        start = time.perf_counter()
+        # Variables: y (m) then x (n × m, the share of client i served by site j).
+        objective = np.concatenate([fixed, (w[:, None] * c).ravel()])
+        one_each = sp.hstack([sp.csr_matrix((n, m)), sp.kron(sp.eye(n), np.ones((1, m)))])
+        capacity = sp.hstack([-sp.diags(cap), sp.kron(w[None, :], sp.eye(m))])
+        link = sp.hstack([-sp.kron(np.ones((n, 1)), sp.eye(m)), sp.eye(n * m)])
+        constraints = [
+            LinearConstraint(one_each, 1, 1),
+            LinearConstraint(capacity, -np.inf, 0),
+            LinearConstraint(link, -np.inf, 0),
+        ]
+        if self.p:
+            count = sp.hstack([sp.csr_matrix(np.ones((1, m))), sp.csr_matrix((1, n * m))])
+            constraints.append(LinearConstraint(count, self.p, self.p))
+        integrality = np.concatenate([np.ones(m), np.full(n * m, int(self.single_sourcing))])
+        res = _solve(objective, constraints, integrality, self.time_limit, model)
+        self.seconds_ = time.perf_counter() - start
+        self.facilities_ = np.flatnonzero(res.x[:m] > 0.5)
+        self.assignment_ = res.x[m:].reshape(n, m).clip(0, 1)
+        self.objective_ = float(res.fun)
+        self.gap_ = float(getattr(res, "mip_gap", 0.0) or 0.0)
+        return self
+
+
+class MaximalCovering:
+    """Open ``p`` sites to cover the most client weight within a ``radius`` of cost (MCLP,
+    Church & ReVelle), keeping ``fixed`` sites open (existing facilities). Solved with HiGHS.
+
+    Attributes
+    ----------
+    facilities_, covered_ (bool per client), coverage_ (covered weight), gap_, seconds_
+    """
+
+    def __init__(
+        self, p: int, radius: float, fixed: np.ndarray | None = None, time_limit: float = 60.0
+    ) -> None:
+        self.p = p
+        self.radius = radius
+        self.fixed = fixed
+        self.time_limit = time_limit
+
+    def fit(self, cost: np.ndarray, weights: np.ndarray | None = None) -> MaximalCovering:
+        """Solve for a clients × sites ``cost`` matrix (e.g. travel minutes) and weights."""
+        model = "maximal covering"
+        cost, w = _check_costs(cost, weights, model)
+        n, m = cost.shape
+        fixed = np.zeros(0, dtype=int) if self.fixed is None else np.asarray(self.fixed, int)
+        if not len(fixed) <= self.p <= m:
+            raise InfeasibleError(
+                f"{model}: p = {self.p} with {len(fixed)} fixed sites and {m} candidates",
+                "p must lie between the fixed count and m",
+            )
+        reach = (cost <= self.radius).astype(float)
+        start = time.perf_counter()
+        # Variables: y (m sites) then z (n clients covered).
+        objective = np.concatenate([np.zeros(m), -w])
+        cover = sp.hstack([-sp.csr_matrix(reach), sp.eye(n)])
+        count = sp.hstack([sp.csr_matrix(np.ones((1, m))), sp.csr_matrix((1, n))])
+        lower = np.zeros(m + n)
+        lower[fixed] = 1
+        constraints = [
+            LinearConstraint(cover, -np.inf, 0),
+            LinearConstraint(count, self.p, self.p),
+            LinearConstraint(sp.eye(m + n), lower, 1),
+        ]
+        integrality = np.concatenate([np.ones(m), np.zeros(n)])
+        res = _solve(objective, constraints, integrality, self.time_limit, model)
+        self.seconds_ = time.perf_counter() - start
+        self.facilities_ = np.flatnonzero(res.x[:m] > 0.5)
+        self.covered_ = reach[:, self.facilities_].any(axis=1)
+        self.coverage_ = float(w[self.covered_].sum())
+        self.gap_ = float(getattr(res, "mip_gap", 0.0) or 0.0)
+        return self
+
+
+class PCenter:
+    """Open ``p`` sites minimising the largest client cost to its nearest open site. HiGHS.
+
+    Attributes
+    ----------
+    facilities_, assignment_, objective_ (the largest cost), gap_, seconds_
+    """
+
+    def __init__(self, p: int, time_limit: float = 60.0) -> None:
+        self.p = p
+        self.time_limit = time_limit
+
+    def fit(self, cost: np.ndarray) -> PCenter:
+        """Solve for a clients × sites ``cost`` matrix."""
+        model = "p-center"
+        cost, _ = _check_costs(cost, None, model)
+        n, m = cost.shape
+        if not 1 <= self.p <= m:
+            raise InfeasibleError(
+                f"{model}: p = {self.p} but {m} candidate sites", "lower p or add candidates"
+            )
+        big = np.nanmax(np.where(np.isfinite(cost), cost, np.nan)) * 10 + 1
+        c = np.where(np.isfinite(cost), cost, big)
+        start = time.perf_counter()
+        # Variables: y (m), x (n × m), then D (the largest cost, scaled to [0, 1] by c.max()).
+        scale = c.max() or 1.0
+        objective = np.concatenate([np.zeros(m + n * m), [1.0]])
+        one_each = sp.hstack(
+            [sp.csr_matrix((n, m)), sp.kron(sp.eye(n), np.ones((1, m))), sp.csr_matrix((n, 1))]
+        )
+        link = sp.hstack(
+            [-sp.kron(np.ones((n, 1)), sp.eye(m)), sp.eye(n * m), sp.csr_matrix((n * m, 1))]
+        )
+        radius = sp.hstack(
+            [
+                sp.csr_matrix((n, m)),
+                sp.block_diag([c[i][None, :] / scale for i in range(n)]),
+                -sp.csr_matrix(np.ones((n, 1))),
+            ]
+        )
+        count = sp.hstack([sp.csr_matrix(np.ones((1, m))), sp.csr_matrix((1, n * m + 1))])
+        constraints = [
+            LinearConstraint(one_each, 1, 1),
+            LinearConstraint(link, -np.inf, 0),
+            LinearConstraint(radius, -np.inf, 0),
+            LinearConstraint(count, self.p, self.p),
+        ]
+        integrality = np.concatenate([np.ones(m), np.zeros(n * m + 1)])
+        res = _solve(objective, constraints, integrality, self.time_limit, model)
+        self.seconds_ = time.perf_counter() - start
+        self.facilities_ = np.flatnonzero(res.x[:m] > 0.5)
+        self.assignment_ = self.facilities_[np.argmin(c[:, self.facilities_], axis=1)]
+        self.objective_ = float(c[np.arange(n), self.assignment_].max())
+        self.gap_ = float(getattr(res, "mip_gap", 0.0) or 0.0)
+        return self

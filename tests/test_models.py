@@ -141,3 +141,111 @@ def test_orlib_pmed1_to_5_reach_the_published_optimum(k):
     assert heuristic.objective_ == optimum[f"pmed{k}"]
     exact = PMedian(p=p).fit(cost)
     assert exact.objective_ == optimum[f"pmed{k}"] and exact.gap_ == pytest.approx(0, abs=1e-9)
+
+
+def small_instance(seed: int, n: int = 6, m: int = 4):
+    rng = np.random.default_rng(seed)
+    return (
+        rng.uniform(1, 50, (n, m)),
+        rng.uniform(1, 5, n),
+        rng.uniform(6, 12, m),
+        rng.uniform(20, 60, m),
+    )
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_capacitated_multi_sourcing_equals_enumeration(seed):
+    from scipy.optimize import linprog
+
+    from siting.models import CapacitatedFacilityLocation
+
+    cost, w, cap, fixed = small_instance(seed)
+    n, m = cost.shape
+    best = np.inf
+    for k in range(1, m + 1):
+        for subset in itertools.combinations(range(m), k):
+            if cap[list(subset)].sum() < w.sum():
+                continue
+            s = list(subset)
+            # Transportation LP over the open sites: shares x_ij, Σ_j x_ij = 1, Σ_i w_i x_ij ≤ cap.
+            c = (w[:, None] * cost[:, s]).ravel()
+            a_eq = np.kron(np.eye(n), np.ones(len(s)))
+            a_ub = np.kron(w[None, :], np.eye(len(s)))
+            lp = linprog(c, A_ub=a_ub, b_ub=cap[s], A_eq=a_eq, b_eq=np.ones(n), bounds=(0, 1))
+            best = min(best, fixed[s].sum() + lp.fun)
+    model = CapacitatedFacilityLocation(cap, fixed).fit(cost, w)
+    assert model.objective_ == pytest.approx(best, rel=1e-6)
+    served = (model.assignment_ * w[:, None]).sum(axis=0)
+    assert (served <= cap + 1e-6).all()
+    np.testing.assert_allclose(model.assignment_.sum(axis=1), 1, atol=1e-6)
+
+
+@pytest.mark.parametrize("seed", [3, 4])
+def test_capacitated_single_sourcing_equals_enumeration(seed):
+    from siting.models import CapacitatedFacilityLocation
+
+    cost, w, cap, fixed = small_instance(seed)
+    n, m = cost.shape
+    best = np.inf
+    for plan in itertools.product(range(m), repeat=n):
+        plan = np.array(plan)
+        load = np.bincount(plan, weights=w, minlength=m)
+        if (load > cap).any():
+            continue
+        used = np.unique(plan)
+        best = min(best, fixed[used].sum() + (w * cost[np.arange(n), plan]).sum())
+    model = CapacitatedFacilityLocation(cap, fixed, single_sourcing=True).fit(cost, w)
+    assert model.objective_ == pytest.approx(best, rel=1e-6)
+    assert set(np.unique(model.assignment_.round(6))) <= {0.0, 1.0}
+
+
+def test_capacitated_infeasible_capacity_is_a_clear_error():
+    from siting.errors import InfeasibleError
+    from siting.models import CapacitatedFacilityLocation
+
+    cost, w, cap, fixed = small_instance(0)
+    with pytest.raises(InfeasibleError, match=r"total demand .* exceeds the capacity"):
+        CapacitatedFacilityLocation(cap / 100, fixed).fit(cost, w)
+
+
+def test_maximal_covering_with_a_fixed_site_equals_enumeration():
+    from siting.models import MaximalCovering
+
+    rng = np.random.default_rng(6)
+    cost = rng.uniform(0, 60, (25, 7))
+    w = rng.uniform(1, 10, 25)
+    model = MaximalCovering(p=3, radius=20, fixed=[0]).fit(cost, w)
+    best = max(
+        w[(cost[:, [0, *pair]] <= 20).any(axis=1)].sum()
+        for pair in itertools.combinations(range(1, 7), 2)
+    )
+    assert 0 in model.facilities_ and len(model.facilities_) == 3
+    assert model.coverage_ == pytest.approx(best)
+
+
+def test_p_center_equals_enumeration():
+    from siting.models import PCenter
+
+    rng = np.random.default_rng(7)
+    cost = rng.uniform(1, 100, (20, 8))
+    model = PCenter(p=3).fit(cost)
+    best = min(cost[:, list(c)].min(axis=1).max() for c in itertools.combinations(range(8), 3))
+    assert model.objective_ == pytest.approx(best)
+
+
+@pytest.mark.parametrize(
+    ("cost", "weights", "message"),
+    [
+        (np.array([[1.0, np.nan]]), None, "NaN or negative"),
+        (np.array([[1.0, -2.0]]), None, "NaN or negative"),
+        (np.ones((3, 2)), np.ones(2), "2 weights for 3 clients"),
+    ],
+)
+def test_model_inputs_are_checked(cost, weights, message):
+    from siting.errors import InfeasibleError
+    from siting.models import CapacitatedFacilityLocation, MaximalCovering
+
+    with pytest.raises(InfeasibleError, match=message):
+        CapacitatedFacilityLocation(10.0, 1.0).fit(cost, weights)
+    with pytest.raises(InfeasibleError, match=message):
+        MaximalCovering(p=1, radius=5).fit(cost, weights)
