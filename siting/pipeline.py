@@ -286,7 +286,14 @@ def _clusters(scenario: Scenario, layers: dict[str, gpd.GeoDataFrame]) -> gpd.Ge
     weights = _weights(gdf, spec.weight_field, "models.clusters.weight_field", spec.layer)
     points = gdf.geometry.representative_point()
     xy = np.column_stack([points.x, points.y])
-    model = GrowthPoles(spec.eps_m, spec.min_weight).fit(xy, weights)
+    model = GrowthPoles(
+        spec.method,
+        spec.eps_m,
+        spec.min_weight,
+        spec.min_cluster_size,
+        spec.n_clusters,
+        spec.bootstrap,
+    ).fit(xy, weights)
     gdf["cluster"] = model.labels_
     rows = []
     for k in range(model.n_clusters_):
@@ -306,6 +313,7 @@ def _clusters(scenario: Scenario, layers: dict[str, gpd.GeoDataFrame]) -> gpd.Ge
                 "weber_x": weber[0],
                 "weber_y": weber[1],
                 "members": ", ".join(map(str, names)),
+                "stability": float(model.stability_[k]),
                 "geometry": hull,
             }
         )
@@ -318,6 +326,7 @@ def _clusters(scenario: Scenario, layers: dict[str, gpd.GeoDataFrame]) -> gpd.Ge
         "weber_x",
         "weber_y",
         "members",
+        "stability",
         "geometry",
     ]
     log.info(

@@ -173,12 +173,16 @@ class Friction:
 
 @dataclass(frozen=True)
 class ClusterModel:
-    """Growth-pole clusters of enterprises (DBSCAN in metres, weighted)."""
+    """Growth-pole clusters of enterprises (DBSCAN, HDBSCAN or weighted KMeans, in metres)."""
 
     layer: str = "mines"
     weight_field: str | None = "output"
     eps_m: float = 15_000.0
     min_weight: float = 5.0
+    method: str = "dbscan"
+    min_cluster_size: int = 3
+    n_clusters: int = 8
+    bootstrap: int = 50
 
 
 @dataclass(frozen=True)
@@ -447,7 +451,17 @@ def from_dict(
             min_weight=_positive(
                 clusters_t.get("min_weight", (int, float), 5.0), clusters_t.key("min_weight")
             ),
+            method=clusters_t.choice("method", ("dbscan", "hdbscan", "kmeans"), "dbscan"),
+            min_cluster_size=clusters_t.get("min_cluster_size", int, 3),
+            n_clusters=clusters_t.get("n_clusters", int, 8),
+            bootstrap=clusters_t.get("bootstrap", int, 50),
         )
+        if clusters.min_cluster_size < 2 or clusters.n_clusters < 1 or clusters.bootstrap < 0:
+            raise ScenarioError(
+                f"{clusters_t.key('min_cluster_size')} must be >= 2, "
+                f"{clusters_t.key('n_clusters')} >= 1 and {clusters_t.key('bootstrap')} >= 0",
+                "fix the value named",
+            )
         clusters_t.done()
     alloc_t = models.table("allocation", None)
     allocation = None

@@ -249,3 +249,45 @@ def test_model_inputs_are_checked(cost, weights, message):
         CapacitatedFacilityLocation(10.0, 1.0).fit(cost, weights)
     with pytest.raises(InfeasibleError, match=message):
         MaximalCovering(p=1, radius=5).fit(cost, weights)
+
+
+def two_poles(seed: int = 8):
+    rng = np.random.default_rng(seed)
+    a = rng.normal((0, 0), 2_000, (15, 2))
+    b = rng.normal((80_000, 0), 2_000, (15, 2))
+    return np.vstack([a, b]), rng.uniform(1, 3, 30)
+
+
+@pytest.mark.parametrize("method", ["dbscan", "hdbscan", "kmeans"])
+def test_growth_poles_find_two_separated_poles_stably(method):
+    xy, w = two_poles()
+    model = GrowthPoles(
+        method=method, eps_m=8_000, min_weight=5, n_clusters=2, min_cluster_size=5, bootstrap=30
+    ).fit(xy, w)
+    assert model.n_clusters_ == 2
+    assert len(set(model.labels_[:15])) == 1 and len(set(model.labels_[15:])) == 1
+    assert model.labels_[0] != model.labels_[15]
+    assert (model.stability_ > 0.9).all()
+
+
+def test_a_pole_that_rests_on_one_bridge_is_less_stable():
+    # Two groups joined only through one bridging point: resampling often drops the bridge.
+    xy = np.array(
+        [
+            [0, 0],
+            [1_000, 0],
+            [2_000, 0],
+            [6_000, 0],
+            [10_000, 0],
+            [11_000, 0],
+            [12_000, 0],
+            [60_000, 0],
+            [61_000, 0],
+            [62_000, 0],
+        ],
+        dtype=float,
+    )
+    model = GrowthPoles(eps_m=4_500, min_weight=2, bootstrap=60).fit(xy)
+    bridged, compact = model.labels_[0], model.labels_[-1]
+    assert model.labels_[4] == bridged  # one pole through the bridge at 6 km
+    assert model.stability_[compact] > model.stability_[bridged]

@@ -107,6 +107,7 @@ ALIASES = {
     "max_score": "Maximum suitability (0–1)",
     "cluster": "Growth pole (−1 = none)",
     "n_members": "Number of members",
+    "stability": "Bootstrap stability (Jaccard, 0–1)",
     "centroid_x": "Weighted centroid easting (m)",
     "centroid_y": "Weighted centroid northing (m)",
     "weber_x": "Weber point easting (m)",

@@ -383,24 +383,42 @@ def _growth_poles(result: Result) -> list[Block]:
         Heading(2, "Growth poles", "growth-poles"),
         Para(
             [
-                f"Clusters of {spec.layer} by DBSCAN: members within {num(spec.eps_m)} m of each "
-                f"other, a pole needs a total {spec.weight_field} of at least "
-                f"{num(spec.min_weight)}."
+                {
+                    "dbscan": f"Clusters of {spec.layer} by DBSCAN: members within "
+                    f"{num(spec.eps_m)} m of each other, a pole needs a total "
+                    f"{spec.weight_field} of at least {num(spec.min_weight)}.",
+                    "hdbscan": f"Clusters of {spec.layer} by HDBSCAN (at least "
+                    f"{spec.min_cluster_size} members, unweighted).",
+                    "kmeans": f"{spec.n_clusters} clusters of {spec.layer} by KMeans weighted by "
+                    f"{spec.weight_field}.",
+                }[spec.method]
+                + (
+                    f" Stability: mean Jaccard similarity over {spec.bootstrap} bootstrap "
+                    "resamplings (near 1: robust; below 0.6: doubtful)."
+                    if spec.bootstrap
+                    else ""
+                )
             ]
         ),
     ]
     if result.clusters.empty:
         return [*blocks, Para(["No cluster found."])]
     rows = [
-        [str(c["cluster"]), str(c["n_members"]), num(c["total_weight"]), str(c["members"])]
+        [
+            str(c["cluster"]),
+            str(c["n_members"]),
+            num(c["total_weight"]),
+            "–" if np.isnan(c["stability"]) else f"{c['stability']:.2f}",
+            str(c["members"]),
+        ]
         for _, c in result.clusters.iterrows()
     ]
     return [
         *blocks,
         Table(
-            ["cluster", "n_members", f"total_weight ({spec.weight_field})", "members"],
+            ["cluster", "n_members", f"total_weight ({spec.weight_field})", "stability", "members"],
             rows,
-            [True, True, True, False],
+            [True, True, True, True, False],
         ),
     ]
 

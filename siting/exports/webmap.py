@@ -344,7 +344,7 @@ def add_result(fmap: folium.Map | folium.Figure, result: Result, controls: bool 
                 "Growth poles (mine clusters)",
                 "#7b3294",
                 True,
-                ["cluster", "n_members", "total_weight", "members"],
+                ["cluster", "n_members", "total_weight", "stability", "members"],
                 opacity=0.08,
             ),
         )
