@@ -229,8 +229,7 @@ class PMedian:
             )
         if self.method not in ("milp", "heuristic"):
             raise ValueError(f"method must be 'milp' or 'heuristic', not {self.method!r}")
-        big = np.nanmax(np.where(np.isfinite(cost), cost, np.nan)) * 10 + 1
-        c = np.where(np.isfinite(cost), cost, big)
+        c = _finite(cost)
         start = time.perf_counter()
         if self.method == "heuristic":
             open_, _, self.n_iter_ = pmedian.solve(c, w, self.p, self.restarts, self.seed)
@@ -271,6 +270,13 @@ class PMedian:
         self.objective_ = float((w * c[np.arange(len(c)), self.assignment_]).sum())
         self.gap_ = gap
         return self
+
+
+def _finite(cost: np.ndarray) -> np.ndarray:
+    """Costs with impossible pairs (inf) replaced by ten times the largest finite cost, so the
+    solvers see a finite model that never prefers them."""
+    big = np.nanmax(np.where(np.isfinite(cost), cost, np.nan)) * 10 + 1
+    return np.where(np.isfinite(cost), cost, big)
 
 
 def _check_costs(cost: np.ndarray, weights: np.ndarray | None, model: str) -> tuple:
@@ -373,8 +379,7 @@ class CapacitatedFacilityLocation:
                 f"open ({usable:g})",
                 "add candidate sites, raise capacities, or allow more plants (p)",
             )
-        big = np.nanmax(np.where(np.isfinite(cost), cost, np.nan)) * 10 + 1
-        c = np.where(np.isfinite(cost), cost, big)
+        c = _finite(cost)
         start = time.perf_counter()
         # Variables: y (m) then x (n × m, the share of client i served by site j).
         objective = np.concatenate([fixed, (w[:, None] * c).ravel()])
@@ -471,8 +476,7 @@ class PCenter:
             raise InfeasibleError(
                 f"{model}: p = {self.p} but {m} candidate sites", "lower p or add candidates"
             )
-        big = np.nanmax(np.where(np.isfinite(cost), cost, np.nan)) * 10 + 1
-        c = np.where(np.isfinite(cost), cost, big)
+        c = _finite(cost)
         start = time.perf_counter()
         # Variables: y (m), x (n × m), then D (the largest cost, scaled to [0, 1] by c.max()).
         scale = c.max() or 1.0

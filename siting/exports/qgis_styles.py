@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from siting.exports.rasters import NODATA
-from siting.exports.webmap import STATUS_COLORS
+from siting.exports.webmap import STATUS_COLORS, weight_unit
 from siting.grid import Raster
 
 if TYPE_CHECKING:
@@ -284,10 +284,6 @@ def _max(gdf: gpd.GeoDataFrame, column: str, default: float = 1.0) -> float:
     return float(values.max()) if values.size and values.max() > 0 else default
 
 
-def _weight_unit(field_name: str | None) -> str:
-    return "Mt/yr" if field_name == "output" else (field_name or "weight")
-
-
 # --- aliases and abstracts -----------------------------------------------------------------------
 
 
@@ -307,8 +303,8 @@ def field_aliases(columns: Iterable[str], result: Result) -> dict[str, str]:
         Alias by field name, for every field.
     """
     s = result.scenario
-    weight = _weight_unit(s.allocation.weight_field) if s.allocation else "weight"
-    pole_weight = _weight_unit(s.clusters.weight_field) if s.clusters else "weight"
+    weight = weight_unit(s.allocation.weight_field) if s.allocation else "weight"
+    pole_weight = weight_unit(s.clusters.weight_field) if s.clusters else "weight"
     extra = {
         "weight": f"Demand ({weight})" if weight != "weight" else "Demand weight",
         "served_weight": f"Demand served ({weight})",
@@ -393,7 +389,7 @@ def _abstract(table: str, gdf: gpd.GeoDataFrame, result: Result) -> str:
         a = s.allocation
         what += (
             f" Profile '{a.profile}', p = {a.p}, demand '{a.demand}' weighted by "
-            f"{a.weight_field or 'count'} ({_weight_unit(a.weight_field)})."
+            f"{a.weight_field or 'count'} ({weight_unit(a.weight_field)})."
         )
     if table == "proposed_sites":
         what += " Profiles: " + ", ".join(p.title for p in s.profiles.values()) + "."

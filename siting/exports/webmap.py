@@ -122,10 +122,9 @@ def _bars(row: gpd.GeoSeries, criteria: list, units: dict[str, str]) -> str:
     )
 
 
-def _weight_unit(result: Result) -> str:
-    """Units of the allocation's demand weights: a mine's ``output`` is in Mt/yr."""
-    field = result.scenario.allocation.weight_field
-    return "Mt/yr" if field == "output" else (field or "demand")
+def weight_unit(field_name: str | None) -> str:
+    """Units of demand weights named by a weight field: a mine's ``output`` is in Mt/yr."""
+    return "Mt/yr" if field_name == "output" else (field_name or "weight")
 
 
 def _site_popup(row: gpd.GeoSeries, result: Result) -> str:
@@ -147,7 +146,7 @@ def _site_popup(row: gpd.GeoSeries, result: Result) -> str:
         )
         served = (
             f"<br><b>p-median plant</b>: serves {len(lines)} mines, "
-            f"{lines['weight'].sum():.1f} {_weight_unit(result)}"
+            f"{lines['weight'].sum():.1f} {weight_unit(result.scenario.allocation.weight_field)}"
             "<ul style='margin:2px 0;padding-left:16px'>"
             f"{items}</ul>"
         )
@@ -365,7 +364,7 @@ def add_result(fmap: folium.Map | folium.Figure, result: Result, controls: bool 
     if result.allocation is not None:
         lines = result.allocation.lines.to_crs(WGS84)
         top = float(lines["weight"].max()) or 1.0
-        unit = _weight_unit(result)
+        unit = weight_unit(result.scenario.allocation.weight_field)
         group = folium.FeatureGroup(name="Allocation: mine → plant (width = output)")
         for _, row in lines.iterrows():
             folium.PolyLine(
