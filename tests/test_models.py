@@ -11,6 +11,7 @@ from scipy.spatial import cKDTree
 from siting.criteria import within_radius
 from siting.grid import Grid
 from siting.models import GrowthPoles, PMedian, weber_point
+from siting.sources.orlib import read_pmed
 
 
 def test_weber_point_matches_a_general_optimiser():
@@ -110,22 +111,6 @@ def test_pmedian_heuristic_is_reproducible_with_a_seed():
     np.testing.assert_array_equal(a.facilities_, b.facilities_)
 
 
-def read_orlib(path):
-    """An OR-Library p-median instance: all-pairs shortest paths (the last duplicate edge wins)."""
-    from scipy.sparse import coo_matrix
-    from scipy.sparse.csgraph import shortest_path
-
-    lines = path.read_text().split("\n")
-    n, m, p = map(int, lines[0].split())
-    edges = {}
-    for line in lines[1 : m + 1]:
-        i, j, c = map(int, line.split())
-        edges[(min(i, j) - 1, max(i, j) - 1)] = float(c)
-    ij = np.array(list(edges))
-    graph = coo_matrix((list(edges.values()), (ij[:, 0], ij[:, 1])), shape=(n, n))
-    return shortest_path(graph, directed=False), p
-
-
 @pytest.mark.parametrize("k", [1, 2, 3, 4, 5])
 def test_orlib_pmed1_to_5_reach_the_published_optimum(k):
     import csv
@@ -136,7 +121,7 @@ def test_orlib_pmed1_to_5_reach_the_published_optimum(k):
         r["instance"]: float(r["optimal"])
         for r in csv.DictReader((SHARED / "orlib" / "optima.csv").open())
     }
-    cost, p = read_orlib(SHARED / "orlib" / f"pmed{k}.txt")
+    cost, p = read_pmed(SHARED / "orlib" / f"pmed{k}.txt")
     heuristic = PMedian(p=p, method="heuristic", restarts=300).fit(cost)
     assert heuristic.objective_ == optimum[f"pmed{k}"]
     exact = PMedian(p=p).fit(cost)
