@@ -155,24 +155,30 @@ class GrowthPoles:
 class PMedian:
     """Weighted p-median: open ``p`` facilities minimising Σ weight × cost to the nearest one.
 
-    ``method="milp"`` solves it exactly as a mixed-integer programme with HiGHS
-    (:func:`scipy.optimize.milp`); ``method="heuristic"`` runs greedy construction, fast
-    interchange and seeded perturbations (:mod:`siting.pmedian`) for instances too large for the
-    MILP, with no optimality proof (``gap_`` is NaN).
+    Every method starts from the heuristic of :mod:`siting.pmedian` (greedy construction, fast
+    interchange, seeded perturbations). ``method="exact"`` then proves optimality: a Lagrangian
+    bound (with a Lagrangian heuristic) removes every site and client–site pair that cannot
+    improve on the heuristic, and a branch-and-bound on the few sites left closes the gap.
+    ``method="milp"`` hands that reduced problem to HiGHS (:func:`scipy.optimize.milp`, radius
+    formulation) with the heuristic's objective as cutoff. ``method="heuristic"`` stops after the
+    heuristic (no proof; ``gap_`` is NaN), for instances too large for either.
 
     Parameters
     ----------
     p
         Number of facilities to open.
     time_limit
-        Seconds for the MILP solver; on timeout the best solution found is kept and ``gap_``
+        Seconds for the exact search; on timeout the best solution found is kept and ``gap_``
         says how far from proven optimal it may be.
     method
-        ``"milp"`` (exact) or ``"heuristic"``.
+        ``"exact"``, ``"milp"`` or ``"heuristic"``.
     restarts
         Perturbation rounds of the heuristic.
     seed
         Seed of the heuristic's perturbations (results are reproducible).
+    tol
+        Relative optimality tolerance of the exact methods. When every weight × cost is an
+        integer, a solution within 1 of the bound is proven optimal whatever ``tol``.
 
     Attributes
     ----------
@@ -182,10 +188,15 @@ class PMedian:
         For each client, the index of its facility.
     objective_
         Σ weight × cost of the solution.
+    lower_bound_
+        Proven lower bound on the optimum (NaN for the heuristic).
     gap_
-        Proven relative optimality gap (0 = optimal; NaN for the heuristic).
+        Proven relative optimality gap, ``(objective_ − lower_bound_) / objective_``
+        (0 = optimal; NaN for the heuristic).
+    root_bound_
+        The Lagrangian bound before branching (NaN for the heuristic).
     n_iter_
-        Swaps made by the heuristic (0 for the MILP).
+        Swaps made by the heuristic, or nodes of the exact search.
     seconds_
         Solver wall time.
     """
@@ -194,15 +205,17 @@ class PMedian:
         self,
         p: int,
         time_limit: float = 60.0,
-        method: str = "milp",
-        restarts: int = 100,
+        method: str = "exact",
+        restarts: int = 10,
         seed: int = 0,
+        tol: float = 1e-4,
     ) -> None:
         self.p = p
         self.time_limit = time_limit
         self.method = method
         self.restarts = restarts
         self.seed = seed
+        self.tol = tol
 
     def fit(self, cost: np.ndarray, weights: np.ndarray | None = None) -> PMedian:
         """Solve for a clients × facilities ``cost`` matrix and client ``weights``.
@@ -210,11 +223,11 @@ class PMedian:
         Raises
         ------
         InfeasibleError
-            If ``p`` exceeds the number of facilities or a client cannot reach any facility.
+            If ``p`` exceeds the number of facilities, a client cannot reach any facility, or
+            costs or weights are invalid.
         """
-        cost = np.asarray(cost, dtype=float)
-        n, m = cost.shape
-        w = np.ones(n) if weights is None else np.asarray(weights, dtype=float)
+        cost, w = _check_costs(cost, weights, "p-median")
+        m = cost.shape[1]
         if not 1 <= self.p <= m:
             raise InfeasibleError(
                 f"p-median: p = {self.p} but only {m} candidate sites",
@@ -227,48 +240,37 @@ class PMedian:
                 "over the friction surface",
                 "check impassable features (water) and that routes (roads, rail) reach them",
             )
-        if self.method not in ("milp", "heuristic"):
-            raise ValueError(f"method must be 'milp' or 'heuristic', not {self.method!r}")
+        if self.method not in ("exact", "milp", "heuristic"):
+            raise ValueError(f"method must be 'exact', 'milp' or 'heuristic', not {self.method!r}")
         c = _finite(cost)
         start = time.perf_counter()
         if self.method == "heuristic":
             open_, _, self.n_iter_ = pmedian.solve(c, w, self.p, self.restarts, self.seed)
-            self.seconds_ = time.perf_counter() - start
-            return self._assign(open_, c, w, gap=float("nan"))
-        # Variables: y (m facilities) then x (n × m assignments, row-major).
-        objective = np.concatenate([np.zeros(m), (w[:, None] * c).ravel()])
-        rows_assign = sp.hstack([sp.csr_matrix((n, m)), sp.kron(sp.eye(n), np.ones((1, m)))])
-        link = sp.hstack([-sp.kron(np.ones((n, 1)), sp.eye(m)), sp.eye(n * m)])
-        count = sp.hstack([sp.csr_matrix(np.ones((1, m))), sp.csr_matrix((1, n * m))])
-        constraints = [
-            LinearConstraint(rows_assign, 1, 1),
-            LinearConstraint(link, -np.inf, 0),
-            LinearConstraint(count, self.p, self.p),
-        ]
-        integrality = np.concatenate([np.ones(m), np.zeros(n * m)])
-        res = milp(
-            objective,
-            constraints=constraints,
-            integrality=integrality,
-            bounds=Bounds(0, 1),
-            options={"time_limit": self.time_limit},
-        )
-        self.seconds_ = time.perf_counter() - start
-        if res.x is None:
-            raise InfeasibleError(
-                f"p-median: the solver found no solution ({res.message})",
-                "raise the time limit or reduce the problem",
+            self.lower_bound_ = self.root_bound_ = float("nan")
+        else:
+            found = pmedian.solve_exact(
+                w[:, None] * c,
+                self.p,
+                time_limit=self.time_limit,
+                rel_tol=self.tol,
+                restarts=self.restarts,
+                seed=self.seed,
+                engine="highs" if self.method == "milp" else "bnb",
             )
-        self.n_iter_ = 0
-        return self._assign(
-            np.flatnonzero(res.x[:m] > 0.5), c, w, gap=float(getattr(res, "mip_gap", 0.0) or 0.0)
-        )
-
-    def _assign(self, open_: np.ndarray, c: np.ndarray, w: np.ndarray, gap: float) -> PMedian:
+            open_, self.n_iter_ = found.sites, found.nodes
+            self.lower_bound_, self.root_bound_ = found.lower, found.root_bound
+        self.seconds_ = time.perf_counter() - start
         self.facilities_ = np.sort(open_)
         self.assignment_ = self.facilities_[np.argmin(c[:, self.facilities_], axis=1)]
         self.objective_ = float((w * c[np.arange(len(c)), self.assignment_]).sum())
-        self.gap_ = gap
+        slack = max(0.0, self.objective_ - self.lower_bound_)
+        self.gap_ = (
+            float("nan")
+            if self.method == "heuristic"
+            else slack / self.objective_
+            if self.objective_ > 0
+            else 0.0
+        )
         return self
 
 

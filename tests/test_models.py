@@ -111,8 +111,7 @@ def test_pmedian_heuristic_is_reproducible_with_a_seed():
     np.testing.assert_array_equal(a.facilities_, b.facilities_)
 
 
-@pytest.mark.parametrize("k", [1, 2, 3, 4, 5])
-def test_orlib_pmed1_to_5_reach_the_published_optimum(k):
+def orlib(name):
     import csv
 
     from conftest import SHARED
@@ -121,11 +120,55 @@ def test_orlib_pmed1_to_5_reach_the_published_optimum(k):
         r["instance"]: float(r["optimal"])
         for r in csv.DictReader((SHARED / "orlib" / "optima.csv").open())
     }
-    cost, p = read_pmed(SHARED / "orlib" / f"pmed{k}.txt")
+    return *read_pmed(SHARED / "orlib" / f"{name}.txt"), optimum[name]
+
+
+@pytest.mark.parametrize("k", [1, 2, 3, 4, 5])
+def test_orlib_pmed1_to_5_reach_the_published_optimum(k):
+    cost, p, optimum = orlib(f"pmed{k}")
     heuristic = PMedian(p=p, method="heuristic", restarts=300).fit(cost)
-    assert heuristic.objective_ == optimum[f"pmed{k}"]
-    exact = PMedian(p=p).fit(cost)
-    assert exact.objective_ == optimum[f"pmed{k}"] and exact.gap_ == pytest.approx(0, abs=1e-9)
+    assert heuristic.objective_ == optimum
+    for method in ("exact", "milp"):
+        exact = PMedian(p=p, method=method).fit(cost)
+        assert exact.objective_ == optimum and exact.lower_bound_ == optimum and exact.gap_ == 0
+
+
+@pytest.mark.parametrize("name", ["pmed6", "pmed11"])
+def test_exact_pmedian_closes_an_lp_gap_by_branching(name):
+    # Small p: the Lagrangian (= LP) bound is below the optimum, so only the search proves it.
+    cost, p, optimum = orlib(name)
+    model = PMedian(p=p).fit(cost)
+    assert model.root_bound_ < optimum - 1
+    assert model.n_iter_ > 0  # branch-and-bound nodes
+    assert model.objective_ == model.lower_bound_ == optimum and model.gap_ == 0
+
+
+def test_exact_pmedian_reports_an_honest_gap_when_time_runs_out():
+    cost, p, optimum = orlib("pmed16")
+    model = PMedian(p=p, time_limit=0.0, restarts=0).fit(cost)
+    assert model.lower_bound_ <= optimum <= model.objective_
+    assert model.gap_ == pytest.approx((model.objective_ - model.lower_bound_) / model.objective_)
+
+
+@pytest.mark.parametrize("method", ["exact", "milp"])
+def test_exact_pmedian_equals_brute_force(method):
+    # Real-valued weighted costs (no integrality shortcut) and integer ones, sizes where the
+    # relaxation leaves a gap so the search has to branch.
+    rng = np.random.default_rng(11)
+    branched = 0
+    for trial in range(6):
+        cost = rng.uniform(1, 100, (40, 14))
+        if trial % 2:
+            cost = np.round(cost)
+        w = rng.uniform(0.5, 5, 40) if trial % 2 == 0 else np.ones(40)
+        best = min(
+            (w * cost[:, list(c)].min(axis=1)).sum() for c in itertools.combinations(range(14), 3)
+        )
+        model = PMedian(p=3, method=method, restarts=0).fit(cost, w)
+        assert model.lower_bound_ <= best * (1 + 1e-12)
+        assert model.objective_ == pytest.approx(best, rel=1e-4) and model.gap_ <= 1e-4 + 1e-12
+        branched += model.root_bound_ < best * (1 - 1e-4)
+    assert branched >= 2
 
 
 def small_instance(seed: int, n: int = 6, m: int = 4):
