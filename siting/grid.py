@@ -156,6 +156,33 @@ class Raster:
         return out
 
 
+def nearest_cell(mask: np.ndarray, grid: Grid, x: float, y: float) -> tuple[float, float]:
+    """Centre of the ``mask`` cell nearest to ``(x, y)`` (e.g. snap a Weber point to eligible
+    land). Searches growing windows, so it touches only the cells near the point.
+
+    Raises
+    ------
+    ValueError
+        If no cell of ``mask`` is set.
+    """
+    if not mask.any():
+        raise ValueError("the mask has no cell set")
+    row, col = (int(v[0]) for v in grid.index(np.array([x]), np.array([y])))
+    row = min(max(row, 0), grid.height - 1)
+    col = min(max(col, 0), grid.width - 1)
+    half = 8
+    while True:
+        r0, c0 = max(row - half, 0), max(col - half, 0)
+        rows, cols = np.nonzero(mask[r0 : row + half + 1, c0 : col + half + 1])
+        if len(rows):
+            cx, cy = grid.xy(rows + r0, cols + c0)
+            k = int(np.argmin(np.hypot(cx - x, cy - y)))
+            # Any cell outside the window is more than `half` cells away.
+            if np.hypot(cx[k] - x, cy[k] - y) <= half * grid.res or half > max(grid.shape):
+                return float(cx[k]), float(cy[k])
+        half *= 2
+
+
 def make_grid(area: shapely.Geometry, pad: float, resolution: float, crs: str) -> Grid:
     """The run's grid: the study area's bounding box, padded so that features beyond the boundary
     (up to ``pad`` metres) take part in distances and neighbourhood sums."""

@@ -21,39 +21,17 @@ import shapely
 from siting import criteria as criteria_mod
 from siting import scenario as scenario_mod
 from siting import terrain
-from siting.cost import CostField, cost_field, friction_surface
-from siting.errors import InfeasibleError, ScenarioError
-from siting.grid import Grid, Raster, make_grid
-from siting.layers import attribute, load_layers
-from siting.models import GrowthPoles, PMedian, weber_point
+from siting.allocation import Allocation, Covering, allocate, cover, weights_of
+from siting.cost import CostField, friction_surface
+from siting.errors import ScenarioError
+from siting.grid import Grid, Raster, make_grid, nearest_cell
+from siting.layers import load_layers
+from siting.models import GrowthPoles, weber_point
 from siting.scenario import Scenario
 from siting.sites import locate, propose
 from siting.suitability import Surface, evaluate
 
 log = logging.getLogger("siting")
-
-
-@dataclass
-class Allocation:
-    """Which plants a p-median opens and which mine each serves.
-
-    Attributes
-    ----------
-    plants
-        The opened sites with the tonnage and number of mines they serve.
-    lines
-        One line per demand feature (mine → plant) with its weight, cost and weight × cost.
-    objective, gap, seconds
-        Σ weight × cost, the proven optimality gap, and solver time.
-    """
-
-    plants: gpd.GeoDataFrame
-    lines: gpd.GeoDataFrame
-    objective: float
-    gap: float
-    seconds: float
-    p: int
-    profile: str
 
 
 @dataclass
@@ -82,7 +60,9 @@ class Result:
     clusters
         Growth-pole outlines with their output, centroid and Weber point (or None).
     allocation
-        The p-median allocation (or None).
+        Processing plants from location-allocation (or None).
+    covering
+        Technoparks from maximal covering (or None).
     timings
         Seconds per stage.
     output_dir
@@ -103,6 +83,7 @@ class Result:
     clusters: gpd.GeoDataFrame | None
     allocation: Allocation | None
     timings: dict[str, float] = field(default_factory=dict)
+    covering: Covering | None = None
     output_dir: Path | None = None
     slope: Raster | None = None
     cost_fields: dict[str, CostField] = field(default_factory=dict, repr=False)
@@ -189,6 +170,7 @@ def run(
         scenario = scenario_mod.load(scenario)
     if overrides:
         scenario = scenario.with_overrides(**overrides)
+    _check_model_profiles(scenario)
     stages = _Stages(total=6 + int(write))
     wall = time.perf_counter()
 
@@ -221,8 +203,9 @@ def run(
             layers.get(scenario.place_names) if scenario.place_names else None,
         )
     with stages("models"):
-        clusters = _clusters(scenario, layers)
-        allocation = _allocation(scenario, layers, sites, cost_fields, friction)
+        clusters = _clusters(scenario, layers, surfaces)
+        allocation = allocate(scenario, layers, sites, cost_fields, friction)
+        covering = cover(scenario, layers, sites, cost_fields, friction)
 
     stages.timings["compute_total"] = round(time.perf_counter() - wall, 3)
     result = Result(
@@ -238,6 +221,7 @@ def run(
         clusters,
         allocation,
         stages.timings,
+        covering=covering,
         slope=slope,
         cost_fields=cost_fields,
     )
@@ -247,12 +231,27 @@ def run(
     return result
 
 
+def _check_model_profiles(scenario: Scenario) -> None:
+    """Models edited in Python (``dataclasses.replace``) skip the TOML checks: catch a model left
+    pointing at a profile the scenario no longer has."""
+    for key, profile in (
+        ("models.clusters.snap_profile", scenario.clusters and scenario.clusters.snap_profile),
+        ("models.allocation.profile", scenario.allocation and scenario.allocation.profile),
+        ("models.covering.profile", scenario.covering and scenario.covering.profile),
+    ):
+        if profile and profile not in scenario.profiles:
+            raise ScenarioError(
+                f"{key} = {profile!r} is not a profile of this scenario",
+                f"use one of: {', '.join(scenario.profiles)}, or drop that model",
+            )
+
+
 def _criteria(
     scenario: Scenario, layers: dict[str, gpd.GeoDataFrame], grid: Grid
 ) -> tuple[Raster | None, dict[str, Raster], dict[str, CostField]]:
     by_name = {c.name: c for p in scenario.profiles.values() for c in p.criteria}
     needs_cost = any(c.kind == "cost_distance" for c in by_name.values())
-    needs_cost |= scenario.allocation is not None
+    needs_cost |= scenario.allocation is not None or scenario.covering is not None
     friction = None
     if needs_cost:
         friction = friction_surface(
@@ -266,24 +265,14 @@ def _criteria(
     return friction, raw, cost_fields
 
 
-def _weights(gdf: gpd.GeoDataFrame, field: str | None, key: str, layer: str) -> np.ndarray:
-    if field is None:
-        return np.ones(len(gdf))
-    values = attribute(gdf, field, key, layer).to_numpy(dtype=float)
-    if np.any(values < 0) or values.sum() <= 0:
-        raise ScenarioError(
-            f"{key} = {field!r}: layer {layer!r} needs positive values",
-            "fix the field's values or choose another weight field",
-        )
-    return values
-
-
-def _clusters(scenario: Scenario, layers: dict[str, gpd.GeoDataFrame]) -> gpd.GeoDataFrame | None:
+def _clusters(
+    scenario: Scenario, layers: dict[str, gpd.GeoDataFrame], surfaces: dict[str, Surface]
+) -> gpd.GeoDataFrame | None:
     spec = scenario.clusters
     if spec is None:
         return None
     gdf = layers[spec.layer]
-    weights = _weights(gdf, spec.weight_field, "models.clusters.weight_field", spec.layer)
+    weights = weights_of(gdf, spec.weight_field, "models.clusters.weight_field", spec.layer)
     points = gdf.geometry.representative_point()
     xy = np.column_stack([points.x, points.y])
     model = GrowthPoles(
@@ -301,7 +290,18 @@ def _clusters(scenario: Scenario, layers: dict[str, gpd.GeoDataFrame]) -> gpd.Ge
         w = weights[members]
         centroid = (w[:, None] * xy[members]).sum(axis=0) / w.sum()
         weber = weber_point(xy[members], w)
-        hull = shapely.MultiPoint(xy[members]).convex_hull.buffer(2_000)
+        snapped = weber
+        if spec.snap_profile is not None:
+            suitability = surfaces[spec.snap_profile].suitability
+            eligible = np.isfinite(suitability.data)
+            if eligible.any():
+                snapped = nearest_cell(eligible, suitability.grid, *weber)
+        cloud = shapely.MultiPoint(xy[members])
+        hull = (
+            shapely.concave_hull(cloud, ratio=spec.concave_ratio)
+            if spec.outline == "concave"
+            else cloud.convex_hull
+        ).buffer(2_000)
         names = gdf.loc[members, "name"] if "name" in gdf.columns else pd.Series(dtype=str)
         rows.append(
             {
@@ -312,6 +312,9 @@ def _clusters(scenario: Scenario, layers: dict[str, gpd.GeoDataFrame]) -> gpd.Ge
                 "centroid_y": centroid[1],
                 "weber_x": weber[0],
                 "weber_y": weber[1],
+                "weber_snap_x": snapped[0],
+                "weber_snap_y": snapped[1],
+                "snap_m": float(np.hypot(snapped[0] - weber[0], snapped[1] - weber[1])),
                 "members": ", ".join(map(str, names)),
                 "stability": float(model.stability_[k]),
                 "geometry": hull,
@@ -325,6 +328,9 @@ def _clusters(scenario: Scenario, layers: dict[str, gpd.GeoDataFrame]) -> gpd.Ge
         "centroid_y",
         "weber_x",
         "weber_y",
+        "weber_snap_x",
+        "weber_snap_y",
+        "snap_m",
         "members",
         "stability",
         "geometry",
@@ -337,70 +343,3 @@ def _clusters(scenario: Scenario, layers: dict[str, gpd.GeoDataFrame]) -> gpd.Ge
         spec.layer,
     )
     return gpd.GeoDataFrame(rows, columns=columns, geometry="geometry", crs=scenario.crs)
-
-
-def _allocation(
-    scenario: Scenario,
-    layers: dict[str, gpd.GeoDataFrame],
-    sites: gpd.GeoDataFrame,
-    cost_fields: dict[str, CostField],
-    friction: Raster | None,
-) -> Allocation | None:
-    spec = scenario.allocation
-    if spec is None:
-        return None
-    demand = layers[spec.demand]
-    weights = _weights(demand, spec.weight_field, "models.allocation.weight_field", spec.demand)
-    candidates = sites[sites["profile"] == spec.profile].reset_index(drop=True)
-    if len(candidates) < spec.p:
-        raise InfeasibleError(
-            f"models.allocation: p = {spec.p} plants but profile {spec.profile!r} proposed only "
-            f"{len(candidates)} site(s)",
-            f"lower models.allocation.p, or relax profiles.{spec.profile} (min_separation_m, "
-            "min_area_ha, candidate_quantile)",
-        )
-    field = cost_field(cost_fields, friction, spec.demand, None, demand.geometry.values)
-    cost = field.sample(candidates["x"].to_numpy(), candidates["y"].to_numpy())
-    model = PMedian(spec.p).fit(cost, weights)
-    plant_of = model.assignment_
-    plants = candidates.iloc[model.facilities_].copy()
-    served = np.bincount(plant_of, weights=weights, minlength=len(candidates))
-    plants["served_weight"] = served[model.facilities_]
-    plants["n_served"] = np.bincount(plant_of, minlength=len(candidates))[model.facilities_]
-    points = demand.geometry.representative_point()
-    line_cost = cost[np.arange(len(demand)), plant_of]
-    lines = gpd.GeoDataFrame(
-        {
-            "demand": demand["name"].to_numpy() if "name" in demand.columns else demand.index,
-            "site_id": candidates["site_id"].to_numpy()[plant_of],
-            "weight": weights,
-            "cost": line_cost,
-            "weight_x_cost": weights * line_cost,
-        },
-        geometry=shapely.linestrings(
-            np.stack(
-                [
-                    np.column_stack([points.x, points.y]),
-                    candidates[["x", "y"]].to_numpy()[plant_of],
-                ],
-                axis=1,
-            )
-        ),
-        crs=scenario.crs,
-    )
-    log.info(
-        "      p-median: %d plants, objective %.4g, gap %.2g, %.2f s",
-        spec.p,
-        model.objective_,
-        model.gap_,
-        model.seconds_,
-    )
-    return Allocation(
-        plants.reset_index(drop=True),
-        lines,
-        model.objective_,
-        model.gap_,
-        model.seconds_,
-        spec.p,
-        spec.profile,
-    )

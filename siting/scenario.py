@@ -183,16 +183,50 @@ class ClusterModel:
     min_cluster_size: int = 3
     n_clusters: int = 8
     bootstrap: int = 50
+    outline: str = "concave"
+    concave_ratio: float = 0.4
+    snap_profile: str | None = None
 
 
 @dataclass(frozen=True)
 class AllocationModel:
-    """p-median choice of ``p`` plants among a profile's sites, serving weighted demand."""
+    """Plants among a profile's sites serving weighted demand over cost-distance: a p-median, or,
+    with a ``capacity``, capacitated facility location with opening costs (``p`` omitted: the
+    fixed charge decides how many). ``suitability_weight`` mixes site unsuitability into the
+    objective; ``pareto_steps`` > 0 also solves a sweep of that mix (the Pareto front)."""
 
     profile: str
     demand: str = "mines"
     weight_field: str | None = "output"
-    p: int = 4
+    p: int | None = 4
+    capacity: float | None = None
+    opening_cost: float = 0.0
+    single_sourcing: bool = True
+    method: str = "exact"
+    time_limit: float = 60.0
+    suitability_weight: float = 0.0
+    pareto_steps: int = 0
+
+    @property
+    def model(self) -> str:
+        return "p-median" if self.capacity is None else "capacitated"
+
+
+@dataclass(frozen=True)
+class CoveringModel:
+    """Maximal covering: ``p`` new sites of a profile that, with the ``existing`` facilities kept
+    open, reach the most demand within ``max_minutes`` (travel over the friction surface at
+    ``speed_kmh`` on roads)."""
+
+    profile: str
+    demand: str = "settlements"
+    weight_field: str | None = "population"
+    existing: str | None = None
+    existing_where: str | None = None
+    p: int = 2
+    max_minutes: float = 60.0
+    speed_kmh: float = 60.0
+    time_limit: float = 60.0
 
 
 @dataclass(frozen=True)
@@ -224,6 +258,7 @@ class Scenario:
     clusters: ClusterModel | None
     allocation: AllocationModel | None
     outputs: Outputs
+    covering: CoveringModel | None = None
     source: Path | None = None
     place_names: str | None = None
     dem: Path | None = None
@@ -455,7 +490,18 @@ def from_dict(
             min_cluster_size=clusters_t.get("min_cluster_size", int, 3),
             n_clusters=clusters_t.get("n_clusters", int, 8),
             bootstrap=clusters_t.get("bootstrap", int, 50),
+            outline=clusters_t.choice("outline", ("concave", "convex"), "concave"),
+            concave_ratio=clusters_t.get("concave_ratio", (int, float), 0.4),
+            snap_profile=clusters_t.get("snap_profile", str, None),
         )
+        if clusters.snap_profile is not None:
+            _known_profile(clusters.snap_profile, profiles, clusters_t.key("snap_profile"))
+        if not 0 <= clusters.concave_ratio <= 1:
+            raise ScenarioError(
+                f"{clusters_t.key('concave_ratio')} = {clusters.concave_ratio:g} must lie in "
+                "[0, 1]",
+                "0 hugs the mines most tightly, 1 is the convex hull",
+            )
         if clusters.min_cluster_size < 2 or clusters.n_clusters < 1 or clusters.bootstrap < 0:
             raise ScenarioError(
                 f"{clusters_t.key('min_cluster_size')} must be >= 2, "
@@ -463,27 +509,8 @@ def from_dict(
                 "fix the value named",
             )
         clusters_t.done()
-    alloc_t = models.table("allocation", None)
-    allocation = None
-    if alloc_t is not None:
-        allocation = AllocationModel(
-            profile=alloc_t.get("profile", str),
-            demand=_known_layer(alloc_t.get("demand", str, "mines"), layers, alloc_t.key("demand")),
-            weight_field=alloc_t.get("weight_field", str, "output"),
-            p=alloc_t.get("p", int, 4),
-        )
-        if allocation.profile not in profiles:
-            raise ScenarioError(
-                f"{alloc_t.key('profile')} = {allocation.profile!r} is not a profile",
-                f"use one of: {', '.join(profiles)}",
-            )
-        if not 1 <= allocation.p <= profiles[allocation.profile].n_sites:
-            raise ScenarioError(
-                f"{alloc_t.key('p')} = {allocation.p} must be between 1 and the profile's n_sites "
-                f"({profiles[allocation.profile].n_sites})",
-                "lower p or raise the profile's n_sites",
-            )
-        alloc_t.done()
+    allocation = _allocation_model(models.table("allocation", None), layers, profiles)
+    covering = _covering_model(models.table("covering", None), layers, profiles)
     models.done()
 
     out_t = top.table("outputs", {})
@@ -511,6 +538,7 @@ def from_dict(
         friction=friction,
         clusters=clusters,
         allocation=allocation,
+        covering=covering,
         outputs=outputs,
         source=source,
         place_names=place_names,
@@ -555,6 +583,106 @@ def _named_tables(top: _Table, name: str) -> list[tuple[str, _Table]]:
     section = top.table(name, {})
     section.seen.update(section.data)
     return [(n, _Table(v, section.key(n))) for n, v in section.data.items()]
+
+
+def _allocation_model(
+    t: _Table | None, layers: dict[str, LayerSpec], profiles: dict[str, Profile]
+) -> AllocationModel | None:
+    if t is None:
+        return None
+    capacity = t.get("capacity", (int, float), None)
+    spec = AllocationModel(
+        profile=_known_profile(t.get("profile", str), profiles, t.key("profile")),
+        demand=_known_layer(t.get("demand", str, "mines"), layers, t.key("demand")),
+        weight_field=t.get("weight_field", str, "output"),
+        # A capacitated model without p lets the opening costs decide how many plants.
+        p=t.get("p", int, None if capacity is not None else 4),
+        capacity=capacity,
+        opening_cost=t.get("opening_cost", (int, float), 0.0),
+        single_sourcing=t.get("single_sourcing", bool, True),
+        method=t.choice("method", ("exact", "milp", "heuristic"), "exact"),
+        time_limit=t.get("time_limit", (int, float), 60.0),
+        suitability_weight=t.get("suitability_weight", (int, float), 0.0),
+        pareto_steps=t.get("pareto_steps", int, 0),
+    )
+    n_sites = profiles[spec.profile].n_sites
+    if spec.p is not None and not 1 <= spec.p <= n_sites:
+        raise ScenarioError(
+            f"{t.key('p')} = {spec.p} must be between 1 and the profile's n_sites ({n_sites})",
+            "lower p or raise the profile's n_sites",
+        )
+    if spec.capacity is not None and spec.capacity <= 0:
+        raise ScenarioError(
+            f"{t.key('capacity')} = {spec.capacity:g} must be > 0",
+            "give each plant's capacity in the weight field's units (e.g. Mt/yr)",
+        )
+    if spec.opening_cost < 0 or spec.time_limit <= 0:
+        raise ScenarioError(
+            f"{t.key('opening_cost')} must be >= 0 and {t.key('time_limit')} > 0",
+            "fix the values",
+        )
+    if spec.capacity is None and spec.opening_cost:
+        raise ScenarioError(
+            f"{t.key('opening_cost')} needs {t.key('capacity')} (the capacitated model)",
+            "add capacity = <plant capacity>, or drop opening_cost for a plain p-median",
+        )
+    if not 0 <= spec.suitability_weight <= 1:
+        raise ScenarioError(
+            f"{t.key('suitability_weight')} = {spec.suitability_weight:g} must lie in [0, 1]",
+            "0 = transport cost only, 1 = site suitability only",
+        )
+    if spec.pareto_steps < 0 or spec.pareto_steps == 1:
+        raise ScenarioError(
+            f"{t.key('pareto_steps')} = {spec.pareto_steps} must be 0 (off) or >= 2",
+            "e.g. pareto_steps = 11 solves suitability weights 0, 0.1, …, 1",
+        )
+    t.done()
+    return spec
+
+
+def _covering_model(
+    t: _Table | None, layers: dict[str, LayerSpec], profiles: dict[str, Profile]
+) -> CoveringModel | None:
+    if t is None:
+        return None
+    existing = t.get("existing", str, None)
+    spec = CoveringModel(
+        profile=_known_profile(t.get("profile", str), profiles, t.key("profile")),
+        demand=_known_layer(t.get("demand", str, "settlements"), layers, t.key("demand")),
+        weight_field=t.get("weight_field", str, "population"),
+        existing=None if existing is None else _known_layer(existing, layers, t.key("existing")),
+        existing_where=t.get("existing_where", str, None),
+        p=t.get("p", int, 2),
+        max_minutes=t.get("max_minutes", (int, float), 60.0),
+        speed_kmh=t.get("speed_kmh", (int, float), 60.0),
+        time_limit=t.get("time_limit", (int, float), 60.0),
+    )
+    n_sites = profiles[spec.profile].n_sites
+    if not 1 <= spec.p <= n_sites:
+        raise ScenarioError(
+            f"{t.key('p')} = {spec.p} must be between 1 and the profile's n_sites ({n_sites})",
+            "lower p or raise the profile's n_sites",
+        )
+    if spec.max_minutes <= 0 or spec.speed_kmh <= 0 or spec.time_limit <= 0:
+        raise ScenarioError(
+            f"{t.key('max_minutes')}, {t.key('speed_kmh')} and {t.key('time_limit')} must be > 0",
+            "fix the values",
+        )
+    if spec.existing_where is not None and spec.existing is None:
+        raise ScenarioError(
+            f"{t.key('existing_where')} needs {t.key('existing')}",
+            'name the layer of existing facilities, e.g. existing = "anchors"',
+        )
+    t.done()
+    return spec
+
+
+def _known_profile(name: str, profiles: dict[str, Profile], key: str) -> str:
+    if name not in profiles:
+        raise ScenarioError(
+            f"{key} = {name!r} is not a profile", f"use one of: {', '.join(profiles)}"
+        )
+    return name
 
 
 def _known_layer(name: str, layers: dict[str, LayerSpec], key: str) -> str:

@@ -91,18 +91,27 @@ def suitability_is_in_unit_interval_and_nan_where_excluded(result) -> None:
 
 def every_demand_is_allocated(result) -> None:
     a = result.allocation
-    demand = result.layers[result.scenario.allocation.demand]
-    assert len(a.lines) == len(demand)
+    spec = result.scenario.allocation
+    demand = result.layers[spec.demand]
+    if spec.single_sourcing or spec.capacity is None:
+        assert len(a.lines) == len(demand)
     assert set(a.lines["site_id"]) <= set(a.plants["site_id"])
-    assert len(a.plants) == result.scenario.allocation.p
-    weight = result.scenario.allocation.weight_field
-    assert a.plants["served_weight"].sum() == pytest.approx(demand[weight].sum())
-    assert a.objective == pytest.approx(a.lines["weight_x_cost"].sum())
-    assert np.isfinite(a.lines["cost"]).all()
-    # Each demand goes to its cheapest open plant.
+    if spec.p is not None:
+        assert len(a.plants) == spec.p
+    assert a.plants["served_weight"].sum() == pytest.approx(demand[spec.weight_field].sum())
+    assert a.transport == pytest.approx(a.lines["weight_x_km"].sum())
+    assert np.isfinite(a.lines["km"]).all()
     plants = result.sites.set_index("site_id").loc[a.plants["site_id"]]
-    cost = result.cost_fields[f"{result.scenario.allocation.demand}|"].sample(
-        plants["x"].to_numpy(), plants["y"].to_numpy()
+    km = (
+        result.cost_fields[f"{spec.demand}|"].sample(plants["x"].to_numpy(), plants["y"].to_numpy())
+        / 1000
     )
-    np.testing.assert_allclose(a.lines["cost"], cost.min(axis=1))
+    if spec.suitability_weight == 0:
+        opening = spec.opening_cost * len(a.plants) if spec.capacity is not None else 0.0
+        assert a.objective == pytest.approx(a.transport + opening, rel=1e-6)
+    if spec.capacity is None:
+        # Each demand goes to its cheapest open plant.
+        np.testing.assert_allclose(a.lines["km"], km.min(axis=1))
+    else:
+        assert (a.plants["served_weight"] <= spec.capacity * (1 + 1e-6)).all()
     assert shapely.get_num_points(a.lines.geometry).tolist() == [2] * len(a.lines)

@@ -155,7 +155,7 @@ def test_profile_without_sites_is_reported_not_fatal(world):
 def test_allocation_profile_without_enough_sites(world):
     path = edit(world, "min_area_ha = 10\nn_sites = 4", "min_area_ha = 1000000\nn_sites = 4")
     proc = siting("run", path)
-    assert_user_error(proc, "models.allocation: p = 2 plants", "proposed only 0 site(s)")
+    assert_user_error(proc, "models.allocation: p = 2 plant(s)", "proposed only 0 site(s)")
     assert_nothing_written(world)
 
 

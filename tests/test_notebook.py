@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import geopandas as gpd
 import nbformat
 import pytest
 
@@ -65,4 +66,9 @@ def test_notebook_runs_and_proposes_the_scenarios_sites(monkeypatch, tmp_path):
 
     plants = re.search(r"^plants: (\d+)$", last, re.MULTILINE)
     assert plants, last
-    assert int(plants.group(1)) == scenario.allocation.p
+    # The capacitated default lets the opening cost choose: enough plants for all the output.
+    mines = gpd.read_file(siting.scenario.LAYERS / "kuzbass" / "mines.geojson")
+    output = mines.loc[mines["status"] == "operating", "output_mtpa"].sum()
+    n = int(plants.group(1))
+    assert n * scenario.allocation.capacity >= output
+    assert n <= scenario.profiles[scenario.allocation.profile].n_sites

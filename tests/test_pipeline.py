@@ -48,12 +48,13 @@ def test_every_mine_is_allocated_to_an_open_plant_at_least_cost(result):
     assert a.gap == pytest.approx(0.0, abs=1e-6)
     # p-median optimum: no other pair of candidate sites is cheaper (brute force).
     candidates = result.sites[result.sites["profile"] == "processing_plant"]
-    cost = result.cost_fields["mines|"].sample(
-        candidates["x"].to_numpy(), candidates["y"].to_numpy()
+    km = (
+        result.cost_fields["mines|"].sample(candidates["x"].to_numpy(), candidates["y"].to_numpy())
+        / 1000
     )
     w = result.layers["mines"]["output"].to_numpy()
     best = min(
-        (w * cost[:, list(pair)].min(axis=1)).sum()
+        (w * km[:, list(pair)].min(axis=1)).sum()
         for pair in itertools.combinations(range(len(candidates)), 2)
     )
     assert a.objective == pytest.approx(best)

@@ -1,0 +1,494 @@
+"""Location-allocation in a run: which proposed sites to build and what each one serves.
+
+Processing plants ([models.allocation]): the demand layer (mines weighted by output) is allocated
+to a profile's proposed sites over the cost-distance surface, by p-median or by capacitated
+facility location with opening costs (:mod:`siting.models`). The friction is cost per metre
+relative to a road, so costs here are road-equivalent kilometres and the transport objective is
+weight × km (Mt·km per year for mines weighted by Mt/yr).
+
+Trade-off between transport and site quality: with ``α = suitability_weight`` each unit of demand
+served by site ``j`` costs
+
+    (1 − α) · km_ij / km_max + α · (1 − suitability_j),
+
+so α = 0 is Weber's least transport cost and α = 1 sends every tonne to the best land (with
+transport weighted 0.001 there, to break ties). Solving a
+sweep of α gives the Pareto front of total transport against the tonnage-weighted suitability of
+the sites used.
+
+Technoparks ([models.covering]): maximal covering of demand (settlements weighted by population)
+within a travel time, keeping existing institutions (UgleNaukoGrad) open. Travel time is the
+cost-distance at ``speed_kmh`` on roads.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+
+from siting.cost import CostField, cost_field
+from siting.errors import InfeasibleError, ScenarioError
+from siting.grid import Raster
+from siting.layers import attribute, query
+from siting.models import CapacitatedFacilityLocation, MaximalCovering, PMedian
+from siting.scenario import AllocationModel, Scenario
+
+log = logging.getLogger("siting")
+
+METHODS = {
+    "exact": "exact: heuristic, Lagrangian bound and branch-and-bound",
+    "milp": "exact: heuristic, Lagrangian reduction and HiGHS MILP",
+    "heuristic": "heuristic: greedy, fast interchange and perturbations (no proof)",
+}
+
+
+@dataclass
+class Allocation:
+    """Which plants the location-allocation opens and what each one serves.
+
+    Attributes
+    ----------
+    plants
+        The opened sites with the demand (``served_weight``) and number of demand features
+        (``n_served``) they serve, and their transport (``weight_x_km``).
+    lines
+        One line per demand feature and plant serving it (``weight`` shipped, ``km``,
+        ``weight_x_km``); with multi-sourcing a feature may have several.
+    objective
+        The objective minimised (weight × km, plus opening costs for the capacitated model;
+        unitless when ``suitability_weight`` > 0).
+    transport
+        Σ weight × km of the solution.
+    mean_suitability
+        Suitability of the plants, weighted by the demand they serve.
+    gap, lower_bound
+        Proven relative optimality gap and lower bound on the objective.
+    seconds
+        Solver time.
+    p
+        Number of plants opened.
+    profile, model, method
+        The profile whose sites compete; ``"p-median"`` or ``"capacitated"``; the solver.
+    pareto
+        The Pareto sweep (or None): one row per suitability weight.
+    """
+
+    plants: gpd.GeoDataFrame
+    lines: gpd.GeoDataFrame
+    objective: float
+    transport: float
+    mean_suitability: float
+    gap: float
+    lower_bound: float
+    seconds: float
+    p: int
+    profile: str
+    model: str
+    method: str
+    pareto: pd.DataFrame | None = None
+
+
+@dataclass
+class Covering:
+    """Technoparks chosen by maximal covering, with the existing facilities kept open.
+
+    Attributes
+    ----------
+    sites
+        Existing facilities (``status = "existing"``) and chosen new sites (``"new"``), each
+        with the demand it is nearest to within the time limit (``covered_weight``).
+    demand
+        Demand features with their travel time to the nearest open facility (``minutes``),
+        whether that is within the limit (``covered``) and which facility it is (``served_by``).
+    coverage, baseline, total
+        Demand covered with the new sites, with the existing facilities alone, and in all.
+    gap, seconds, p, profile, max_minutes
+        Solver gap and time, new sites, their profile, and the time limit.
+    """
+
+    sites: gpd.GeoDataFrame
+    demand: gpd.GeoDataFrame
+    coverage: float
+    baseline: float
+    total: float
+    gap: float
+    seconds: float
+    p: int
+    profile: str
+    max_minutes: float
+
+
+@dataclass
+class _Solution:
+    facilities: np.ndarray
+    shares: np.ndarray  # demand × sites, the share of each feature each site serves
+    objective: float
+    gap: float
+    lower_bound: float
+    seconds: float
+
+
+def allocate(
+    scenario: Scenario,
+    layers: dict[str, gpd.GeoDataFrame],
+    sites: gpd.GeoDataFrame,
+    cost_fields: dict[str, CostField],
+    friction: Raster | None,
+) -> Allocation | None:
+    """Run [models.allocation] on the proposed sites (None when the scenario has none).
+
+    Raises
+    ------
+    InfeasibleError
+        When the profile proposed fewer sites than ``p``, or the capacities cannot take the
+        demand.
+    """
+    spec = scenario.allocation
+    if spec is None:
+        return None
+    assert friction is not None  # the run builds the friction whenever allocation is on
+    demand = layers[spec.demand]
+    weights = weights_of(demand, spec.weight_field, "models.allocation.weight_field", spec.demand)
+    candidates = sites[sites["profile"] == spec.profile].reset_index(drop=True)
+    needed = spec.p or 1
+    if len(candidates) < needed:
+        raise InfeasibleError(
+            f"models.allocation: p = {needed} plant(s) but profile {spec.profile!r} proposed only "
+            f"{len(candidates)} site(s)",
+            f"lower models.allocation.p, or relax profiles.{spec.profile} (min_separation_m, "
+            "min_area_ha, candidate_quantile)",
+        )
+    if spec.capacity is not None:
+        plants_max = spec.p or len(candidates)
+        if weights.sum() > spec.capacity * plants_max + 1e-9:
+            raise InfeasibleError(
+                f"models.allocation: total {spec.weight_field or 'demand'} of {spec.demand!r} "
+                f"({weights.sum():g}) exceeds {plants_max} plant(s) × capacity {spec.capacity:g}",
+                "raise models.allocation.capacity or p, or propose more sites (n_sites)",
+            )
+    field = cost_field(cost_fields, friction, spec.demand, None, demand.geometry.values)
+    km = field.sample(candidates["x"].to_numpy(), candidates["y"].to_numpy()) / 1000.0
+    suitability = candidates["score"].to_numpy(dtype=float)
+    solution = _solve(spec, km, weights, suitability, spec.suitability_weight)
+    pareto = None
+    if spec.pareto_steps:
+        pareto = pareto_front(
+            spec, km, weights, suitability, candidates["site_id"].to_numpy(), spec.pareto_steps
+        )
+    allocation = _allocation(spec, demand, candidates, km, weights, solution, scenario.crs)
+    allocation.pareto = pareto
+    log.info(
+        "      %s: %d plants, transport %.4g, gap %.2g, %.2f s",
+        spec.model,
+        allocation.p,
+        allocation.transport,
+        allocation.gap,
+        allocation.seconds,
+    )
+    return allocation
+
+
+def mixed_cost(km: np.ndarray, suitability: np.ndarray, alpha: float) -> np.ndarray:
+    """Cost per unit of demand mixing transport and site unsuitability (see the module text);
+    plain km when ``alpha`` is 0, so the objective keeps its units."""
+    if alpha == 0:
+        return km
+    return _km_weight(alpha) * km * _km_scale(km) + alpha * (1 - suitability)[None, :]
+
+
+def _km_weight(alpha: float) -> float:
+    # At α = 1 transport still breaks ties between equally suitable assignments; without it the
+    # capacitated model is massively degenerate and HiGHS runs to its time limit.
+    return max(1 - alpha, 1e-3)
+
+
+def _km_scale(km: np.ndarray) -> float:
+    finite = km[np.isfinite(km)]
+    return 1.0 / finite.max() if len(finite) and finite.max() > 0 else 1.0
+
+
+def pareto_front(
+    spec: AllocationModel,
+    km: np.ndarray,
+    weights: np.ndarray,
+    suitability: np.ndarray,
+    site_ids: np.ndarray,
+    steps: int,
+) -> pd.DataFrame:
+    """Solve the allocation for ``steps`` suitability weights from 0 to 1.
+
+    Returns
+    -------
+    DataFrame
+        One row per weight: ``suitability_weight``, ``transport`` (weight × km),
+        ``mean_suitability``, ``plants`` (site ids), ``gap`` and ``pareto_optimal`` (no other
+        row has less transport and better suitability, one of them strictly).
+    """
+    rows = []
+    for alpha in np.linspace(0.0, 1.0, steps):
+        s = _solve(spec, km, weights, suitability, float(alpha))
+        transport, mean_suit = _outcome(s.shares, km, weights, suitability)
+        rows.append(
+            {
+                "suitability_weight": round(float(alpha), 6),
+                "transport": transport,
+                "mean_suitability": mean_suit,
+                "n_plants": len(s.facilities),
+                "plants": ", ".join(str(site_ids[j]) for j in s.facilities),
+                "gap": s.gap,
+                "seconds": s.seconds,
+            }
+        )
+    table = pd.DataFrame(rows)
+    t = table["transport"].to_numpy()
+    q = table["mean_suitability"].to_numpy()
+    eps = 1e-9 * max(1.0, float(np.abs(t).max()))
+    dominated = [
+        bool(np.any((t <= t[i] + eps) & (q >= q[i] - 1e-12) & ((t < t[i] - eps) | (q > q[i]))))
+        for i in range(len(table))
+    ]
+    table["pareto_optimal"] = ~np.array(dominated)
+    return table
+
+
+def _solve(
+    spec: AllocationModel,
+    km: np.ndarray,
+    weights: np.ndarray,
+    suitability: np.ndarray,
+    alpha: float,
+) -> _Solution:
+    cost = mixed_cost(km, suitability, alpha)
+    n, m = cost.shape
+    if spec.capacity is None:
+        assert spec.p is not None
+        model = PMedian(spec.p, time_limit=spec.time_limit, method=spec.method).fit(cost, weights)
+        shares = np.zeros((n, m))
+        shares[np.arange(n), model.assignment_] = 1.0
+        return _Solution(
+            model.facilities_,
+            shares,
+            model.objective_,
+            model.gap_,
+            model.lower_bound_,
+            model.seconds_,
+        )
+    # Opening costs are in weight × km, scaled as the km are in the mixed objective.
+    opening = spec.opening_cost * (1.0 if alpha == 0 else _km_weight(alpha) * _km_scale(km))
+    cflp = CapacitatedFacilityLocation(
+        np.full(m, spec.capacity),
+        np.full(m, opening),
+        single_sourcing=spec.single_sourcing,
+        p=spec.p,
+        time_limit=spec.time_limit,
+    ).fit(cost, weights)
+    return _Solution(
+        cflp.facilities_,
+        cflp.assignment_,
+        cflp.objective_,
+        cflp.gap_,
+        cflp.objective_ * (1 - cflp.gap_),
+        cflp.seconds_,
+    )
+
+
+def _outcome(
+    shares: np.ndarray, km: np.ndarray, weights: np.ndarray, suitability: np.ndarray
+) -> tuple[float, float]:
+    shipped = weights[:, None] * shares
+    transport = float(np.nansum(np.where(shipped > 0, shipped * km, 0.0)))
+    served = shipped.sum(axis=0)
+    mean_suit = float(served @ suitability / served.sum()) if served.sum() > 0 else float("nan")
+    return transport, mean_suit
+
+
+def _allocation(
+    spec: AllocationModel,
+    demand: gpd.GeoDataFrame,
+    candidates: gpd.GeoDataFrame,
+    km: np.ndarray,
+    weights: np.ndarray,
+    s: _Solution,
+    crs: str,
+) -> Allocation:
+    shipped = weights[:, None] * s.shares
+    plants = candidates.iloc[s.facilities].copy()
+    plants["served_weight"] = shipped[:, s.facilities].sum(axis=0)
+    plants["n_served"] = (s.shares[:, s.facilities] > 1e-6).sum(axis=0)
+    with np.errstate(invalid="ignore"):
+        plants["weight_x_km"] = np.nansum(shipped * km, axis=0)[s.facilities]
+    if spec.capacity is not None:
+        plants["capacity"] = spec.capacity
+        plants["utilisation"] = plants["served_weight"] / spec.capacity
+    i, j = np.nonzero(s.shares > 1e-6)
+    points = demand.geometry.representative_point()
+    names = demand["name"].to_numpy() if "name" in demand.columns else demand.index.to_numpy()
+    xy = candidates[["x", "y"]].to_numpy()
+    lines = gpd.GeoDataFrame(
+        {
+            "demand": names[i],
+            "site_id": candidates["site_id"].to_numpy()[j],
+            "weight": shipped[i, j],
+            "share": s.shares[i, j],
+            "km": km[i, j],
+            "weight_x_km": shipped[i, j] * km[i, j],
+        },
+        geometry=shapely.linestrings(
+            np.stack([np.column_stack([points.x.to_numpy()[i], points.y.to_numpy()[i]]), xy[j]], 1)
+        ),
+        crs=crs,
+    )
+    transport, mean_suit = _outcome(s.shares, km, weights, candidates["score"].to_numpy(float))
+    return Allocation(
+        plants.reset_index(drop=True),
+        lines,
+        s.objective,
+        transport,
+        mean_suit,
+        s.gap,
+        s.lower_bound,
+        s.seconds,
+        len(s.facilities),
+        spec.profile,
+        spec.model,
+        METHODS[spec.method] if spec.capacity is None else "exact: HiGHS MILP",
+    )
+
+
+def cover(
+    scenario: Scenario,
+    layers: dict[str, gpd.GeoDataFrame],
+    sites: gpd.GeoDataFrame,
+    cost_fields: dict[str, CostField],
+    friction: Raster | None,
+) -> Covering | None:
+    """Run [models.covering] on the proposed sites (None when the scenario has none).
+
+    Raises
+    ------
+    InfeasibleError
+        When the profile proposed fewer sites than ``p``.
+    ScenarioError
+        When ``existing_where`` selects no existing facility.
+    """
+    spec = scenario.covering
+    if spec is None:
+        return None
+    assert friction is not None
+    demand = layers[spec.demand]
+    weights = weights_of(demand, spec.weight_field, "models.covering.weight_field", spec.demand)
+    candidates = sites[sites["profile"] == spec.profile].reset_index(drop=True)
+    if len(candidates) < spec.p:
+        raise InfeasibleError(
+            f"models.covering: p = {spec.p} new site(s) but profile {spec.profile!r} proposed "
+            f"only {len(candidates)}",
+            f"lower models.covering.p, or relax profiles.{spec.profile}",
+        )
+    existing = gpd.GeoDataFrame(geometry=[], crs=scenario.crs)
+    if spec.existing is not None:
+        existing = layers[spec.existing]
+        if spec.existing_where:
+            existing = query(existing, spec.existing_where, "models.covering.existing_where")
+        if existing.empty:
+            raise ScenarioError(
+                f"models.covering.existing_where = {spec.existing_where!r} selects no feature of "
+                f"layer {spec.existing!r}",
+                "check the expression against the layer's values",
+            )
+    anchor = existing.geometry.representative_point()
+    x = np.concatenate([anchor.x.to_numpy(), candidates["x"].to_numpy()])
+    y = np.concatenate([anchor.y.to_numpy(), candidates["y"].to_numpy()])
+    field = cost_field(cost_fields, friction, spec.demand, None, demand.geometry.values)
+    minutes = field.sample(x, y) / 1000.0 / spec.speed_kmh * 60.0
+    n_existing = len(existing)
+    fixed = np.arange(n_existing)
+    model = MaximalCovering(
+        n_existing + spec.p, spec.max_minutes, fixed, time_limit=spec.time_limit
+    ).fit(minutes, weights)
+    baseline = (
+        float(weights[(minutes[:, fixed] <= spec.max_minutes).any(axis=1)].sum())
+        if n_existing
+        else 0.0
+    )
+    open_ = model.facilities_
+    nearest = open_[np.argmin(minutes[:, open_], axis=1)]
+    best = minutes[np.arange(len(demand)), nearest]
+    covered = best <= spec.max_minutes
+    names = (
+        existing["name"].astype(str).tolist()
+        if "name" in existing.columns
+        else [f"existing {k + 1}" for k in range(n_existing)]
+    )
+    labels = np.array(names + candidates["site_id"].astype(str).tolist(), dtype=object)
+    covered_weight = np.bincount(nearest[covered], weights[covered], minlength=len(x))
+    chosen = gpd.GeoDataFrame(
+        {
+            "name": labels[open_],
+            "status": np.where(open_ < n_existing, "existing", "new"),
+            "site_id": [
+                candidates["site_id"].iloc[k - n_existing] if k >= n_existing else "" for k in open_
+            ],
+            "score": [
+                float(candidates["score"].iloc[k - n_existing]) if k >= n_existing else np.nan
+                for k in open_
+            ],
+            "covered_weight": covered_weight[open_],
+            "n_covered": np.bincount(nearest[covered], minlength=len(x))[open_],
+        },
+        geometry=gpd.points_from_xy(x[open_], y[open_]),
+        crs=scenario.crs,
+    )
+    demand_names = (
+        demand["name"].to_numpy() if "name" in demand.columns else demand.index.to_numpy()
+    )
+    points = demand.geometry.representative_point()
+    reached = gpd.GeoDataFrame(
+        {
+            "name": demand_names,
+            "weight": weights,
+            "minutes": best,
+            "covered": covered,
+            "served_by": np.where(covered, labels[nearest], ""),
+        },
+        geometry=points.values,
+        crs=scenario.crs,
+    )
+    log.info(
+        "      covering: %d new + %d existing site(s) reach %.0f of %.0f (%.0f alone) in %g min",
+        spec.p,
+        n_existing,
+        model.coverage_,
+        weights.sum(),
+        baseline,
+        spec.max_minutes,
+    )
+    return Covering(
+        chosen,
+        reached,
+        model.coverage_,
+        baseline,
+        float(weights.sum()),
+        model.gap_,
+        model.seconds_,
+        spec.p,
+        spec.profile,
+        spec.max_minutes,
+    )
+
+
+def weights_of(gdf: gpd.GeoDataFrame, field: str | None, key: str, layer: str) -> np.ndarray:
+    """A layer's demand weights from ``field`` (1 each when None), checked positive."""
+    if field is None:
+        return np.ones(len(gdf))
+    values = attribute(gdf, field, key, layer).to_numpy(dtype=float)
+    if np.any(values < 0) or values.sum() <= 0:
+        raise ScenarioError(
+            f"{key} = {field!r}: layer {layer!r} needs positive values",
+            "fix the field's values or choose another weight field",
+        )
+    return values

@@ -1,0 +1,175 @@
+"""Location-allocation in a run: capacitated plants with opening costs, the cost–suitability
+Pareto front, technoparks by maximal covering with existing institutions kept, Weber points
+snapped to eligible land. Each result is checked against an enumeration of every alternative."""
+
+import dataclasses
+import itertools
+
+import numpy as np
+import pytest
+import shapely
+from test_bad_input import assert_nothing_written, assert_user_error, edit
+from test_bad_input import siting as siting_cli
+
+import siting
+from siting import scenario as scenario_mod
+from siting.allocation import mixed_cost
+from siting.scenario import AllocationModel, CoveringModel
+
+
+def run(world, **models):
+    scenario = dataclasses.replace(scenario_mod.load(world / "scenario.toml"), **models)
+    return siting.run(scenario, write=False)
+
+
+def km_to_plants(result, spec, site_ids):
+    sites = result.sites.set_index("site_id").loc[site_ids]
+    field = result.cost_fields[f"{spec.demand}|"]
+    return field.sample(sites["x"].to_numpy(), sites["y"].to_numpy()) / 1000
+
+
+def test_mixed_cost_is_km_at_zero_and_the_documented_mix_otherwise():
+    km = np.array([[10.0, 40.0], [20.0, np.inf]])
+    suit = np.array([0.9, 0.5])
+    assert mixed_cost(km, suit, 0.0) is km
+    mixed = mixed_cost(km, suit, 0.25)
+    assert mixed[0, 0] == pytest.approx(0.75 * 10 / 40 + 0.25 * 0.1)
+    assert mixed[0, 1] == pytest.approx(0.75 * 1.0 + 0.25 * 0.5)
+    assert np.isinf(mixed[1, 1])
+
+
+def test_capacitated_plants_equal_enumeration_of_every_single_sourced_assignment(world):
+    spec = AllocationModel(
+        "processing_plant", capacity=12.0, opening_cost=15.0, p=None, single_sourcing=True
+    )
+    result = run(world, allocation=spec)
+    a = result.allocation
+    assert a.model == "capacitated"
+    ids = result.sites_of("processing_plant")["site_id"].tolist()
+    km = km_to_plants(result, spec, ids)
+    w = result.layers["mines"]["output"].to_numpy(float)
+    best = np.inf
+    for assign in itertools.product(range(len(ids)), repeat=len(w)):
+        load = np.bincount(assign, weights=w, minlength=len(ids))
+        if (load <= 12.0 + 1e-9).all():
+            cost = (w * km[np.arange(len(w)), assign]).sum() + 15.0 * len(set(assign))
+            best = min(best, cost)
+    assert a.objective == pytest.approx(best, rel=1e-4)
+    assert a.objective == pytest.approx(a.transport + 15.0 * len(a.plants), rel=1e-6)
+    assert (a.plants["served_weight"] <= 12.0 + 1e-6).all()
+    assert a.plants["served_weight"].sum() == pytest.approx(w.sum())
+    assert (a.plants["utilisation"] == a.plants["served_weight"] / 12.0).all()
+    assert len(a.lines) == len(w)  # single sourcing: one plant per mine
+
+
+def test_pareto_front_rows_are_the_optima_of_each_mix(world):
+    spec = AllocationModel("processing_plant", p=2, pareto_steps=5)
+    result = run(world, allocation=spec)
+    table = result.allocation.pareto
+    assert table["suitability_weight"].tolist() == [0.0, 0.25, 0.5, 0.75, 1.0]
+    ids = result.sites_of("processing_plant")["site_id"].to_numpy()
+    suit = result.sites_of("processing_plant")["score"].to_numpy(float)
+    km = km_to_plants(result, spec, ids)
+    w = result.layers["mines"]["output"].to_numpy(float)
+    for _, row in table.iterrows():
+        mixed = mixed_cost(km, suit, row["suitability_weight"])
+        best = min(
+            itertools.combinations(range(len(ids)), 2),
+            key=lambda s: (w * mixed[:, list(s)].min(axis=1)).sum(),
+        )
+        j = np.array(best)[np.argmin(mixed[:, list(best)], axis=1)]
+        assert row["plants"] == ", ".join(ids[sorted(best)])
+        assert row["transport"] == pytest.approx((w * km[np.arange(len(w)), j]).sum())
+        assert row["mean_suitability"] == pytest.approx((w * suit[j]).sum() / w.sum())
+    # Exact optima of a weighted sum: more weight on suitability never buys less suitability.
+    assert np.all(np.diff(table["transport"]) >= -1e-6)
+    assert np.all(np.diff(table["mean_suitability"]) >= -1e-9)
+    t, q = table["transport"].to_numpy(), table["mean_suitability"].to_numpy()
+    for i in range(len(table)):
+        dominated = any(
+            t[k] <= t[i] and q[k] >= q[i] and (t[k] < t[i] - 1e-9 or q[k] > q[i] + 1e-12)
+            for k in range(len(table))
+        )
+        assert table["pareto_optimal"].iloc[i] == (not dominated)
+
+
+def test_covering_keeps_existing_sites_and_equals_enumeration(world):
+    spec = CoveringModel(
+        "technopark",
+        existing="anchors",
+        existing_where="kind == 'ugle_naukograd'",
+        p=1,
+        max_minutes=20,
+        speed_kmh=40,
+    )
+    result = run(world, covering=spec)
+    c = result.covering
+    anchors = result.layers["anchors"].query("kind == 'ugle_naukograd'")
+    sites = result.sites_of("technopark")
+    point = anchors.geometry.iloc[0]
+    x = np.concatenate([[point.x], sites["x"].to_numpy()])
+    y = np.concatenate([[point.y], sites["y"].to_numpy()])
+    field = result.cost_fields["settlements|"]
+    minutes = field.sample(x, y) / 1000 / 40 * 60
+    w = result.layers["settlements"]["population"].to_numpy(float)
+    covered = {k: w[(minutes[:, [0, k]] <= 20).any(axis=1)].sum() for k in range(1, len(x))}
+    assert c.coverage == pytest.approx(max(covered.values()))
+    assert c.baseline == pytest.approx(w[minutes[:, 0] <= 20].sum())
+    assert c.total == pytest.approx(w.sum())
+    assert c.sites["status"].tolist().count("existing") == 1
+    assert c.sites["status"].tolist().count("new") == 1
+    assert "UgleNaukoGrad" in c.sites["name"].tolist()
+    open_cols = [0] + [1 + sites.index[sites["site_id"] == s][0] for s in c.sites["site_id"] if s]
+    np.testing.assert_allclose(c.demand["minutes"], minutes[:, open_cols].min(axis=1))
+    assert (c.demand["covered"] == (c.demand["minutes"] <= 20)).all()
+
+
+def test_weber_point_is_snapped_to_the_nearest_eligible_cell(world):
+    spec = dataclasses.replace(
+        scenario_mod.load(world / "scenario.toml").clusters, snap_profile="processing_plant"
+    )
+    result = run(world, clusters=spec)
+    suit = result.suitability("processing_plant")
+    rows, cols = np.nonzero(np.isfinite(suit.data))
+    cx, cy = suit.grid.xy(rows, cols)
+    assert len(result.clusters)
+    mines = result.layers["mines"]
+    for _, pole in result.clusters.iterrows():
+        d = np.hypot(cx - pole["weber_x"], cy - pole["weber_y"])
+        assert pole["snap_m"] == pytest.approx(d.min())
+        assert np.isfinite(suit.sample(np.array([pole["weber_snap_x"]]), [pole["weber_snap_y"]]))
+        members = mines[mines["cluster"] == pole["cluster"]]
+        assert shapely.contains(pole.geometry, members.geometry).all()
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "fragments"),
+    [
+        ("p = 2\n", "capacity = 5\n", ["total output of 'mines' (26)", "4 plant(s) × capacity 5"]),
+        ("p = 2\n", "capacity = 0\n", ["models.allocation.capacity = 0 must be > 0"]),
+        ("p = 2\n", "p = 2\nopening_cost = 10\n", ["models.allocation.opening_cost needs"]),
+        ("p = 2\n", "p = 2\nsuitability_weight = 1.5\n", ["suitability_weight = 1.5"]),
+        ("p = 2\n", "p = 2\npareto_steps = 1\n", ["pareto_steps = 1 must be 0 (off) or >= 2"]),
+        ("p = 2\n", "p = 2\nmethod = 'simplex'\n", ["models.allocation.method = 'simplex'"]),
+        (
+            "p = 2\n",
+            "p = 2\n[models.covering]\nprofile = 'technopark'\np = 5\n",
+            ["models.covering.p = 5 must be between 1 and the profile's n_sites (3)"],
+        ),
+        (
+            "p = 2\n",
+            "p = 2\n[models.covering]\nprofile = 'technopark'\nexisting_where = \"kind == 'x'\"\n",
+            ["models.covering.existing_where needs models.covering.existing"],
+        ),
+        (
+            "p = 2\n",
+            "p = 2\n[models.covering]\nprofile = 'technopark'\nexisting = 'anchors'\n"
+            "existing_where = \"kind == 'nothing'\"\n",
+            ["selects no feature of layer 'anchors'"],
+        ),
+    ],
+)
+def test_bad_model_settings_are_one_clear_error(world, old, new, fragments):
+    proc = siting_cli("run", edit(world, old, new))
+    assert_user_error(proc, *fragments)
+    assert_nothing_written(world)
