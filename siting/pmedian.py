@@ -206,18 +206,18 @@ def lagrangian(
     k = p - int(opened.sum())
     best: Bound | None = None
     stall = 0
-    width = 1
+    # Rows are sorted, so a client's pairs below λ_i form a prefix: work on a window of leading
+    # columns, widened (and copied contiguous once) when its last column is not above every λ.
+    full = pairs.cost.shape[1]
+    width = min(full, 8)
+    cost, site = pairs.cost[:, :width].copy(), pairs.site[:, :width].copy()
     tried: set[bytes] = set()
     for it in range(iters):
-        # Rows are sorted, so a client's pairs below λ_i form a prefix: widen the window until
-        # its last column is above every λ.
-        while True:
-            below = pairs.cost[:, :width] < lam[:, None]
-            if width == pairs.cost.shape[1] or not below[:, -1].any():
-                break
-            width = min(pairs.cost.shape[1], 2 * width)
-        reduced = np.where(below, pairs.cost[:, :width] - lam[:, None], 0.0)
-        rho = np.bincount(pairs.site[:, :width].ravel(), reduced.ravel(), minlength=pairs.m)
+        while width < full and (cost[:, -1] < lam).any():
+            width = min(full, 2 * width)
+            cost, site = pairs.cost[:, :width].copy(), pairs.site[:, :width].copy()
+        reduced = np.minimum(cost - lam[:, None], 0.0)  # inf padding gives 0 too
+        rho = np.bincount(site.ravel(), reduced.ravel(), minlength=pairs.m)
         chosen = opened.copy()
         if k > 0:
             chosen[np.argpartition(np.where(free, rho, np.inf), k - 1)[:k]] = True
@@ -234,7 +234,7 @@ def lagrangian(
                 step, stall = step / 2, 0
         if best.value >= incumbent.value - tol or step < 1e-3:
             break
-        g = 1.0 - (below & chosen[pairs.site[:, :width]]).sum(axis=1)
+        g = 1.0 - ((reduced < 0) & chosen[site]).sum(axis=1)
         norm = float(g @ g)
         if norm == 0:  # the Lagrangian solution is feasible, hence optimal for the relaxation
             break
