@@ -69,6 +69,20 @@ def test_site_popups_carry_rank_score_breakdown_and_allocation(page, run):
         served = run.allocation.lines[run.allocation.lines["site_id"] == plant["site_id"]]
         assert f"serves {len(served)} mines, {served['weight'].sum():.1f} Mt/yr" in page
     assert "contribution" in page and "raw value" in page
+    assert "<b>p-median plant</b>" in page and "utilisation" not in page  # no capacities here
+
+
+def test_allocation_tooltips_are_in_road_equivalent_km(page, run):
+    for _, line in run.allocation.lines.iterrows():
+        tooltip = (
+            f"{line['demand']} → {line['site_id']}: {line['weight']:.2f} Mt/yr, "
+            f"{line['km']:.1f} km (road-equivalent), {line['weight_x_km']:,.1f} Mt·km/yr"
+        )
+        assert tooltip in page
+    # Without [models.covering] the map has no covering group (an empty group would show).
+    if run.covering is None:
+        assert not has_name(page, "Technoparks (covering)")
+    assert has_name(page, "Growth-pole Weber points")  # no snap profile: the plain name
 
 
 def test_title_names_the_scenario(page, run):

@@ -1,9 +1,9 @@
 """``map.html``: the interactive folium map of a run, and a side-by-side map of two runs.
 
-Overlays are grouped (Proposals, Suitability, Criteria, Constraints, Inputs) in one layer
-control; basemaps (OpenStreetMap, satellite, terrain, from xyzservices) in another. With
-``offline=True`` (the default) every script and style is inlined, so the file opens on a closed
-network; only basemap tiles need one.
+Overlays are grouped (Proposals, Technoparks (covering), Suitability, Criteria, Constraints,
+Inputs) in one layer control; basemaps (OpenStreetMap, satellite, terrain, from xyzservices) in
+another. With ``offline=True`` (the default) every script and style is inlined, so the file opens
+on a closed network; only basemap tiles need one.
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ if TYPE_CHECKING:
 
 WGS84 = "EPSG:4326"
 MAX_PIXELS = 1000
+CLUSTER_COLOR = "#7b3294"
 STATUS_COLORS = {
     "operating": "#252525",
     "mothballed": "#8c6d31",
@@ -45,6 +46,9 @@ LINE_STYLES = {  # (layer, kind) → colour, weight
     ("roads", "federal"): ("#d94801", 3.0),
     ("roads", "regional"): ("#fd8d3c", 2.0),
 }
+COVERED_COLORS = {True: "#1a9850", False: "#d73027"}  # demand reached in time, or not
+EXISTING_COLOR = "#e7298a"  # facilities kept open by the covering model (UgleNaukoGrad's pink)
+COVERING_GROUP = "Technoparks (covering)"
 BASEMAPS = (
     (xyz.OpenStreetMap.Mapnik, "OpenStreetMap"),
     (xyz.Esri.WorldImagery, "Satellite (Esri World Imagery)"),
@@ -127,6 +131,13 @@ def weight_unit(field_name: str | None) -> str:
     return "Mt/yr" if field_name == "output" else (field_name or "weight")
 
 
+def transport_unit(field_name: str | None) -> str:
+    """Units of weight × km (road-equivalent km): Mt·km/yr for mines weighted by ``output``."""
+    if field_name == "output":
+        return "Mt·km/yr"
+    return f"{weight_unit(field_name)}·km"
+
+
 def _site_popup(row: gpd.GeoSeries, result: Result) -> str:
     profile = result.scenario.profiles[row["profile"]]
     units = {name: r.units for name, r in result.criteria.items()}
@@ -139,18 +150,43 @@ def _site_popup(row: gpd.GeoSeries, result: Result) -> str:
     served = ""
     a = result.allocation
     if a is not None and row["site_id"] in set(a.plants["site_id"]):
-        lines = a.lines[a.lines["site_id"] == row["site_id"]].sort_values("weight", ascending=False)
-        items = "".join(
-            f"<li>{html.escape(str(d))}: {w:.2f}</li>"
-            for d, w in zip(lines["demand"], lines["weight"], strict=True)
-        )
-        served = (
-            f"<br><b>p-median plant</b>: serves {len(lines)} mines, "
-            f"{lines['weight'].sum():.1f} {weight_unit(result.scenario.allocation.weight_field)}"
-            "<ul style='margin:2px 0;padding-left:16px'>"
-            f"{items}</ul>"
-        )
+        served = _plant_block(result, row["site_id"])
     return head + served + _bars(row, list(profile.criteria), units) + "</div>"
+
+
+def _fmt(value: float, digits: int = 1) -> str:
+    return f"{value:,.{digits}f}" if np.isfinite(value) else "–"
+
+
+def _plant_block(result: Result, site_id: str) -> str:
+    """The popup lines of a site the location-allocation opened: what it serves, its transport,
+    and its capacity and utilisation in the capacitated model."""
+    a = result.allocation
+    spec = result.scenario.allocation
+    unit = weight_unit(spec.weight_field)
+    plant = a.plants[a.plants["site_id"] == site_id].iloc[0]
+    lines = a.lines[a.lines["site_id"] == site_id].sort_values("weight", ascending=False)
+    items = "".join(
+        f"<li>{html.escape(str(d))}: {w:.2f} {unit}, {km:.1f} km"
+        + (f" ({share:.0%} of it)" if share < 1 - 1e-6 else "")
+        + "</li>"
+        for d, w, km, share in zip(
+            lines["demand"], lines["weight"], lines["km"], lines["share"], strict=True
+        )
+    )
+    what = "mines" if spec.demand == "mines" else f"{html.escape(spec.demand)} features"
+    capacity = ""
+    if "capacity" in plant.index and np.isfinite(plant["capacity"]):
+        capacity = (
+            f"<br>capacity {_fmt(plant['capacity'])} {unit}, utilisation "
+            f"<b>{plant['utilisation']:.0%}</b>"
+        )
+    return (
+        f"<br><b>{html.escape(a.model)} plant</b>: serves {int(plant['n_served'])} {what}, "
+        f"{plant['served_weight']:.1f} {unit}{capacity}<br>transport "
+        f"{_fmt(plant['weight_x_km'])} {transport_unit(spec.weight_field)} (road-equivalent km)"
+        f"<ul style='margin:2px 0;padding-left:16px'>{items}</ul>"
+    )
 
 
 def _lines(gdf: gpd.GeoDataFrame, layer: str, name: str) -> folium.GeoJson:
@@ -238,6 +274,7 @@ def add_result(fmap: folium.Map | folium.Figure, result: Result, controls: bool 
     layers = result.layers
     groups: dict[str, list] = {
         "Proposals": [],
+        COVERING_GROUP: [],
         "Suitability": [],
         "Criteria": [],
         "Constraints": [],
@@ -341,12 +378,13 @@ def add_result(fmap: folium.Map | folium.Figure, result: Result, controls: bool 
             _polygons(
                 result.clusters,
                 "Growth poles (mine clusters)",
-                "#7b3294",
+                CLUSTER_COLOR,
                 True,
                 ["cluster", "n_members", "total_weight", "stability", "members"],
                 opacity=0.08,
             ),
         )
+        add("Inputs", _weber_points(result))
     if "mines" in layers:
         add(
             "Inputs",
@@ -365,16 +403,22 @@ def add_result(fmap: folium.Map | folium.Figure, result: Result, controls: bool 
         lines = result.allocation.lines.to_crs(WGS84)
         top = float(lines["weight"].max()) or 1.0
         unit = weight_unit(result.scenario.allocation.weight_field)
+        per_km = transport_unit(result.scenario.allocation.weight_field)
         group = folium.FeatureGroup(name="Allocation: mine → plant (width = output)")
         for _, row in lines.iterrows():
+            share = f" ({row['share']:.0%} of it)" if row["share"] < 1 - 1e-6 else ""
             folium.PolyLine(
                 [(y, x) for x, y in row.geometry.coords],
                 color="#636363",
                 weight=1 + 6 * row["weight"] / top,
                 opacity=0.7,
-                tooltip=f"{row['demand']} → {row['site_id']}: {row['weight']:.2f} {unit}",
+                tooltip=f"{row['demand']} → {row['site_id']}: {row['weight']:.2f} {unit}{share}, "
+                f"{row['km']:.1f} km (road-equivalent), {row['weight_x_km']:,.1f} {per_km}",
             ).add_to(group)
         add("Proposals", group)
+    if result.covering is not None:
+        for layer in _covering(result):
+            add(COVERING_GROUP, layer)
     for name, surface in result.surfaces.items():
         profile = surface.profile
         sites = result.sites[result.sites["profile"] == name].to_crs(WGS84)
@@ -393,7 +437,165 @@ def add_result(fmap: folium.Map | folium.Figure, result: Result, controls: bool 
                 f"(score {row['score']:.2f})",
             ).add_to(group)
         add("Proposals", group)
-    return groups
+    return {group: layers for group, layers in groups.items() if layers}
+
+
+def _weber_name(result: Result) -> str:
+    spec = result.scenario.clusters
+    if spec is not None and spec.snap_profile is not None:
+        return "Growth-pole Weber points (★ snapped to eligible land)"
+    return "Growth-pole Weber points"
+
+
+def _weber_points(result: Result) -> folium.FeatureGroup:
+    """Each growth pole's Weber point (small ring) and, with a snap profile, the nearest eligible
+    cell it was moved to (star), joined by a dashed line."""
+    spec = result.scenario.clusters
+    clusters = result.clusters
+    snap = spec.snap_profile if spec is not None else None
+    title = result.scenario.profiles[snap].title if snap in result.scenario.profiles else snap
+    group = folium.FeatureGroup(name=_weber_name(result))
+    exact = gpd.GeoSeries(
+        gpd.points_from_xy(clusters["weber_x"], clusters["weber_y"]), crs=result.scenario.crs
+    ).to_crs(WGS84)
+    has_snap = snap is not None and "weber_snap_x" in clusters.columns
+    moved = (
+        gpd.GeoSeries(
+            gpd.points_from_xy(clusters["weber_snap_x"], clusters["weber_snap_y"]),
+            crs=result.scenario.crs,
+        ).to_crs(WGS84)
+        if has_snap
+        else exact
+    )
+    for k, (_, c) in enumerate(clusters.iterrows()):
+        a, b = exact.iloc[k], moved.iloc[k]
+        text = f"Pole {c['cluster']}: Weber point (least output-weighted distance to its mines)"
+        if has_snap:
+            text = (
+                f"Pole {c['cluster']}: Weber point moved {c['snap_m'] / 1000:.1f} km to the "
+                f"nearest eligible {title} cell"
+            )
+            folium.PolyLine(
+                [(a.y, a.x), (b.y, b.x)], color=CLUSTER_COLOR, weight=1.5, dash_array="4 4"
+            ).add_to(group)
+        folium.CircleMarker(
+            [a.y, a.x], radius=4, color=CLUSTER_COLOR, weight=2, fill=False, tooltip=text
+        ).add_to(group)
+        if has_snap:
+            folium.Marker(
+                [b.y, b.x],
+                icon=_glyph("★", CLUSTER_COLOR, 20),
+                tooltip=text,
+            ).add_to(group)
+    return group
+
+
+def _glyph(char: str, color: str, size: int) -> folium.DivIcon:
+    """A marker drawn as one character (★, ◆) with a white halo: core Leaflet, no plugin."""
+    return folium.DivIcon(
+        html=(
+            f"<div style='font-size:{size}px;line-height:{size}px;color:{color};"
+            "text-shadow:0 0 2px #fff,0 0 2px #fff,0 0 3px #fff;text-align:center'>"
+            f"{char}</div>"
+        ),
+        icon_size=(size, size),
+        icon_anchor=(size // 2, size // 2),
+        class_name="siting-glyph",
+    )
+
+
+def covering_names(result: Result) -> dict[str, str]:
+    """The covering group's layer names: existing sites, new sites, demand."""
+    c = result.covering
+    return {
+        "existing": "Technoparks kept open (existing, ★)",
+        "new": "Technoparks new (maximal covering, ◆)",
+        "demand": f"Demand reached within {c.max_minutes:g} min (green) or not (red)",
+    }
+
+
+def _covering_popup(row: gpd.GeoSeries, result: Result) -> str:
+    c = result.covering
+    spec = result.scenario.covering
+    weight = spec.weight_field or "demand"
+    n = int(row["n_covered"])
+    what = "settlement" if spec.demand == "settlements" else f"{spec.demand} feature"
+    what += "" if n == 1 else "s"
+    head = f"<div class='covering-popup'><b>{html.escape(str(row['name']))}</b> " + (
+        "(existing, kept open)"
+        if row["status"] == "existing"
+        else f"(new: <code>{html.escape(str(row['site_id']))}</code>, score {row['score']:.3f})"
+    )
+    return (
+        f"{head}<br>covers {_fmt(row['covered_weight'], 0)} {html.escape(weight)} in {n} "
+        f"{html.escape(what)} within {c.max_minutes:g} min (those nearest to it among the open "
+        "sites)</div>"
+    )
+
+
+def _covering(result: Result) -> list[folium.FeatureGroup]:
+    """The maximal covering: existing sites (★), new sites (◆) and the demand points, green
+    where an open site is within the time limit, red where none is."""
+    c = result.covering
+    spec = result.scenario.covering
+    names = covering_names(result)
+    profile = result.scenario.profiles.get(c.profile)
+    new_color = profile.color if profile is not None else "#2ca02c"
+    sites = c.sites.to_crs(WGS84)
+    out = []
+    for status, glyph, color in (("existing", "★", EXISTING_COLOR), ("new", "◆", new_color)):
+        chosen = sites[sites["status"] == status]
+        if chosen.empty:  # no existing facility named in the scenario
+            continue
+        group = folium.FeatureGroup(name=names[status])
+        for _, row in chosen.iterrows():
+            folium.Marker(
+                [row.geometry.y, row.geometry.x],
+                icon=_glyph(glyph, color, 24),
+                popup=folium.Popup(_covering_popup(row, result), max_width=360),
+                tooltip=f"{row['name']} ({status}): covers {_fmt(row['covered_weight'], 0)} "
+                f"{spec.weight_field or 'demand'}",
+            ).add_to(group)
+        out.append(group)
+    demand = c.demand.to_crs(WGS84)
+    top = float(demand["weight"].max()) if len(demand) else 1.0
+    group = folium.FeatureGroup(name=names["demand"])
+    for _, row in demand.iterrows():
+        covered = bool(row["covered"])
+        minutes = float(row["minutes"])
+        reach = (
+            f"{minutes:.1f} min to {row['served_by']}"
+            if covered
+            else (
+                f"{minutes:.1f} min to the nearest open site"
+                if np.isfinite(minutes)
+                else "no open site reachable"
+            )
+        )
+        folium.CircleMarker(
+            [row.geometry.y, row.geometry.x],
+            radius=3 + 9 * np.sqrt(max(float(row["weight"]), 0.0) / (top or 1.0)),
+            color=COVERED_COLORS[covered],
+            fill=True,
+            fill_opacity=0.6,
+            weight=1,
+            tooltip=f"{row['name']}: {_fmt(row['weight'], 0)} {spec.weight_field or 'demand'}, "
+            f"{reach} ({'covered' if covered else 'not covered'})",
+        ).add_to(group)
+    out.append(group)
+    return out
+
+
+def covering_note(result: Result) -> str:
+    """One line on the covering result for the map's title box ('' without covering)."""
+    c = result.covering
+    if c is None or not c.total:
+        return ""
+    return (
+        f"Technoparks: {c.p} new + {int((c.sites['status'] == 'existing').sum())} existing reach "
+        f"{c.coverage / c.total:.1%} of {result.scenario.covering.weight_field or 'demand'} "
+        f"within {c.max_minutes:g} min (existing alone {c.baseline / c.total:.1%})."
+    )
 
 
 def _legend() -> branca.colormap.LinearColormap:
@@ -443,6 +645,8 @@ def build(result: Result) -> folium.Map:
     notes = "".join(
         f"<br><span class='no-sites'>{html.escape(n)}</span>" for n in _no_site_notes(result)
     )
+    if covering_note(result):
+        notes += f"<br><span class='covering'>{html.escape(covering_note(result))}</span>"
     fmap.get_root().html.add_child(
         folium.Element(
             TITLE.format(
