@@ -11,6 +11,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
 import siting
+from siting.exports import report
 
 ROOT = Path(__file__).resolve().parents[1]
 # Basemap tiles are the one thing the offline map still fetches; everything else must load.
@@ -100,6 +101,10 @@ def test_layer_control_lists_every_layer(page, result):
         "Mines (size = output, colour = status)",
         "Settlements (size = population)",
         "Allocation: mine → plant (width = output)",
+        "Growth-pole Weber points (★ snapped to eligible land)",
+        "Technoparks kept open (existing, ★)",
+        "Technoparks new (maximal covering, ◆)",
+        f"Demand reached within {result.scenario.covering.max_minutes:g} min (green) or not (red)",
     }
     for p in result.scenario.profiles.values():
         expected |= {f"Suitability: {p.title}", f"Exclusions: {p.title}", f"Sites: {p.title}"}
@@ -130,6 +135,31 @@ def test_clicking_the_top_site_opens_its_popup(page, result):
     text = click_site(page, top)
     assert "rank 1" in text and f"score {top['score']:.3f}" in text
     assert f"{result.scenario.profiles['processing_plant'].title} #1" in text
+
+
+def test_clicking_a_new_technopark_opens_its_covering_popup(page, result):
+    c = result.covering
+    sites = c.sites.to_crs("EPSG:4326")
+    new = sites[sites["status"] == "new"].iloc[0]
+    m = map_var(page)
+    page.execute_script(
+        f"window._view = [{m}.getCenter(), {m}.getZoom()]; {m}.closePopup(); "
+        f"{m}.setView([{new.geometry.y}, {new.geometry.x}], 15, {{animate: false}});"
+    )
+    container = page.find_element(By.CSS_SELECTOR, ".folium-map")
+    ActionChains(page).move_to_element(container).click().perform()  # the view's centre
+    popup = WebDriverWait(page, 10).until(
+        lambda d: d.find_element(By.CSS_SELECTOR, ".leaflet-popup-content .covering-popup")
+    )
+    n = int(new["n_covered"])
+    assert f"(new: {new['site_id']}, score {new['score']:.3f})" in popup.text
+    assert (
+        f"covers {new['covered_weight']:,.0f} population in {n} "
+        f"{'settlement' if n == 1 else 'settlements'} within {c.max_minutes:g} min" in popup.text
+    )
+    page.execute_script(  # back to the view the other tests click in
+        f"{m}.closePopup(); {m}.setView(window._view[0], window._view[1], {{animate: false}});"
+    )
 
 
 def test_toggling_a_layer_hides_it(page, result):
@@ -199,7 +229,7 @@ def test_report_opens_offline_with_every_figure(browser, result):
     widths = browser.execute_script(
         "return Array.from(document.images).map(function (i) { return i.naturalWidth; })"
     )
-    assert len(widths) == 2 + len(result.scenario.profiles)
+    assert len(widths) == len(report.figure_names(result)) == 3 + len(result.scenario.profiles)
     assert all(w > 200 for w in widths)
     body = browser.find_element(By.TAG_NAME, "body").text
     top = result.sites.iloc[0]

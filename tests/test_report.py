@@ -101,6 +101,7 @@ def test_both_files_have_the_same_sections_in_order(written):
     html_heads = re.findall(r"<h2[^>]*>([^<]+)</h2>", page)
     md_heads = re.findall(r"^## (.+)$", md, re.M)
     assert html_heads == md_heads
+    covering = ["Technoparks: maximal covering"] if written[0].covering is not None else []
     assert md_heads == [
         "Study area",
         "Scenario and weights",
@@ -109,6 +110,7 @@ def test_both_files_have_the_same_sections_in_order(written):
         "Top sites",
         "Growth poles",
         "Location-allocation",
+        *covering,
         "Sensitivity",
         "Data provenance and versions",
     ]
@@ -125,6 +127,8 @@ def test_allocation_clusters_and_provenance_come_from_the_result(written):
         assert f"| {demand} |" in md
     for members in result.clusters["members"]:
         assert members in md
+    for _, c in result.clusters.iterrows():  # no snap profile: the Weber point only
+        assert f"| {c['weber_x']:,.0f} E, {c['weber_y']:,.0f} N | {c['members']} |" in md
     for name, spec in result.scenario.layers.items():
         digest = sha256(spec.path)[:12]
         assert f"| {name} | {spec.path.name} | {spec.reader} | {digest} | " in md
@@ -167,3 +171,34 @@ def test_profile_without_site_is_said_plainly(world, tmp_path, caplog):
     assert page.count("<img") == len(report.figure_names(result))
     assert (out / "report_files" / "suitability_technopark.png").is_file()
     assert "No site proposed for Processing plant" not in md
+
+
+def test_p_median_allocation_is_stated_with_its_proof_and_no_pareto(written):
+    result, out, _, page, md = written
+    a = result.allocation
+    assert a.model == "p-median" and a.pareto is None  # the synthetic scenario's model
+    for text in (md, page):
+        assert (
+            f"p-median: p = {a.p} plants, each demand feature served by its nearest open plant, "
+            "minimising Σ weight × km" in text
+        )
+        assert f"Solver: {a.method}." in text
+        assert f"proven gap {a.gap:.2%}" in text
+        assert f"Transport Σ weight × km: {report.num(a.transport)} Mt·km/yr." in text
+    assert a.objective == pytest.approx(a.transport)  # plain p-median: the objective is transport
+    assert "Pareto front" not in md and "pareto.png" not in report.figure_names(result)
+    assert "utilisation" not in md  # no capacities
+    for _, line in a.lines.iterrows():
+        assert f" | {line['km']:,.1f} | {report.num(line['weight_x_km'])} |" in md
+    # Nothing of the sweep is written either, and run.json says so.
+    from siting.exports import gpkg, runinfo
+
+    assert gpkg.write_pareto_csv(result, out / "pareto.csv") is None
+    assert not (out / "pareto.csv").exists()
+    info = runinfo.info(result)
+    assert info["allocation"]["model"] == "p-median" and info["allocation"]["pareto"] is None
+    assert info["allocation"]["capacity"] is None
+    assert info["allocation"]["transport"] == pytest.approx(a.transport)
+    if result.covering is None:
+        assert info["covering"] is None
+        assert "Technoparks: maximal covering" not in md

@@ -1,4 +1,5 @@
-"""Static figures for the report: study area, criteria, suitability (PNG bytes, matplotlib Agg).
+"""Static figures for the report: study area, criteria, suitability, the allocation's Pareto front
+(PNG bytes, matplotlib Agg).
 
 Figures are built on :class:`matplotlib.figure.Figure` objects with an Agg canvas, never through
 ``pyplot``, so making a report leaves no global matplotlib state behind. Rasters are drawn from
@@ -409,4 +410,80 @@ def suitability(result: Result, profile: str) -> bytes:
     bar = fig.colorbar(im, cax=cax)
     bar.set_label("suitability (0 worst, 1 best)", fontsize=7)
     bar.ax.tick_params(labelsize=7)
+    return png(fig)
+
+
+def pareto(result: Result) -> bytes:
+    """The allocation's Pareto sweep: transport (x) against the demand-weighted mean suitability
+    of the plants (y), one point per suitability weight α (labelled), the Pareto-optimal ones in
+    red and joined, the run's own solution ringed."""
+    from siting.exports.webmap import transport_unit
+
+    a = result.allocation
+    table = a.pareto.sort_values("transport")
+    spec = result.scenario.allocation
+    fig = Figure(figsize=(6.4, 4.2))
+    ax = fig.add_axes((0.13, 0.14, 0.83, 0.76))
+    optimal = table[table["pareto_optimal"].astype(bool)]
+    dominated = table[~table["pareto_optimal"].astype(bool)]
+    ax.plot(
+        optimal["transport"],
+        optimal["mean_suitability"],
+        color="#d62728",
+        linewidth=1.2,
+        zorder=2,
+    )
+    ax.scatter(
+        optimal["transport"],
+        optimal["mean_suitability"],
+        s=46,
+        c="#d62728",
+        edgecolors="black",
+        linewidths=0.6,
+        zorder=3,
+        label=f"Pareto-optimal ({len(optimal)})",
+    )
+    if len(dominated):
+        ax.scatter(
+            dominated["transport"],
+            dominated["mean_suitability"],
+            s=40,
+            c="#bdbdbd",
+            edgecolors="#636363",
+            linewidths=0.6,
+            zorder=3,
+            label=f"dominated ({len(dominated)})",
+        )
+    ax.scatter(
+        [a.transport],
+        [a.mean_suitability],
+        s=190,
+        facecolors="none",
+        edgecolors="#1f77b4",
+        linewidths=1.6,
+        zorder=4,
+        label=f"this run (α = {spec.suitability_weight:g})",
+    )
+    for _, row in table.iterrows():
+        ax.annotate(
+            f"α = {row['suitability_weight']:g}",
+            (row["transport"], row["mean_suitability"]),
+            xytext=(6, -10),
+            textcoords="offset points",
+            fontsize=7.5,
+            path_effects=HALO,
+            zorder=5,
+        )
+    ax.margins(x=0.12, y=0.15)
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,.0f}"))
+    ax.set_xlabel(f"transport, Σ weight × km ({transport_unit(spec.weight_field)})", fontsize=8)
+    ax.set_ylabel("mean suitability of the plants (demand-weighted)", fontsize=8)
+    ax.tick_params(labelsize=7.5)
+    ax.grid(alpha=0.3, linewidth=0.5)
+    ax.set_title(
+        f"Pareto front: {a.model} plants, transport against site suitability",
+        fontsize=9,
+        loc="left",
+    )
+    ax.legend(fontsize=7.5, loc="lower right", framealpha=0.9)
     return png(fig)
