@@ -39,6 +39,11 @@ def main(project_path: str, png: str) -> dict:
     }
     root = project.layerTreeRoot()
     out["groups"] = [g.name() for g in root.children() if hasattr(g, "findLayers")]
+    out["tree"] = {
+        g.name(): [n.name() for n in g.findLayers()]
+        for g in root.children()
+        if hasattr(g, "findLayers")
+    }
     out["order"] = [n.layer().source() if n.layer() else None for n in root.findLayers()]
     for layer in project.mapLayers().values():
         entry = {
@@ -51,6 +56,8 @@ def main(project_path: str, png: str) -> dict:
         }
         if isinstance(layer, QgsVectorLayer):
             entry["features"] = layer.featureCount()
+            entry["spatial"] = layer.isSpatial()
+            entry["fields"] = layer.fields().names()
             entry["renderer"] = layer.renderer().type() if layer.renderer() else None
             entry["labels"] = bool(layer.labelsEnabled())
         else:

@@ -9,12 +9,12 @@ venv::
 "qml": "t.qml", "sld": "t.sld", "renderer": "categorizedSymbol"}`` or ``{"kind": "raster",
 "path": "x.tif", "qml": "x.qml", "sld": "x.sld", "renderer": "singlebandpseudocolor"}`` (an
 optional ``"png"`` saves the rendered layer). For each, the report says whether the layer opened,
-whether ``loadNamedStyle`` succeeded (and its message), the renderer type QGIS built, its classes
-with their colours and symbol layer types, data-defined properties and whether their expressions
-parse and evaluate on the layer's features, labelling, field aliases, the embedded abstract,
-whether the SLD parses (and whether QGIS loads it), and how many pixels a render of the layer
-drew. The test (``tests/test_qgis_styles.py``) asserts on that report; this script asserts
-nothing itself.
+whether ``loadNamedStyle`` succeeded (and its message), the renderer type QGIS built (None for a
+table without geometry), its classes with their colours and symbol layer types, the colour each
+feature gets, data-defined properties and whether their expressions parse and evaluate on the
+layer's features, labelling, field aliases, the embedded abstract, whether the SLD parses (and
+whether QGIS loads it), and how many pixels a render of the layer drew. The test
+(``tests/test_qgis_styles.py``) asserts on that report; this script asserts nothing itself.
 """
 
 from __future__ import annotations
@@ -35,6 +35,7 @@ from qgis.core import (
     QgsMapSettings,
     QgsProperty,
     QgsRasterLayer,
+    QgsRenderContext,
     QgsVectorLayer,
 )
 from qgis.PyQt.QtCore import QSize
@@ -103,6 +104,23 @@ def _all_dd(summary: dict) -> list[str]:
     return found
 
 
+def _feature_colours(layer: QgsVectorLayer) -> list:
+    """The colour the renderer gives each feature, in feature order (None: not drawn)."""
+    renderer = layer.renderer().clone()
+    context = QgsRenderContext()
+    context.expressionContext().appendScopes(
+        QgsExpressionContextUtils.globalProjectLayerScopes(layer)
+    )
+    renderer.startRender(context, layer.fields())
+    colours = []
+    for feature in layer.getFeatures():
+        context.expressionContext().setFeature(feature)
+        symbol = renderer.symbolForFeature(feature, context)
+        colours.append(symbol.color().name() if symbol is not None else None)
+    renderer.stopRender(context)
+    return colours
+
+
 def _render(layer, png: str | None) -> int:
     """Render the layer alone (400 px wide) and count the pixels it drew."""
     settings = QgsMapSettings()
@@ -141,8 +159,15 @@ def probe_vector(item: dict) -> dict:
     if not layer.isValid():
         return out
     message, ok = layer.loadNamedStyle(item["qml"])
-    out |= {"loaded": bool(ok), "message": message}
+    out |= {"loaded": bool(ok), "message": message, "spatial": layer.isSpatial()}
+    fields = layer.fields()
+    out["aliases"] = {f.name(): layer.attributeAlias(i) for i, f in enumerate(fields)}
+    out["abstract"] = layer.customProperty("siting/abstract")
+    out["sld"] = _sld(item["sld"])
     renderer = layer.renderer()
+    if renderer is None:  # an attributes table: nothing to draw
+        out |= {"renderer": None, "labels_enabled": layer.labelsEnabled(), "expressions": {}}
+        return out
     out["renderer"] = renderer.type()
     out["order_by"] = renderer.orderByEnabled()
     out["classification_attribute"] = getattr(renderer, "classAttribute", lambda: None)()
@@ -191,11 +216,8 @@ def probe_vector(item: dict) -> dict:
             settings.fieldName if settings.isExpression else f'"{settings.fieldName}"'
         )
     out["expressions"] = _expressions(layer, sorted(set(expressions)))
-    fields = layer.fields()
-    out["aliases"] = {f.name(): layer.attributeAlias(i) for i, f in enumerate(fields)}
-    out["abstract"] = layer.customProperty("siting/abstract")
+    out["feature_colours"] = _feature_colours(layer)
     out["drawn_pixels"] = _render(layer, item.get("png"))
-    out["sld"] = _sld(item["sld"])
     if out["sld"]["parses"]:
         other = QgsVectorLayer(f"{item['path']}|layername={item['table']}", "sld", "ogr")
         message_sld, ok_sld = other.loadSldStyle(item["sld"])

@@ -66,7 +66,14 @@ def check_project(report: dict, result, vectors: dict, rasters: dict) -> None:
     assert report["crs"] == result.scenario.crs
     assert report["title"] == result.scenario.title
     assert report["abstract"] == result.scenario.description
-    assert report["groups"] == ["Proposals", "Constraints", "Inputs", "Suitability", "Criteria"]
+    assert report["groups"] == [
+        "Proposals",
+        "Technoparks (covering)",
+        "Constraints",
+        "Inputs",
+        "Suitability",
+        "Criteria",
+    ]
     layers = report["layers"]
     assert set(vectors) | set(rasters) == set(layers)
     for name, layer in layers.items():
@@ -90,6 +97,39 @@ def check_project(report: dict, result, vectors: dict, rasters: dict) -> None:
         )
     assert report["render"]["colours"] > 20
     assert 0.05 < report["render"]["painted_share"] < 0.99
+    check_model_layers(report, result)
+
+
+def check_model_layers(report: dict, result) -> None:
+    """The models' tables load in their groups with every row: plants and lines, the Pareto
+    sweep as a table without geometry, the covering's sites and demand, the snapped Weber
+    points."""
+    layers, tree = report["layers"], report["tree"]
+    a, c = result.allocation, result.covering
+    assert layers["allocation_plants"]["features"] == len(a.plants)
+    assert {"capacity", "utilisation", "weight_x_km"} <= set(layers["allocation_plants"]["fields"])
+    assert {"km", "weight_x_km", "share"} <= set(layers["allocation_lines"]["fields"])
+    assert "cost" not in layers["allocation_lines"]["fields"]
+    pareto = layers["allocation_pareto"]
+    assert pareto["spatial"] is False and pareto["renderer"] is None
+    assert pareto["features"] == len(a.pareto)
+    assert set(a.pareto.columns) <= set(pareto["fields"])
+    assert layers["covering_sites"]["features"] == len(c.sites)
+    assert layers["covering_sites"]["renderer"] == "categorizedSymbol"
+    assert layers["covering_demand"]["features"] == len(c.demand)
+    assert layers["cluster_weber_snapped"]["features"] == len(result.clusters)
+    assert tree["Technoparks (covering)"] == [
+        "Technoparks: existing and new",
+        "Demand reached in time, or not",
+    ]
+    proposals = tree["Proposals"]
+    for name in (
+        "Plants (location-allocation)",
+        "Allocation: mine → plant",
+        "Growth-pole Weber points, snapped to eligible land",
+    ):
+        assert name in proposals, name
+    assert proposals[-1] == "Allocation: Pareto front (table)"  # tables after every drawn layer
 
 
 def test_project_opens_in_qgis_and_survives_a_move(run, tmp_path):

@@ -8,6 +8,7 @@ asserts on what QGIS built from them; it fails (not skips) without QGIS, as CI i
 from __future__ import annotations
 
 import json
+import math
 import subprocess
 import xml.etree.ElementTree as ET
 from pathlib import Path
@@ -74,13 +75,25 @@ def test_every_table_has_a_wellformed_qml_with_its_declared_renderer(styles, tab
         "candidate_patches": "graduatedSymbol",
         "study_area": "singleSymbol",
         "clusters": "singleSymbol",
+        "cluster_weber_snapped": "singleSymbol",
+        "allocation_plants": "singleSymbol",
+        "covering_sites": "categorizedSymbol",
+        "covering_demand": "categorizedSymbol",
     }
+    # The default Kuzbass run has every model: the tables of each are styled.
+    assert {"allocation_pareto", "covering_sites", "covering_demand", "cluster_weber_snapped"} <= (
+        set(styles)
+    )
     for name, style in styles.items():
         root = qml_root(style)
         renderers = root.findall("renderer-v2")
-        assert len(renderers) == 1, name
-        assert renderers[0].get("type") == style.renderer, name
-        assert style.renderer == expected.get(name, style.renderer), name
+        if gpkg.is_spatial(tables[name]):
+            assert len(renderers) == 1, name
+            assert renderers[0].get("type") == style.renderer, name
+            assert style.renderer == expected.get(name, style.renderer), name
+        else:  # an attributes table: aliases and abstract, nothing to draw
+            assert renderers == [] and style.renderer is None, name
+            assert root.find("layerGeometryType").text == "4", name
         aliases = {a.get("field"): a.get("name") for a in root.iter("alias")}
         columns = [c for c in tables[name].columns if c != "geometry"]
         assert set(columns) <= set(aliases), name
@@ -96,7 +109,8 @@ def test_every_sld_is_sld_110_with_the_abstract(styles, run):
         assert root.tag == f"{SLD}StyledLayerDescriptor"
         assert root.get("version") == "1.1.0"
         assert root.find(f".//{SE}Abstract").text == style.abstract
-        assert root.find(f".//{SE}Rule") is not None
+        # A table without geometry has nothing to draw: its SLD carries the abstract only.
+        assert (root.find(f".//{SE}Rule") is not None) == (style.renderer is not None)
 
 
 def test_proposed_sites_one_category_per_profile_with_its_colour(styles, run):
@@ -334,11 +348,15 @@ def test_qgis_loads_every_style(probed, run, tables):
         assert r["abstract"] == item["abstract"], name
         assert r["sld"]["parses"], (name, r["sld"])
         if item["kind"] == "vector":
-            assert r["sld"]["qgis_loads"], (name, r["sld"])
             bad = {e: x for e, x in r["expressions"].items() if not x["parses"] or x["error"]}
             assert not bad, (name, bad)
-            aliases = qgis_styles.field_aliases(tables[name].columns, run)
+            aliases = qgis_styles.field_aliases(tables[name].columns, run, name)
             assert {f: r["aliases"][f] for f in aliases} == aliases, name
+            if not gpkg.is_spatial(tables[name]):
+                assert r["spatial"] is False and r["renderer"] is None, name
+                assert r["features"] == len(tables[name]), name
+                continue
+            assert r["sld"]["qgis_loads"], (name, r["sld"])
             if r["features"]:
                 assert r["drawn_pixels"] > 0, name
         else:
@@ -380,3 +398,102 @@ def test_qgis_sees_profiles_statuses_hatches_and_labels(probed, run):
     lines = results["allocation_lines"]["symbol"]
     assert '"weight"' in lines["layers"][0]["dd"]["outlineWidth"]
     assert lines["opacity"] < 1
+
+
+def _category_colours(root: ET.Element) -> dict[str, tuple[str, str]]:
+    """Category value → (marker shape, fill colour) of a categorized QML."""
+    renderer = root.find("renderer-v2")
+    out = {}
+    for category in renderer.iter("category"):
+        symbol = renderer.find(f"symbols/symbol[@name='{category.get('symbol')}']")
+        options = {o.get("name"): o.get("value") for o in symbol.find("layer/Option")}
+        out[category.get("value")] = (options["name"], options["color"])
+    return out
+
+
+def test_covering_tables_by_status_and_by_coverage(styles, tables, run):
+    sites = qml_root(styles["covering_sites"])
+    assert sites.find("renderer-v2").get("attr") == "status"
+    colours = _category_colours(sites)
+    technopark = run.scenario.profiles[run.covering.profile].color
+    assert colours == {
+        "existing": ("star", qgis_styles._rgba(qgis_styles.EXISTING_COLOR)),
+        "new": ("diamond", qgis_styles._rgba(technopark)),
+    }
+    assert sites.find("labeling/settings/text-style").get("fieldName") == "name"
+    demand = qml_root(styles["covering_demand"])
+    assert demand.find("renderer-v2").get("attr") == "covered"
+    colours = _category_colours(demand)
+    assert colours == {
+        "true": ("circle", qgis_styles._rgba(qgis_styles.COVERED_COLORS[True])),
+        "false": ("circle", qgis_styles._rgba(qgis_styles.COVERED_COLORS[False])),
+    }
+    limit = run.scenario.covering.max_minutes
+    labels = [c.get("label") for c in demand.iter("category")]
+    assert labels == [f"Reached within {limit:g} min", f"Not reached within {limit:g} min"]
+    aliases = {a.get("field"): a.get("name") for a in demand.iter("alias")}
+    assert aliases["weight"] == "Demand (population)"  # not the allocation's Mt/yr
+    assert aliases["covered"] == f"Covered within {limit:g} min"
+    assert aliases["minutes"] == "Travel time to the nearest open site (min)"
+    abstract = styles["covering_sites"].abstract
+    spec = run.scenario.covering
+    assert f"p = {spec.p} new site(s), existing '{spec.existing}' where {spec.existing_where}" in (
+        abstract
+    )
+    assert f"within {limit:g} min at {spec.speed_kmh:g} km/h" in abstract
+    assert len(tables["covering_sites"]) == len(run.covering.sites)
+
+
+def test_allocation_tables_name_the_capacitated_model_and_new_fields(styles, run):
+    spec = run.scenario.allocation
+    assert spec.capacity is not None  # the default scenario's model
+    for table in ("allocation_plants", "allocation_lines", "allocation_pareto"):
+        assert (
+            f"capacitated, capacity {spec.capacity:g} Mt/yr per plant, opening cost "
+            f"{spec.opening_cost:g} Mt·km/yr" in styles[table].abstract
+        ), table
+    plants = qml_root(styles["allocation_plants"])
+    label = plants.find("labeling/settings/text-style")
+    assert label.get("isExpression") == "1" and '"utilisation"' in label.get("fieldName")
+    aliases = {a.get("field"): a.get("name") for a in plants.iter("alias")}
+    assert aliases["utilisation"] == "Utilisation (served / capacity, 0–1)"
+    assert aliases["capacity"] == "Capacity (Mt/yr)"
+    assert aliases["weight_x_km"] == "Demand × distance (Mt·km/yr)"
+    lines = {
+        a.get("field"): a.get("name") for a in qml_root(styles["allocation_lines"]).iter("alias")
+    }
+    assert lines["km"] == "Distance (road-equivalent km)"
+    assert "cost" not in lines and "weight_x_cost" not in lines
+    pareto = {
+        a.get("field"): a.get("name") for a in qml_root(styles["allocation_pareto"]).iter("alias")
+    }
+    assert pareto["transport"] == "Transport, Σ demand × km (Mt·km/yr)"
+    assert pareto["pareto_optimal"] == "Pareto-optimal"
+    snapped = qml_root(styles["cluster_weber_snapped"])
+    aliases = {a.get("field"): a.get("name") for a in snapped.iter("alias")}
+    assert aliases["snap_m"] == "Weber point moved to eligible land (m)"
+
+
+def test_qgis_colours_each_covering_feature_and_labels_utilisation(probed, run, tables):
+    results = _results(probed)
+    demand = tables["covering_demand"]
+    want = [qgis_styles.COVERED_COLORS[bool(c)] for c in demand["covered"]]
+    assert results["covering_demand"]["feature_colours"] == want
+    assert 0 < sum(demand["covered"]) < len(demand)  # both classes drawn in the default run
+    sites = tables["covering_sites"]
+    technopark = run.scenario.profiles[run.covering.profile].color
+    want = [qgis_styles.EXISTING_COLOR if s == "existing" else technopark for s in sites["status"]]
+    assert results["covering_sites"]["feature_colours"] == want
+    plants = results["allocation_plants"]
+    expression = plants["labeling"]["field"]
+    assert plants["labeling"]["is_expression"]
+    sample = plants["expressions"][expression]["sample"]
+    a = run.allocation.plants
+    assert sample == [
+        f"{s} ({math.floor(100 * u + 0.5)} %)"
+        for s, u in zip(a["site_id"][:5], a["utilisation"][:5], strict=True)
+    ]
+    pareto = results["allocation_pareto"]
+    assert pareto["valid"] and pareto["renderer"] is None
+    assert pareto["features"] == len(run.allocation.pareto)
+    assert pareto["aliases"]["suitability_weight"].startswith("Suitability weight α")

@@ -33,6 +33,7 @@ def write_outputs(result: Result) -> Path:
             rasters.write_all(result, staging)
         if scenario.outputs.gpkg:
             gpkg.write(result, staging / "siting.gpkg")
+        gpkg.write_pareto_csv(result, staging / "pareto.csv")  # when the run swept a Pareto front
         if scenario.outputs.map:
             webmap.write(result, staging / "map.html", offline=scenario.outputs.offline_map)
         if scenario.outputs.report:

@@ -32,15 +32,20 @@ from siting.grid import Grid, Raster
 log = logging.getLogger("siting")
 
 PROJECT = "siting.qgz"
-GROUPS = ("Proposals", "Constraints", "Inputs", "Suitability", "Criteria")
+COVERING_GROUP = "Technoparks (covering)"
+GROUPS = ("Proposals", COVERING_GROUP, "Constraints", "Inputs", "Suitability", "Criteria")
 # GeoPackage tables by group, top of the legend first; inputs not listed go to "Inputs".
 TABLE_GROUPS = {
     "proposed_sites": "Proposals",
     "allocation_plants": "Proposals",
     "allocation_lines": "Proposals",
+    "allocation_pareto": "Proposals",
+    "cluster_weber_snapped": "Proposals",
     "cluster_weber_points": "Proposals",
     "clusters": "Proposals",
     "candidate_patches": "Proposals",
+    "covering_sites": COVERING_GROUP,
+    "covering_demand": COVERING_GROUP,
     "exclusions": "Constraints",
     "input_protected_areas": "Constraints",
     "input_water": "Constraints",
@@ -48,9 +53,13 @@ TABLE_GROUPS = {
 }
 TITLES = {
     "proposed_sites": "Proposed sites",
-    "allocation_plants": "p-median plants",
+    "allocation_plants": "Plants (location-allocation)",
     "allocation_lines": "Allocation: mine → plant",
+    "allocation_pareto": "Allocation: Pareto front (table)",
+    "cluster_weber_snapped": "Growth-pole Weber points, snapped to eligible land",
     "cluster_weber_points": "Growth-pole Weber points",
+    "covering_sites": "Technoparks: existing and new",
+    "covering_demand": "Demand reached in time, or not",
     "clusters": "Growth poles",
     "candidate_patches": "Candidate patches",
     "exclusions": "Exclusions",
@@ -58,6 +67,7 @@ TITLES = {
 }
 RESULT_TABLES = ("study_area", "exclusions", "candidate_patches", "proposed_sites")
 GEOMETRY_ORDER = {"Point": 0, "MultiPoint": 0, "LineString": 1, "MultiLineString": 1}
+NO_GEOMETRY = "No geometry"  # an attributes table (the Pareto sweep): listed last in its group
 
 
 @dataclass
@@ -103,6 +113,7 @@ def _context(info: dict, folder: Path) -> SimpleNamespace:
         for n, v in scenario["layers"].items()
     }
     allocation, clusters = scenario.get("allocation"), scenario.get("clusters")
+    covering = scenario.get("covering")  # absent from folders written before covering existed
     criteria = {}
     for tif in sorted((folder / "criteria").glob("*.tif")):
         with rasterio.open(tif) as src:
@@ -117,6 +128,7 @@ def _context(info: dict, folder: Path) -> SimpleNamespace:
             layers=layers,
             allocation=SimpleNamespace(**allocation) if allocation else None,
             clusters=SimpleNamespace(**clusters) if clusters else None,
+            covering=SimpleNamespace(**covering) if covering else None,
         ),
         grid=SimpleNamespace(res=info["grid"]["resolution_m"]),
         criteria=criteria,
@@ -292,8 +304,9 @@ def write(folder: Path) -> Path:
                 gdf = gpd.read_file(gpkg, layer=table)
             meta = pyogrio.read_info(gpkg, layer=table)
             styles[table] = vector_style(table, gdf, context)
-            geometry_column[table] = meta.get("geometry_name") or "geom"
-            bounds = tuple(float(v) for v in gdf.total_bounds) if len(gdf) else extent
+            spatial = geometry is not None
+            geometry_column[table] = (meta.get("geometry_name") or "geom") if spatial else ""
+            bounds = tuple(float(v) for v in gdf.total_bounds) if spatial and len(gdf) else extent
             if table == "study_area" and len(gdf):
                 extent = bounds
             group = TABLE_GROUPS.get(table, "Inputs")
@@ -308,14 +321,17 @@ def write(folder: Path) -> Path:
                     kind="vector",
                     style=styles[table],
                     extent=bounds,
-                    geometry=geometry,
+                    geometry=geometry if spatial else NO_GEOMETRY,
                     checked=table != "candidate_patches",
                 )
             )
         _write_styles(gpkg, styles, geometry_column)
         # Points over lines over polygons within each group, as a cartographer would stack them.
         vectors.sort(
-            key=lambda lyr: (GROUPS.index(lyr.group), GEOMETRY_ORDER.get(lyr.geometry or "", 2))
+            key=lambda lyr: (
+                GROUPS.index(lyr.group),
+                3 if lyr.geometry == NO_GEOMETRY else GEOMETRY_ORDER.get(lyr.geometry or "", 2),
+            )
         )
         layers += vectors
     else:

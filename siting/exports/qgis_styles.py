@@ -28,7 +28,14 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from siting.exports.rasters import NODATA
-from siting.exports.webmap import STATUS_COLORS, weight_unit
+from siting.exports.webmap import (
+    CLUSTER_COLOR,
+    COVERED_COLORS,
+    EXISTING_COLOR,
+    STATUS_COLORS,
+    transport_unit,
+    weight_unit,
+)
 from siting.grid import Raster
 
 if TYPE_CHECKING:
@@ -58,7 +65,6 @@ ANCHOR_CLASSES = {  # anchor kind → (marker, colour, size in mm, label)
     "research_institute": ("triangle", "#6a3d9a", 3.5, "Research institute"),
 }
 SETTLEMENT_COLOR = "#6a51a3"
-CLUSTER_COLOR = "#7b3294"
 EXCLUSION_COLOR = "#b2182b"
 PROTECTED_COLOR = "#1a9850"
 WATER_COLOR = "#2171b5"
@@ -112,10 +118,27 @@ ALIASES = {
     "centroid_y": "Weighted centroid northing (m)",
     "weber_x": "Weber point easting (m)",
     "weber_y": "Weber point northing (m)",
+    "weber_snap_x": "Snapped Weber point easting (m)",
+    "weber_snap_y": "Snapped Weber point northing (m)",
+    "snap_m": "Weber point moved to eligible land (m)",
+    "snap_profile": "Eligible land of profile",
     "members": "Members",
     "n_served": "Mines served",
     "demand": "Served feature",
+    "share": "Share of the feature's demand (0–1)",
+    "km": "Distance (road-equivalent km)",
+    "utilisation": "Utilisation (served / capacity, 0–1)",
     "cost": "Haul cost (cost units)",
+    "suitability_weight": "Suitability weight α (0 = transport only, 1 = suitability only)",
+    "mean_suitability": "Mean suitability of the plants, demand-weighted (0–1)",
+    "n_plants": "Plants opened",
+    "plants": "Plants opened (site ids)",
+    "gap": "Proven optimality gap (0–1)",
+    "seconds": "Solver time (s)",
+    "pareto_optimal": "Pareto-optimal",
+    "n_covered": "Features covered",
+    "minutes": "Travel time to the nearest open site (min)",
+    "served_by": "Nearest open site within the limit",
 }
 
 
@@ -136,14 +159,15 @@ class Style:
     renderer
         The QGIS renderer type written: ``singleSymbol``, ``categorizedSymbol``,
         ``graduatedSymbol``, ``RuleRenderer``, or for rasters ``singlebandpseudocolor`` or
-        ``paletted``.
+        ``paletted``; None for an attributes table (no geometry: nothing to draw, and the SLD
+        carries only the abstract).
     abstract
         One paragraph: what the layer is, its units, its source and the scenario.
     """
 
     qml: str
     sld: str
-    renderer: str
+    renderer: str | None
     abstract: str
 
 
@@ -287,7 +311,9 @@ def _max(gdf: gpd.GeoDataFrame, column: str, default: float = 1.0) -> float:
 # --- aliases and abstracts -----------------------------------------------------------------------
 
 
-def field_aliases(columns: Iterable[str], result: Result) -> dict[str, str]:
+def field_aliases(
+    columns: Iterable[str], result: Result, table: str | None = None
+) -> dict[str, str]:
     """Human names for a table's fields (``score`` → "Suitability score (0–1)" …).
 
     Parameters
@@ -296,6 +322,9 @@ def field_aliases(columns: Iterable[str], result: Result) -> dict[str, str]:
         The table's column names (the geometry column is skipped).
     result
         The run, for the criteria's units and the models' weight fields.
+    table
+        The table's name: the covering tables' ``weight`` is the covering demand (population),
+        not the allocation's.
 
     Returns
     -------
@@ -304,15 +333,29 @@ def field_aliases(columns: Iterable[str], result: Result) -> dict[str, str]:
     """
     s = result.scenario
     weight = weight_unit(s.allocation.weight_field) if s.allocation else "weight"
+    per_km = transport_unit(s.allocation.weight_field) if s.allocation else "weight·km"
     pole_weight = weight_unit(s.clusters.weight_field) if s.clusters else "weight"
+    covering = getattr(s, "covering", None)
+    reach = weight_unit(covering.weight_field) if covering is not None else "weight"
     extra = {
         "weight": f"Demand ({weight})" if weight != "weight" else "Demand weight",
         "served_weight": f"Demand served ({weight})",
+        "capacity": f"Capacity ({weight})",
+        "weight_x_km": f"Demand × distance ({per_km})",
+        "transport": f"Transport, Σ demand × km ({per_km})",
         "weight_x_cost": f"Demand × haul cost ({weight} × cost units)",
         "total_weight": f"Total output ({pole_weight})"
         if pole_weight == "Mt/yr"
         else "Total weight",
+        "covered_weight": f"Demand covered ({reach})",
+        "covered": "Covered within the time limit"
+        if covering is None
+        else f"Covered within {_num(covering.max_minutes)} min",
     }
+    if table in ("covering_sites", "covering_demand"):
+        extra["weight"] = f"Demand ({reach})"
+        extra["status"] = "Existing (kept open) or new"
+        extra["score"] = "Suitability score of a new site (0–1)"
     aliases = {}
     for column in columns:
         if column == "geometry":
@@ -346,20 +389,40 @@ _WHAT = {
         "lon/lat and the nearest place."
     ),
     "clusters": (
-        "Growth poles: clusters of mines (convex hull of the members + 2 km) with their number of "
-        "members, total output, weighted centroid and Weber point."
+        "Growth poles: clusters of mines (their outline + 2 km) with their number of members, "
+        "total output, weighted centroid, Weber point and the Weber point snapped to eligible "
+        "land."
     ),
     "cluster_weber_points": (
         "Weber points of the growth poles: the point minimising the output-weighted distance to "
         "the pole's mines."
     ),
+    "cluster_weber_snapped": (
+        "Weber points of the growth poles moved to the nearest eligible cell of a profile's "
+        "suitability (snap_m: how far, in m): where a plant could stand closest to the optimum."
+    ),
     "allocation_plants": (
-        "p-median plants: the proposed sites the allocation model opens, with the demand they "
-        "serve and the number of mines served."
+        "Plants opened by the location-allocation among the proposed sites, with the demand they "
+        "serve, the number of features served and their transport (demand × road-equivalent km); "
+        "in the capacitated model also their capacity and utilisation."
     ),
     "allocation_lines": (
-        "Allocation: one line per mine to the p-median plant serving it, with its demand, the "
-        "accumulated haul cost (cost units) and demand × cost."
+        "Allocation: one line per demand feature and plant serving it, with the demand shipped, "
+        "its share of the feature, the road-equivalent distance (km) and demand × km."
+    ),
+    "allocation_pareto": (
+        "Pareto sweep of the location-allocation (a table, no geometry): one row per suitability "
+        "weight α, with the transport (demand × km), the demand-weighted mean suitability of the "
+        "plants, the plants opened, the proven gap and whether the row is Pareto-optimal."
+    ),
+    "covering_sites": (
+        "Technoparks by maximal covering: the existing facilities kept open and the new sites "
+        "chosen, each with the demand it covers (the features nearest to it within the time "
+        "limit)."
+    ),
+    "covering_demand": (
+        "Demand of the maximal covering: each feature with its travel time to the nearest open "
+        "site, whether that is within the limit, and which site it is."
     ),
 }
 
@@ -385,12 +448,35 @@ def _abstract(table: str, gdf: gpd.GeoDataFrame, result: Result) -> str:
             f"to the padded study area.{units} {where}"
         )
     what = _WHAT.get(table, f"Table '{table}' of the siting run.")
-    if table in ("allocation_plants", "allocation_lines") and s.allocation is not None:
+    if table.startswith("allocation_") and s.allocation is not None:
         a = s.allocation
+        capacity = getattr(a, "capacity", None)
+        model = (
+            f"p-median, p = {a.p}"
+            if capacity is None
+            else f"capacitated, capacity {_num(capacity)} {weight_unit(a.weight_field)} per plant, "
+            f"opening cost {_num(getattr(a, 'opening_cost', 0.0))} "
+            f"{transport_unit(a.weight_field)}"
+            + (f", p = {a.p}" if a.p is not None else ", opening costs decide how many")
+        )
         what += (
-            f" Profile '{a.profile}', p = {a.p}, demand '{a.demand}' weighted by "
+            f" Profile '{a.profile}', {model}; demand '{a.demand}' weighted by "
             f"{a.weight_field or 'count'} ({weight_unit(a.weight_field)})."
         )
+    covering = getattr(s, "covering", None)
+    if table.startswith("covering_") and covering is not None:
+        kept = f", existing '{covering.existing}'" if covering.existing else ""
+        kept += f" where {covering.existing_where}" if covering.existing_where else ""
+        what += (
+            f" Profile '{covering.profile}', p = {covering.p} new site(s){kept}; demand "
+            f"'{covering.demand}' weighted by {covering.weight_field or 'count'}, within "
+            f"{_num(covering.max_minutes)} min at {_num(covering.speed_kmh)} km/h on roads."
+        )
+    if table == "clusters" and s.clusters is not None:
+        outline = getattr(s.clusters, "outline", "convex")
+        what += f" Outline: {outline} hull of the members."
+    if table == "cluster_weber_snapped" and s.clusters is not None:
+        what += f" Profile '{getattr(s.clusters, 'snap_profile', None)}'."
     if table == "proposed_sites":
         what += " Profiles: " + ", ".join(p.title for p in s.profiles.values()) + "."
     return f"{what} {where}"
@@ -583,6 +669,73 @@ def _patches(gdf: gpd.GeoDataFrame) -> _Spec:
     )
 
 
+def _plants(gdf: gpd.GeoDataFrame, result: Result) -> _Spec:
+    a = result.scenario.allocation
+    color = "#d62728"
+    if a is not None and a.profile in result.scenario.profiles:
+        color = result.scenario.profiles[a.profile].color
+    marker = _Marker("square", color, 6.5, "#000000", 0.6)
+    capacitated = "utilisation" in gdf.columns
+    label = None
+    if "site_id" in gdf.columns and capacitated:
+        label = _Label(
+            "\"site_id\" || ' (' || round(100 * \"utilisation\") || ' %)'",
+            expression=True,
+            size=8.5,
+            bold=True,
+            sld_field="site_id",
+        )
+    elif "site_id" in gdf.columns:
+        label = _Label("site_id", size=8.5, bold=True, sld_field="site_id")
+    legend = "Plant (capacitated; label: utilisation)" if capacitated else "Plant (p-median)"
+    return _single(_Symbol("marker", (marker,)), legend, label=label)
+
+
+def _covering_sites(gdf: gpd.GeoDataFrame, result: Result) -> _Spec:
+    covering = getattr(result.scenario, "covering", None)
+    color = "#2ca02c"
+    if covering is not None and covering.profile in result.scenario.profiles:
+        color = result.scenario.profiles[covering.profile].color
+    known = {
+        "existing": ("star", EXISTING_COLOR, 6.5, "Existing, kept open"),
+        "new": ("diamond", color, 5.5, "New site (maximal covering)"),
+    }
+    statuses = _present(gdf, "status", known) or list(known)
+    classes = tuple(
+        _Class(
+            known.get(v, ("circle", DEFAULT_COLOR, 4.0, _humanize(v)))[3],
+            _Symbol(
+                "marker",
+                (_Marker(*known.get(v, ("circle", DEFAULT_COLOR, 4.0))[:3], "#000000", 0.4),),
+            ),
+            value=v,
+        )
+        for v in statuses
+    )
+    label = _Label("name", size=8.5, bold=True, sld_field="name") if "name" in gdf else None
+    return _Spec("categorizedSymbol", "marker", classes, "status", label)
+
+
+def _covering_demand(gdf: gpd.GeoDataFrame, result: Result) -> _Spec:
+    covering = getattr(result.scenario, "covering", None)
+    limit = f"{_num(covering.max_minutes)} min" if covering is not None else "the time limit"
+    top = math.sqrt(_max(gdf, "weight", 1.0))
+    size = f'coalesce(scale_linear(sqrt("weight"), 0, {_num(top)}, 1.5, 7), 1.5)'
+    classes = tuple(
+        _Class(
+            f"Reached within {limit}" if covered else f"Not reached within {limit}",
+            _Symbol(
+                "marker",
+                (_Marker("circle", COVERED_COLORS[covered], 3.0, "#ffffff", 0.3, size),),
+                0.85,
+            ),
+            value="true" if covered else "false",
+        )
+        for covered in (True, False)
+    )
+    return _Spec("categorizedSymbol", "marker", classes, "covered", order_by=('"weight"', False))
+
+
 def _spec(table: str, gdf: gpd.GeoDataFrame, result: Result) -> _Spec:
     geometry = _geometry_kind(gdf, _TABLE_GEOMETRY.get(table, "marker"))
     layer_kind = None
@@ -612,6 +765,12 @@ def _spec(table: str, gdf: gpd.GeoDataFrame, result: Result) -> _Spec:
     if table == "cluster_weber_points":
         star = _Marker("star", CLUSTER_COLOR, 5.0, "#ffffff", 0.4)
         return _single(_Symbol("marker", (star,)), "Weber point of a growth pole")
+    if table == "cluster_weber_snapped":
+        ring = _Marker("circle", "#ffffff", 4.0, CLUSTER_COLOR, 0.6)
+        star = _Marker("star", CLUSTER_COLOR, 3.0, CLUSTER_COLOR, 0.0)
+        return _single(
+            _Symbol("marker", (ring, star)), "Weber point snapped to eligible land (ringed star)"
+        )
     if table == "allocation_lines" and geometry == "line":
         top = _max(gdf, "weight", 1.0)
         expr = f'coalesce(scale_linear("weight", 0, {_num(top)}, 0.2, 2.0), 0.2)'
@@ -619,15 +778,11 @@ def _spec(table: str, gdf: gpd.GeoDataFrame, result: Result) -> _Spec:
         label = "Mine → plant (width = demand)"
         return _single(_Symbol("line", (line,), 0.7), label, order_by=('"weight"', True))
     if table == "allocation_plants":
-        a = result.scenario.allocation
-        color = "#d62728"
-        if a is not None and a.profile in result.scenario.profiles:
-            color = result.scenario.profiles[a.profile].color
-        marker = _Marker("square", color, 6.5, "#000000", 0.6)
-        label = None
-        if "site_id" in gdf.columns:
-            label = _Label("site_id", size=8.5, bold=True, sld_field="site_id")
-        return _single(_Symbol("marker", (marker,)), "p-median plant", label=label)
+        return _plants(gdf, result)
+    if table == "covering_sites":
+        return _covering_sites(gdf, result)
+    if table == "covering_demand":
+        return _covering_demand(gdf, result)
     if {"output", "status"} <= set(gdf.columns) or (
         layer_kind == "mines" and "output" in gdf.columns
     ):
@@ -1018,11 +1173,13 @@ def _serialize(root: ET.Element) -> str:
     return f"{DOCTYPE}\n{text}\n"
 
 
-def _qml(spec: _Spec, aliases: dict[str, str], abstract: str, fields: Sequence[str]) -> str:
-    root = _root(labels=spec.label is not None)
-    _qml_renderer(root, spec)
-    if spec.label is not None:
-        _qml_labeling(root, spec.label)
+def _qml(spec: _Spec | None, aliases: dict[str, str], abstract: str, fields: Sequence[str]) -> str:
+    """A layer's QML; ``spec`` None for an attributes table (no renderer, no geometry)."""
+    root = _root(labels=None if spec is None else spec.label is not None)
+    if spec is not None:
+        _qml_renderer(root, spec)
+        if spec.label is not None:
+            _qml_labeling(root, spec.label)
     _custom_properties(root, abstract)
     _sub(root, "blendMode").text = "0"
     _sub(root, "featureBlendMode").text = "0"
@@ -1037,7 +1194,7 @@ def _qml(spec: _Spec, aliases: dict[str, str], abstract: str, fields: Sequence[s
         '"site_id"' if "site_id" in aliases else ('"name"' if "name" in aliases else "")
     )
     _sub(root, "mapTip")
-    _sub(root, "layerGeometryType").text = _GEOMETRY_CODE[spec.geometry]
+    _sub(root, "layerGeometryType").text = "4" if spec is None else _GEOMETRY_CODE[spec.geometry]
     return _serialize(root)
 
 
@@ -1258,11 +1415,25 @@ def vector_style(table: str, gdf: gpd.GeoDataFrame, result: Result) -> Style:
     >>> style.renderer  # doctest: +SKIP
     'categorizedSymbol'
     """
-    spec = _spec(table, gdf, result)
-    columns = [c for c in gdf.columns if c != gdf.geometry.name]
-    aliases = field_aliases(columns, result)
+    import geopandas as gpd
+
     abstract = _abstract(table, gdf, result)
     title = _humanize(table.removeprefix("input_"))
+    if not isinstance(gdf, gpd.GeoDataFrame):
+        # An attributes table (no geometry): field aliases and the abstract, nothing to draw.
+        columns = list(gdf.columns)
+        root, _ = _sld_root(table, title, abstract)
+        ET.indent(root, "  ")
+        sld = '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode")
+        return Style(
+            qml=_qml(None, field_aliases(columns, result, table), abstract, columns),
+            sld=sld + "\n",
+            renderer=None,
+            abstract=abstract,
+        )
+    spec = _spec(table, gdf, result)
+    columns = [c for c in gdf.columns if c != gdf.geometry.name]
+    aliases = field_aliases(columns, result, table)
     return Style(
         qml=_qml(spec, aliases, abstract, columns),
         sld=_sld(spec, table, title, abstract),
