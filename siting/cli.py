@@ -48,13 +48,21 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _print_sites(result: Result) -> None:
-    plants = set()
+    notes: dict[str, str] = {}
     if result.allocation is not None:
-        plants = set(result.allocation.plants["site_id"])
+        a = result.allocation
+        for _, plant in a.plants.iterrows():
+            notes[plant["site_id"]] = (
+                f"{a.model} plant: {plant['served_weight']:.1f} from {plant['n_served']}"
+            )
+    if result.covering is not None:
+        for site_id in result.covering.sites["site_id"]:
+            if site_id:
+                notes[site_id] = "covering: new technopark"
     print(f"\nProposed sites (outputs in {result.output_dir}):")
     print(f"{'site':<24}{'score':>6}{'lat':>9}{'lon':>9}  {'where':<28}note")
     for _, row in result.sites.iterrows():
-        note = "p-median plant" if row["site_id"] in plants else ""
+        note = notes.get(row["site_id"], "")
         print(
             f"{row['site_id']:<24}{row['score']:>6.3f}{row['lat']:>9.4f}{row['lon']:>9.4f}  "
             f"{row.get('near', ''):<28}{note}"
