@@ -31,8 +31,15 @@ def outputs_reopen_in_the_scenario_crs(result) -> None:
     layers = {name for name, _ in pyogrio.list_layers(out / "siting.gpkg")}
     assert layers == set(gpkg.layers_of(result)) | {"layer_styles"}  # + QGIS's style table
     layers.discard("layer_styles")
+    tables = gpkg.layers_of(result)
     for name in layers:
-        assert pyogrio.read_info(out / "siting.gpkg", layer=name)["crs"] == result.scenario.crs
+        info = pyogrio.read_info(out / "siting.gpkg", layer=name)
+        if gpkg.is_spatial(tables[name]):
+            assert info["crs"] == result.scenario.crs, name
+        else:  # an attributes table (the allocation's Pareto sweep): no geometry, no CRS
+            assert info["geometry_type"] is None and info["crs"] is None, name
+    if result.allocation is not None and result.allocation.pareto is not None:
+        assert "pareto.csv" in names
     sites = gpd.read_file(out / "siting.gpkg", layer="proposed_sites")
     assert len(sites) == len(result.sites)
     tifs = [*out.glob("*.tif"), *out.glob("criteria/*.tif")]
