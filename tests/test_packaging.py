@@ -50,4 +50,4 @@ def test_wheel_ships_the_layers_and_runs_the_default(tmp_path):
     assert proc.returncode == 0, proc.stderr
     scenario_path, n_sites = proc.stdout.split()
     assert Path(scenario_path) == target / "siting" / "data" / "kuzbass" / "scenario.toml"
-    assert int(n_sites) == 12 + 6 + 5
+    assert int(n_sites) == 12 + 6 + 8  # the three profiles' n_sites
