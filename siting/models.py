@@ -304,14 +304,19 @@ def _check_costs(cost: np.ndarray, weights: np.ndarray | None, model: str) -> tu
 
 
 def _solve(
-    objective: np.ndarray, constraints: list, integrality: np.ndarray, time_limit: float, model: str
+    objective: np.ndarray,
+    constraints: list,
+    integrality: np.ndarray,
+    time_limit: float,
+    model: str,
+    tol: float = 1e-4,
 ):
     res = milp(
         objective,
         constraints=constraints,
         integrality=integrality,
         bounds=Bounds(0, 1),
-        options={"time_limit": time_limit},
+        options={"time_limit": time_limit, "mip_rel_gap": tol},
     )
     if res.x is None:
         raise InfeasibleError(
@@ -338,6 +343,8 @@ class CapacitatedFacilityLocation:
         Open exactly ``p`` plants instead of letting the fixed charges decide.
     time_limit
         Seconds for the solver.
+    tol
+        Relative optimality tolerance (HiGHS's ``mip_rel_gap``).
 
     Attributes
     ----------
@@ -351,12 +358,14 @@ class CapacitatedFacilityLocation:
         single_sourcing: bool = False,
         p: int | None = None,
         time_limit: float = 60.0,
+        tol: float = 1e-4,
     ) -> None:
         self.capacity = capacity
         self.opening_cost = opening_cost
         self.single_sourcing = single_sourcing
         self.p = p
         self.time_limit = time_limit
+        self.tol = tol
 
     def fit(
         self, cost: np.ndarray, weights: np.ndarray | None = None
@@ -393,11 +402,16 @@ class CapacitatedFacilityLocation:
             LinearConstraint(capacity, -np.inf, 0),
             LinearConstraint(link, -np.inf, 0),
         ]
+        count = sp.hstack([sp.csr_matrix(np.ones((1, m))), sp.csr_matrix((1, n * m))])
         if self.p:
-            count = sp.hstack([sp.csr_matrix(np.ones((1, m))), sp.csr_matrix((1, n * m))])
             constraints.append(LinearConstraint(count, self.p, self.p))
+        else:
+            # Valid cut: at least as many plants as the largest capacities need to take the
+            # demand. The LP relaxation misses it and HiGHS then branches far longer.
+            fewest = int(np.searchsorted(np.cumsum(np.sort(cap)[::-1]), w.sum() - 1e-9) + 1)
+            constraints.append(LinearConstraint(count, fewest, np.inf))
         integrality = np.concatenate([np.ones(m), np.full(n * m, int(self.single_sourcing))])
-        res = _solve(objective, constraints, integrality, self.time_limit, model)
+        res = _solve(objective, constraints, integrality, self.time_limit, model, self.tol)
         self.seconds_ = time.perf_counter() - start
         self.facilities_ = np.flatnonzero(res.x[:m] > 0.5)
         self.assignment_ = res.x[m:].reshape(n, m).clip(0, 1)

@@ -25,7 +25,7 @@ from siting.allocation import Allocation, Covering, allocate, cover, weights_of
 from siting.cost import CostField, friction_surface
 from siting.errors import ScenarioError
 from siting.grid import Grid, Raster, make_grid, nearest_cell
-from siting.layers import load_layers
+from siting.layers import attribute, load_layers
 from siting.models import GrowthPoles, weber_point
 from siting.scenario import Scenario
 from siting.sites import locate, propose
@@ -284,6 +284,10 @@ def _clusters(
         spec.bootstrap,
     ).fit(xy, weights)
     gdf["cluster"] = model.labels_
+    capacity = None
+    if spec.capacity_field is not None:
+        key = "models.clusters.capacity_field"
+        capacity = attribute(gdf, spec.capacity_field, key, spec.layer).to_numpy(dtype=float)
     rows = []
     for k in range(model.n_clusters_):
         members = model.labels_ == k
@@ -308,6 +312,7 @@ def _clusters(
                 "cluster": k,
                 "n_members": int(members.sum()),
                 "total_weight": float(w.sum()),
+                "total_capacity": float(capacity[members].sum()) if capacity is not None else None,
                 "centroid_x": centroid[0],
                 "centroid_y": centroid[1],
                 "weber_x": weber[0],
@@ -324,6 +329,7 @@ def _clusters(
         "cluster",
         "n_members",
         "total_weight",
+        "total_capacity",
         "centroid_x",
         "centroid_y",
         "weber_x",

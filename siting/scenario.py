@@ -186,6 +186,7 @@ class ClusterModel:
     outline: str = "concave"
     concave_ratio: float = 0.4
     snap_profile: str | None = None
+    capacity_field: str | None = None
 
 
 @dataclass(frozen=True)
@@ -493,6 +494,7 @@ def from_dict(
             outline=clusters_t.choice("outline", ("concave", "convex"), "concave"),
             concave_ratio=clusters_t.get("concave_ratio", (int, float), 0.4),
             snap_profile=clusters_t.get("snap_profile", str, None),
+            capacity_field=clusters_t.get("capacity_field", str, None),
         )
         if clusters.snap_profile is not None:
             _known_profile(clusters.snap_profile, profiles, clusters_t.key("snap_profile"))

@@ -3,6 +3,7 @@ Global Coal Mine Tracker and oblast boundary files in ../shared/data."""
 
 import numpy as np
 import pytest
+import shapely
 
 import siting
 
@@ -70,6 +71,12 @@ def test_growth_poles_cover_most_output(kuzbass):
     mines = kuzbass.layers["mines"]
     assert len(clusters) >= 3
     assert clusters["total_weight"].sum() >= 0.8 * mines["output"].sum()
+    for _, pole in clusters.iterrows():
+        members = mines[mines["cluster"] == pole["cluster"]]
+        assert pole["n_members"] == len(members)
+        assert pole["total_weight"] == pytest.approx(members["output"].sum())
+        assert pole["total_capacity"] == pytest.approx(members["capacity_mtpa"].sum())
+        assert shapely.contains(pole.geometry, members.geometry).all()  # the concave outline
 
 
 GEM_SCENARIO = """

@@ -347,6 +347,7 @@ def field_aliases(
         "total_weight": f"Total output ({pole_weight})"
         if pole_weight == "Mt/yr"
         else "Total weight",
+        "total_capacity": "Total design capacity",
         "covered_weight": f"Demand covered ({reach})",
         "covered": "Covered within the time limit"
         if covering is None

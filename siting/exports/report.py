@@ -448,6 +448,7 @@ def _growth_poles(result: Result) -> list[Block]:
             str(c["cluster"]),
             str(c["n_members"]),
             num(c["total_weight"]),
+            *([num(c["total_capacity"])] if spec.capacity_field else []),
             "–" if np.isnan(c["stability"]) else f"{c['stability']:.2f}",
             f"{c['weber_x']:,.0f} E, {c['weber_y']:,.0f} N",
         ]
@@ -458,10 +459,11 @@ def _growth_poles(result: Result) -> list[Block]:
         "cluster",
         "n_members",
         f"total_weight ({spec.weight_field})",
+        *([f"total capacity ({spec.capacity_field})"] if spec.capacity_field else []),
         "stability",
         "Weber point",
     ]
-    numeric = [True, True, True, True, True]
+    numeric = [True] * len(columns)
     if snap is not None:
         columns += ["snapped Weber point", "snap distance (km)"]
         numeric += [True, True]

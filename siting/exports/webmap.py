@@ -380,7 +380,14 @@ def add_result(fmap: folium.Map | folium.Figure, result: Result, controls: bool 
                 "Growth poles (mine clusters)",
                 CLUSTER_COLOR,
                 True,
-                ["cluster", "n_members", "total_weight", "stability", "members"],
+                [
+                    "cluster",
+                    "n_members",
+                    "total_weight",
+                    *(["total_capacity"] if result.scenario.clusters.capacity_field else []),
+                    "stability",
+                    "members",
+                ],
                 opacity=0.08,
             ),
         )
