@@ -48,12 +48,16 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _print_sites(result: Result) -> None:
+    from siting.exports.webmap import weight_unit
+
     notes: dict[str, str] = {}
     if result.allocation is not None:
-        a = result.allocation
+        a, spec = result.allocation, result.scenario.allocation
+        unit = weight_unit(spec.weight_field)
         for _, plant in a.plants.iterrows():
             notes[plant["site_id"]] = (
-                f"{a.model} plant: {plant['served_weight']:.1f} from {plant['n_served']}"
+                f"{a.model} plant: {plant['served_weight']:.1f} {unit} "
+                f"from {plant['n_served']} {spec.demand}"
             )
     if result.covering is not None:
         for site_id in result.covering.sites["site_id"]:

@@ -4,6 +4,7 @@ snapped to eligible land. Each result is checked against an enumeration of every
 
 import dataclasses
 import itertools
+import re
 
 import numpy as np
 import pytest
@@ -173,3 +174,12 @@ def test_bad_model_settings_are_one_clear_error(world, old, new, fragments):
     proc = siting_cli("run", edit(world, old, new))
     assert_user_error(proc, *fragments)
     assert_nothing_written(world)
+
+
+def test_cli_table_names_the_plants_with_their_tonnage(world):
+    proc = siting_cli("run", world / "scenario.toml", "--quiet")
+    assert proc.returncode == 0, proc.stderr
+    notes = re.findall(r"p-median plant: ([\d.]+) Mt/yr from (\d+) mines", proc.stdout)
+    assert len(notes) == 2  # p = 2
+    assert sum(float(t) for t, _ in notes) == pytest.approx(26.0, abs=0.1)  # all six mines' output
+    assert sum(int(n) for _, n in notes) == 6
