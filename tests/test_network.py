@@ -1,0 +1,220 @@
+"""Network travel times (siting.network) against networkx on real OpenStreetMap extracts."""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+
+import networkx as nx
+import numpy as np
+import osmnx as ox
+import pytest
+
+from siting.errors import LayerError, SitingError
+from siting.network import (
+    access_times,
+    graph_arrays,
+    od_matrix,
+    snap,
+    travel_times,
+)
+
+from conftest import SHARED
+
+OSM = SHARED / "osm"
+FILES = ["aguascalientes.osm.bz2", "West-Oakland.osm.bz2"]
+
+
+def load(name: str) -> nx.MultiDiGraph:
+    """A drivable-ish graph with osmnx travel times: ways without a ``highway`` tag (railways,
+    leisure outlines) are dropped, and highway types without a known maxspeed get 30 km/h."""
+    G = ox.graph_from_xml(OSM / name, simplify=True)
+    G.remove_edges_from(
+        [(u, v, k) for u, v, k, d in G.edges(keys=True, data=True) if "highway" not in d]
+    )
+    G = ox.routing.add_edge_speeds(G, fallback=30)
+    return ox.routing.add_edge_travel_times(G)
+
+
+@pytest.fixture(scope="module", params=FILES)
+def graph(request) -> nx.MultiDiGraph:
+    path = OSM / request.param
+    if not path.exists():
+        pytest.skip(f"{path} not available")
+    return load(request.param)
+
+
+@pytest.fixture(scope="module")
+def aguascalientes() -> nx.MultiDiGraph:
+    return load("aguascalientes.osm.bz2")
+
+
+def some_nodes(G: nx.MultiDiGraph, k: int, seed: int = 0) -> list:
+    nodes = list(G.nodes)
+    picks = np.random.default_rng(seed).choice(len(nodes), min(k, len(nodes)), replace=False)
+    return [nodes[i] for i in picks]
+
+
+def test_real_graphs_load_with_parallel_edges(aguascalientes):
+    assert len(aguascalientes) > 1000
+    pairs = Counter((u, v) for u, v, _ in aguascalientes.edges(keys=True))
+    assert sum(c > 1 for c in pairs.values()) > 0  # the parallel-edge test below is not vacuous
+
+
+def test_travel_times_match_networkx_multi_source(graph):
+    sources = some_nodes(graph, 5)
+    times, nearest = travel_times(graph, sources)
+    expected = nx.multi_source_dijkstra_path_length(graph, set(sources), weight="travel_time")
+    assert set(times.index) == set(graph.nodes)
+    assert set(times.index[np.isfinite(times.to_numpy())]) == set(expected)
+    for node, t in times.items():
+        if node in expected:
+            assert t == pytest.approx(expected[node], rel=1e-9, abs=1e-12)
+        else:
+            assert t == math.inf and nearest[node] == -1
+    assert (times[sources] == 0).all()
+    assert [nearest[s] for s in sources] == list(range(len(sources)))
+
+
+def test_od_matrix_matches_networkx(graph):
+    sources = some_nodes(graph, 4, seed=1)
+    targets = some_nodes(graph, 60, seed=2)
+    od = od_matrix(graph, sources, targets)
+    assert od.shape == (4, len(targets))
+    for s in sources:
+        expected = nx.single_source_dijkstra_path_length(graph, s, weight="travel_time")
+        for t in targets:
+            want = expected.get(t, math.inf)
+            assert od.loc[s, t] == pytest.approx(want, rel=1e-9, abs=1e-12)
+
+
+def test_nearest_source_is_consistent_with_od_matrix(graph):
+    sources = some_nodes(graph, 6, seed=3)
+    times, nearest = travel_times(graph, sources)
+    od = od_matrix(graph, sources, list(graph.nodes))
+    reached = np.isfinite(times.to_numpy())
+    assert (nearest.to_numpy()[reached] >= 0).all()
+    assert (nearest.to_numpy()[~reached] == -1).all()
+    for node in times.index[reached]:
+        t = od.loc[sources[nearest[node]], node]
+        assert t == pytest.approx(times[node], rel=1e-9, abs=1e-12)
+        assert od[node].min() == pytest.approx(times[node], rel=1e-9, abs=1e-12)
+
+
+def test_parallel_edges_take_the_minimum(aguascalientes):
+    matrix, nodes = graph_arrays(aguascalientes)
+    index = {n: i for i, n in enumerate(nodes)}
+    pairs = Counter((u, v) for u, v, _ in aguascalientes.edges(keys=True) if u != v)
+    assert matrix.nnz == len(pairs)  # one entry per (u, v), self-loops dropped
+    for (u, v), count in pairs.items():
+        weights = [d["travel_time"] for d in aguascalientes.get_edge_data(u, v).values()]
+        assert len(weights) == count
+        assert matrix[index[u], index[v]] == min(weights)
+
+
+def test_reusing_arrays_and_limit(aguascalientes):
+    sources = some_nodes(aguascalientes, 3, seed=4)
+    arrays = graph_arrays(aguascalientes)
+    times, nearest = travel_times(aguascalientes, sources)
+    again, again_nearest = travel_times(arrays, sources)
+    assert np.array_equal(times.to_numpy(), again.to_numpy())
+    assert np.array_equal(nearest.to_numpy(), again_nearest.to_numpy())
+    limit = float(np.median(times[np.isfinite(times.to_numpy())]))
+    capped, capped_nearest = travel_times(arrays, sources, limit=limit)
+    within = (times <= limit).to_numpy()
+    assert np.array_equal(capped.to_numpy()[within], times.to_numpy()[within])
+    assert np.isinf(capped.to_numpy()[~within]).all()
+    assert (capped_nearest.to_numpy()[~within] == -1).all()
+
+
+def test_missing_weight_is_a_user_error(aguascalientes):
+    raw = ox.graph_from_xml(OSM / "aguascalientes.osm.bz2", simplify=True)
+    with pytest.raises(LayerError) as err:
+        graph_arrays(raw)
+    assert isinstance(err.value, SitingError)
+    assert "'travel_time'" in err.value.message
+    assert err.value.fix == "call osmnx.routing.add_edge_speeds and add_edge_travel_times first"
+    G = aguascalientes.copy()
+    u, v, k = next(iter(G.edges(keys=True)))
+    del G.edges[u, v, k]["travel_time"]
+    with pytest.raises(LayerError, match="has no 'travel_time' attribute"):
+        travel_times(G, [u])
+    with pytest.raises(LayerError, match="'speed' attribute"):
+        od_matrix(aguascalientes, [u], [v], weight="speed")
+
+
+def test_bad_weights_and_unknown_nodes():
+    G = nx.MultiDiGraph()
+    G.add_edge("a", "b", travel_time=float("nan"))
+    with pytest.raises(LayerError, match="not a non-negative number"):
+        graph_arrays(G)
+    G.edges["a", "b", 0]["travel_time"] = 1.0
+    with pytest.raises(LayerError, match="source node 'z' is not in the road graph"):
+        travel_times(G, ["z"])
+    with pytest.raises(LayerError, match="target node 'z'"):
+        od_matrix(G, ["a"], ["z"])
+    with pytest.raises(LayerError, match="no source nodes"):
+        travel_times(G, [])
+
+
+def test_hand_built_multidigraph():
+    #   a --(10, 4 parallel)--> b --2--> c      one-way chain, with a parallel a→b edge
+    #   c --1--> a,  d --0--> c (zero-cost),  e isolated,  s2 --7--> c
+    G = nx.MultiDiGraph()
+    G.add_edge("a", "b", travel_time=10.0)
+    G.add_edge("a", "b", travel_time=4.0)
+    G.add_edge("b", "c", travel_time=2.0)
+    G.add_edge("c", "a", travel_time=1.0)
+    G.add_edge("d", "c", travel_time=0.0)
+    G.add_edge("c", "c", travel_time=0.5)  # self-loop: ignored
+    G.add_edge("s2", "c", travel_time=7.0)
+    G.add_node("e")
+    matrix, nodes = graph_arrays(G)
+    assert list(nodes) == ["a", "b", "c", "d", "s2", "e"]
+    assert matrix.nnz == 5 and matrix[0, 1] == 4.0 and matrix[3, 2] == 0.0
+
+    times, nearest = travel_times(G, ["a"])
+    assert times.to_dict() == {"a": 0, "b": 4, "c": 6, "d": math.inf, "s2": math.inf, "e": math.inf}
+    assert nearest.to_dict() == {"a": 0, "b": 0, "c": 0, "d": -1, "s2": -1, "e": -1}
+
+    # From d (zero-cost edge into c) and s2: c is 0 from d, a 1, b 5; s2 is its own source.
+    times, nearest = travel_times(G, ["s2", "d"])
+    assert times.to_dict() == {"a": 1, "b": 5, "c": 0, "d": 0, "s2": 0, "e": math.inf}
+    assert nearest.to_dict() == {"a": 1, "b": 1, "c": 1, "d": 1, "s2": 0, "e": -1}
+
+    od = od_matrix(G, ["a", "b", "e"], ["c", "a", "e"])
+    assert od.to_numpy().tolist() == [
+        [6.0, 0.0, math.inf],
+        [2.0, 3.0, math.inf],
+        [math.inf, math.inf, 0.0],
+    ]
+
+    # An undirected graph is travelled both ways.
+    U = nx.Graph()
+    U.add_edge(1, 2, travel_time=3.0)
+    U.add_edge(2, 3, travel_time=4.0)
+    assert travel_times(U, [3])[0].to_dict() == {1: 7.0, 2: 4.0, 3: 0.0}
+
+
+def test_snap_and_off_network_leg(aguascalientes):
+    with pytest.raises(LayerError, match="not a projected CRS"):
+        snap(aguascalientes, [0.0], [0.0])
+    P = ox.projection.project_graph(aguascalientes)
+    sources = some_nodes(P, 3, seed=5)
+    times, _ = travel_times(P, sources)
+    reached = times.index[np.isfinite(times.to_numpy()) & (times.to_numpy() > 0)]
+    node = reached[0]
+    x0, y0 = P.nodes[node]["x"], P.nodes[node]["y"]
+    # A point exactly on a node, and one 5 m east of it (closer to that node than to any other).
+    gap = min(math.hypot(P.nodes[n]["x"] - x0, P.nodes[n]["y"] - y0) for n in P.nodes if n != node)
+    assert gap > 10
+    snapped = snap(P, [x0, x0 + 5.0], [y0, y0])
+    assert list(snapped["node"]) == [node, node]
+    assert snapped["node_dist_m"].tolist() == pytest.approx([0.0, 5.0])
+    assert (snapped["edge_dist_m"] <= snapped["node_dist_m"] + 1e-9).all()
+    for u, v, k in snapped[["u", "v", "key"]].itertuples(index=False):
+        assert P.has_edge(u, v, k)
+    got = access_times(times, snapped, off_speed_kmh=18.0)  # 18 km/h = 5 m/s: 5 m takes 1 s
+    assert got.tolist() == pytest.approx([times[node], times[node] + 1.0])
+    with pytest.raises(LayerError, match="off_speed_kmh"):
+        access_times(times, snapped, off_speed_kmh=0)
