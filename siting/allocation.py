@@ -161,8 +161,9 @@ def allocate(
     candidates = sites[sites["profile"] == spec.profile].reset_index(drop=True)
     needed = spec.p or 1
     if len(candidates) < needed:
+        wanted = f"p = {spec.p} plant(s)" if spec.p else "at least one plant"
         raise InfeasibleError(
-            f"models.allocation: p = {needed} plant(s) but profile {spec.profile!r} proposed only "
+            f"models.allocation: {wanted} but profile {spec.profile!r} proposed only "
             f"{len(candidates)} site(s)",
             f"lower models.allocation.p, or relax profiles.{spec.profile} (min_separation_m, "
             "min_area_ha, candidate_quantile)",

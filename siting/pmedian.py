@@ -345,8 +345,6 @@ class Exact:
     lower: float
     nodes: int
     root_bound: float
-    reduced_sites: int
-    reduced_pairs: int
 
 
 def solve_exact(
@@ -379,7 +377,6 @@ def solve_exact(
     # Below the optimum, the root bound keeps the proven gap within rel_tol of the final value.
     tol = max(rel_tol * max(root.value, 0.0), (1 - 1e-6) if integral else 0.0)
     closed, opened, keep = reduce(pairs, root, p, incumbent.value, tol, none, none)
-    reduced_sites, reduced_pairs = int((~closed).sum()), int(keep.sum())
     if root.value >= incumbent.value - tol or (~closed).sum() < p or not keep.any(axis=1).all():
         lower, nodes = max(root.value, incumbent.value - tol), 0
     elif engine == "highs":
@@ -392,15 +389,7 @@ def solve_exact(
         )
     if integral:
         lower = float(np.ceil(lower - 1e-9))
-    return Exact(
-        incumbent.sites,
-        incumbent.value,
-        min(lower, incumbent.value),
-        nodes,
-        root.value,
-        reduced_sites,
-        reduced_pairs,
-    )
+    return Exact(incumbent.sites, incumbent.value, min(lower, incumbent.value), nodes, root.value)
 
 
 def solve_milp(
