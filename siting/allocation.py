@@ -185,7 +185,9 @@ def allocate(
         pareto = pareto_front(
             spec, km, weights, suitability, candidates["site_id"].to_numpy(), spec.pareto_steps
         )
-    allocation = _allocation(spec, demand, candidates, km, weights, solution, scenario.crs)
+    allocation = _allocation(
+        spec, demand, candidates, km, weights, suitability, solution, scenario.crs
+    )
     allocation.pareto = pareto
     log.info(
         "      %s: %d plants, transport %.4g, gap %.2g, %.2f s",
@@ -321,6 +323,7 @@ def _allocation(
     candidates: gpd.GeoDataFrame,
     km: np.ndarray,
     weights: np.ndarray,
+    suitability: np.ndarray,
     s: _Solution,
     crs: str,
 ) -> Allocation:
@@ -351,7 +354,7 @@ def _allocation(
         ),
         crs=crs,
     )
-    transport, mean_suit = _outcome(s.shares, km, weights, candidates["score"].to_numpy(float))
+    transport, mean_suit = _outcome(s.shares, km, weights, suitability)
     return Allocation(
         plants.reset_index(drop=True),
         lines,
@@ -433,18 +436,16 @@ def cover(
         else [f"existing {k + 1}" for k in range(n_existing)]
     )
     labels = np.array(names + candidates["site_id"].astype(str).tolist(), dtype=object)
+    # Per column of the cost matrix (existing first): the candidate's id and score, if any.
+    site_ids = np.array([""] * n_existing + candidates["site_id"].tolist(), dtype=object)
+    scores = np.concatenate([np.full(n_existing, np.nan), candidates["score"].to_numpy(float)])
     covered_weight = np.bincount(nearest[covered], weights[covered], minlength=len(x))
     chosen = gpd.GeoDataFrame(
         {
             "name": labels[open_],
             "status": np.where(open_ < n_existing, "existing", "new"),
-            "site_id": [
-                candidates["site_id"].iloc[k - n_existing] if k >= n_existing else "" for k in open_
-            ],
-            "score": [
-                float(candidates["score"].iloc[k - n_existing]) if k >= n_existing else np.nan
-                for k in open_
-            ],
+            "site_id": site_ids[open_],
+            "score": scores[open_],
             "covered_weight": covered_weight[open_],
             "n_covered": np.bincount(nearest[covered], minlength=len(x))[open_],
         },

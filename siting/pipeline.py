@@ -288,6 +288,10 @@ def _clusters(
     if spec.capacity_field is not None:
         key = "models.clusters.capacity_field"
         capacity = attribute(gdf, spec.capacity_field, key, spec.layer).to_numpy(dtype=float)
+    eligible = None
+    if spec.snap_profile is not None:
+        suitability = surfaces[spec.snap_profile].suitability
+        eligible = np.isfinite(suitability.data)
     rows = []
     for k in range(model.n_clusters_):
         members = model.labels_ == k
@@ -295,11 +299,8 @@ def _clusters(
         centroid = (w[:, None] * xy[members]).sum(axis=0) / w.sum()
         weber = weber_point(xy[members], w)
         snapped = weber
-        if spec.snap_profile is not None:
-            suitability = surfaces[spec.snap_profile].suitability
-            eligible = np.isfinite(suitability.data)
-            if eligible.any():
-                snapped = nearest_cell(eligible, suitability.grid, *weber)
+        if eligible is not None and eligible.any():
+            snapped = nearest_cell(eligible, suitability.grid, *weber)
         cloud = shapely.MultiPoint(xy[members])
         hull = (
             shapely.concave_hull(cloud, ratio=spec.concave_ratio)
