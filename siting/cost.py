@@ -8,14 +8,18 @@ the mean of its two cells' frictions times its length).
 
 from __future__ import annotations
 
+import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import geopandas as gpd
 import numpy as np
+import rasterio.features
 import shapely
+from affine import Affine
 from scipy import ndimage
-from skimage.graph import MCP_Geometric
 
+from siting import dijkstra
 from siting.exclusions import grow
 from siting.grid import Grid, Raster
 from siting.scenario import Friction
@@ -34,27 +38,354 @@ def friction_surface(friction: Friction, layers: dict[str, gpd.GeoDataFrame], gr
     return Raster(surface, grid, "friction", "cost/m", "travel cost per metre")
 
 
-def accumulated_cost(friction: np.ndarray, res: float, sources: np.ndarray) -> np.ndarray:
-    """Least accumulated cost from any of ``sources`` to every cell.
+@dataclass(frozen=True)
+class Slope:
+    """How a step's cost depends on its grade (rise over horizontal run) when a DEM is given.
+
+    Build it with :meth:`vehicle` or :meth:`tobler`; the step's isotropic cost (length × mean
+    friction) is multiplied by the factor of its grade, so the cost depends on the direction.
+    """
+
+    model: int
+    up: float = math.inf
+    down: float = math.inf
+    per_grade: float = 0.0
+
+    @classmethod
+    def vehicle(
+        cls, max_grade: float = 0.08, max_downgrade: float | None = None, per_grade: float = 10.0
+    ) -> Slope:
+        """A haul truck or train: a step steeper than ``max_grade`` uphill (or ``max_downgrade``
+        downhill, by default the same) is forbidden in that direction; uphill steps cost
+        ``1 + per_grade · grade`` times the flat (10: a 5 % climb costs 1.5×), downhill ones as
+        on the flat.
+        """
+        down = max_grade if max_downgrade is None else max_downgrade
+        if not (max_grade > 0 and down > 0 and per_grade >= 0):
+            raise ValueError(
+                "Slope.vehicle: max_grade and max_downgrade must be > 0 and per_grade ≥ 0 "
+                f"(got {max_grade}, {down}, {per_grade})"
+            )
+        return cls(dijkstra.VEHICLE, max_grade, down, per_grade)
+
+    @classmethod
+    def tobler(cls) -> Slope:
+        """People on foot: Tobler's hiking function, speed 6·exp(−3.5·|grade + 0.05|) km/h; the
+        factor is the walking time relative to the flat (fastest slightly downhill)."""
+        return cls(dijkstra.TOBLER)
+
+    def factor(self, grade: np.ndarray) -> np.ndarray:
+        """The multiplier at ``grade`` (``inf`` where the step is forbidden), as the kernel
+        applies it."""
+        grade = np.asarray(grade, dtype=float)
+        if self.model == dijkstra.VEHICLE:
+            out = np.where(grade > 0, 1.0 + self.per_grade * grade, 1.0)
+            return np.where((grade > self.up) | (-grade > self.down), np.inf, out)
+        return np.exp(3.5 * (np.abs(grade + 0.05) - 0.05))
+
+
+@dataclass
+class CostDistance:
+    """What :func:`cost_distance` returns: the accumulated cost and how each cell is reached.
+
+    Attributes
+    ----------
+    cost
+        Least accumulated cost from any source (float64; ``inf`` where no source is reachable
+        within ``max_cost``).
+    allocation
+        Index of the source each cell is reached from, i.e. its cheapest source (int32; -1 where
+        not reached).
+    direction
+        The move that reached each cell, an index into :data:`siting.dijkstra.MOVES` (int8; -1
+        at a source cell and where not reached): :meth:`path` follows it back.
+    transform
+        The friction raster's affine transform.
+    """
+
+    cost: np.ndarray
+    allocation: np.ndarray
+    direction: np.ndarray
+    transform: Affine
+
+    def path(self, x: float, y: float) -> shapely.LineString | None:
+        """Least-cost path to the cell holding ``(x, y)`` from its cheapest source, as a
+        LineString through cell centres from the source to the point's cell; ``None`` if the
+        cell is not reached (or lies outside the raster).
+        """
+        col, row = (math.floor(v) for v in ~self.transform * (x, y))
+        height, width = self.cost.shape
+        if not (0 <= row < height and 0 <= col < width) or not np.isfinite(self.cost[row, col]):
+            return None
+        rows, cols = [row], [col]
+        while (m := self.direction[row, col]) >= 0:
+            row -= int(dijkstra.MOVES[m, 0])
+            col -= int(dijkstra.MOVES[m, 1])
+            rows.append(row)
+            cols.append(col)
+        if len(rows) == 1:
+            rows.append(row)
+            cols.append(col)
+        xs, ys = self.transform * (np.array(cols[::-1]) + 0.5, np.array(rows[::-1]) + 0.5)
+        return shapely.LineString(np.column_stack([xs, ys]))
+
+
+def cost_distance(
+    friction: np.ndarray,
+    sources: Sequence[shapely.Geometry] | np.ndarray,
+    *,
+    transform: Affine | None = None,
+    start_costs: Sequence[float] | np.ndarray | None = None,
+    connectivity: int = 8,
+    max_cost: float = math.inf,
+    nodata: float | None = None,
+    barriers: Sequence[shapely.Geometry] | None = None,
+    bridges: Sequence[shapely.Geometry] | None = None,
+    dem: np.ndarray | None = None,
+    slope: Slope | None = None,
+) -> CostDistance:
+    """Least accumulated cost from many sources over a friction raster.
+
+    A step between neighbouring cells costs its length (from the cell size of ``transform``;
+    diagonals √2 longer) times the mean friction of the cells it passes through: its two end
+    cells, and for a knight's move (``connectivity=16``) also the two cells its segment
+    crosses. That is scikit-image ``MCP_Geometric``'s rule for 8 neighbours, and the results are
+    equal to it.
 
     Parameters
     ----------
     friction
-        Cost per metre; ``inf`` (or NaN) cells are impassable.
-    res
-        Cell size in metres.
+        Cost per metre (2-D). NaN, ``inf`` and ``nodata`` cells are impassable; negative values
+        are an error.
     sources
-        Boolean array of source cells (cost 0).
+        Shapely geometries in the raster's CRS (a point starts in the cell holding it; a line or
+        polygon in every cell it touches), or an ``(n, 2)`` integer array of (row, col) cells.
+        Source cells that are impassable are left out (a start there reaches nothing).
+    transform
+        The raster's affine transform (north-up, rasterio convention); by default pixel space
+        with unit cells.
+    start_costs
+        Cost already paid at each source (e.g. a mine's existing haul cost); 0 by default.
+    connectivity
+        8 (king's moves) or 16 (also knight's moves: straighter paths, less grid bias).
+    max_cost
+        Cells dearer than this are not reached, and the search stops there.
+    nodata
+        A friction value meaning impassable.
+    barriers, bridges
+        Lines or polygons burnt in as impassable (every cell they touch, so that no diagonal
+        step slips through); then every cell a bridge touches gets its friction back.
+    dem, slope
+        Elevation in metres on the friction's grid and a :class:`Slope` model: a step's cost is
+        multiplied by the slope factor of its grade in its direction of travel.
 
     Returns
     -------
-    numpy.ndarray
-        Accumulated cost; ``inf`` where no source can be reached.
+    CostDistance
+        Cost, nearest-source allocation and the directions for least-cost paths.
+
+    Raises
+    ------
+    ValueError
+        Negative friction, a source outside the raster, every source impassable, a DEM of
+        another shape, or a bad parameter, with what to change.
+
+    Notes
+    -----
+    Peak memory is about 3.6 times the float64 friction raster on top of the input: the kernel
+    keeps cost and friction side by side (2×) and a packed source label and move (int32, 0.5×),
+    and the float64 cost is copied out (1×) before the rest is freed.
     """
-    costs = np.where(np.isfinite(friction), friction, np.inf)
-    starts = np.argwhere(sources)
-    cumulative, _ = MCP_Geometric(costs, sampling=(res, res)).find_costs(starts)
-    return cumulative
+    friction = np.asarray(friction, dtype=np.float64)
+    if friction.ndim != 2 or friction.size == 0:
+        raise ValueError(
+            f"cost_distance: friction must be a non-empty 2-D array, got {friction.shape}"
+        )
+    transform = Affine.identity() if transform is None else transform
+    if transform.b != 0 or transform.d != 0:
+        raise ValueError("cost_distance: the transform is rotated; warp the raster north-up first")
+    if connectivity not in (8, 16):
+        raise ValueError(f"cost_distance: connectivity must be 8 or 16, got {connectivity}")
+    if np.any(friction < 0):
+        row, col = np.argwhere(friction < 0)[0]
+        raise ValueError(
+            f"cost_distance: friction is negative at row {row}, col {col} "
+            f"({friction[row, col]:g}); mark impassable cells with NaN, inf or nodata instead"
+        )
+    height, width = friction.shape
+    cells, source_of = _source_cells(sources, transform, friction.shape)
+    n_sources = int(source_of.max()) + 1
+    costs = np.zeros(n_sources) if start_costs is None else np.asarray(start_costs, dtype=float)
+    if costs.shape != (n_sources,) or not np.all(np.isfinite(costs) & (costs >= 0)):
+        raise ValueError(
+            f"cost_distance: start_costs must be {n_sources} finite values ≥ 0, one per source"
+        )
+    blocked = ~np.isfinite(friction)
+    if nodata is not None:
+        blocked |= friction == nodata
+    if barriers:
+        blocked |= _touched(barriers, transform, friction.shape)
+        if bridges:
+            blocked &= ~_touched(bridges, transform, friction.shape) | ~np.isfinite(friction)
+    usable = ~blocked.ravel()[cells] & (costs[source_of] <= max_cost)
+    if not usable.any():
+        raise ValueError(
+            "cost_distance: every source cell is impassable (NaN, inf, nodata or a barrier) or "
+            "dearer than max_cost; move the sources onto passable cells"
+        )
+    cells, source_of = cells[usable], source_of[usable]
+    if dem is not None:
+        dem = np.asarray(dem, dtype=np.float64)
+        if dem.shape != friction.shape:
+            raise ValueError(
+                f"cost_distance: the DEM is {dem.shape[0]}×{dem.shape[1]} cells, the friction "
+                f"{height}×{width}; resample the DEM onto the friction's grid"
+            )
+        if slope is None:
+            raise ValueError("cost_distance: a DEM needs a slope model, e.g. Slope.vehicle()")
+    elif slope is not None:
+        raise ValueError("cost_distance: a slope model needs the DEM it reads grades from")
+    pad = 2 if connectivity == 16 else 1
+    padded_width = width + 2 * pad
+    moves = dijkstra.MOVES[:connectivity]
+    dx, dy = abs(transform.a), abs(transform.e)
+    lengths = np.hypot(moves[:, 0] * dy, moves[:, 1] * dx)
+    offsets = moves[:, 0] * padded_width + moves[:, 1]
+    through = dijkstra.crossed(moves)
+    crossing = through[:, :, 0] * padded_width + through[:, :, 1]
+
+    state = np.full(((height + 2 * pad) * padded_width, 2), np.inf)
+    inner = state.reshape(height + 2 * pad, padded_width, 2)[pad:-pad, pad:-pad]
+    inner[..., 1] = np.where(blocked, np.inf, friction)
+    passable = friction[~blocked]
+    elevation = np.zeros(1)
+    params = np.zeros(3)
+    model = dijkstra.ISOTROPIC
+    factor_range = (1.0, 1.0)
+    if slope is not None:
+        elevation = np.zeros((height + 2 * pad, padded_width))
+        elevation[pad:-pad, pad:-pad] = dem
+        elevation = elevation.ravel()
+        params = np.array([slope.up, slope.down, slope.per_grade])
+        model = slope.model
+        relief = float(np.nanmax(dem) - np.nanmin(dem)) / lengths.min()
+        factor_range = _factor_range(slope, relief)
+    delta, n_buckets = _buckets(passable, lengths, factor_range)
+    start = (cells // width + pad) * padded_width + cells % width + pad
+    order = np.lexsort((start, costs[source_of]))
+    start, source_of = start[order], source_of[order]
+    # A cell shared by sources starts from the cheapest (the first after sorting by cost).
+    start, first = np.unique(start, return_index=True)
+    source_of = source_of[first]
+    order = np.argsort(costs[source_of], kind="stable")
+    origin = np.full(len(state), -1, dtype=np.int32)
+    dijkstra.spread(
+        state, origin, offsets, lengths, crossing, start[order], costs[source_of[order]],
+        source_of[order].astype(np.int32), float(max_cost), elevation, model, params, delta,
+        n_buckets,
+    )  # fmt: skip
+    cost = inner[..., 0].copy()
+    del state, inner
+    packed = origin.reshape(height + 2 * pad, padded_width)[pad:-pad, pad:-pad]
+    allocation = packed >> 5
+    direction = np.where(packed >= 0, (packed & 31) - 1, -1).astype(np.int8)
+    return CostDistance(cost, allocation, direction, transform)
+
+
+def _factor_range(slope: Slope, relief: float) -> tuple[float, float]:
+    """Smallest and largest slope factor a step can have, for grades within ±``relief``."""
+    grades = np.linspace(-relief, relief, 2001)
+    factors = slope.factor(np.concatenate([grades, [0.0, -0.05]]))
+    finite = factors[np.isfinite(factors)]
+    return float(finite.min()), float(finite.max())
+
+
+def _buckets(
+    passable: np.ndarray, lengths: np.ndarray, factor_range: tuple[float, float]
+) -> tuple[float, int]:
+    """Bucket width and count for the kernel's queue: four of the cheapest steps per bucket
+    (measured fastest: fewer buckets each visited in memory order, few cells settled twice),
+    and never more than 2²⁰ slots (wider buckets stay exact, just slower)."""
+    if passable.size == 0:
+        return 1.0, 4
+    positive = passable[passable > 0]
+    dearest = float(passable.max()) * float(lengths.max()) * factor_range[1]
+    if positive.size == 0 or dearest == 0:
+        return 1.0, 4
+    cheapest = float(positive.min()) * float(lengths.min()) * factor_range[0]
+    delta = max(4 * cheapest, dearest / 2**20)
+    return delta, 1 << (int(dearest / delta) + 2).bit_length()
+
+
+def _touched(
+    geometries: Sequence[shapely.Geometry], transform: Affine, shape: tuple[int, int]
+) -> np.ndarray:
+    shapes = [(g, 1) for g in geometries if g is not None and not g.is_empty]
+    if not shapes:
+        return np.zeros(shape, dtype=bool)
+    burnt = rasterio.features.rasterize(
+        shapes, out_shape=shape, transform=transform, all_touched=True, dtype="uint8"
+    )
+    return burnt.astype(bool)
+
+
+def _source_cells(
+    sources: Sequence[shapely.Geometry] | np.ndarray, transform: Affine, shape: tuple[int, int]
+) -> tuple[np.ndarray, np.ndarray]:
+    """Flat cell indices of the sources and the source index of each cell."""
+    height, width = shape
+    if isinstance(sources, np.ndarray) and sources.dtype.kind in "iu":
+        if sources.ndim != 2 or sources.shape[1] != 2 or len(sources) == 0:
+            raise ValueError("cost_distance: cell sources must be an (n, 2) array of (row, col)")
+        rows, cols = sources[:, 0], sources[:, 1]
+        outside = (rows < 0) | (rows >= height) | (cols < 0) | (cols >= width)
+        if outside.any():
+            k = int(np.argmax(outside))
+            raise ValueError(
+                f"cost_distance: source {k} (row {rows[k]}, col {cols[k]}) is outside the "
+                f"{height}×{width} raster"
+            )
+        return rows * width + cols, np.arange(len(sources))
+    geoms = list(sources)
+    if not geoms:
+        raise ValueError("cost_distance: no sources given")
+    cells, owner = [], []
+    for k, geom in enumerate(geoms):
+        if geom is None or geom.is_empty:
+            raise ValueError(f"cost_distance: source {k} is an empty geometry")
+        if isinstance(geom, shapely.Point):
+            col, row = (math.floor(v) for v in ~transform * (geom.x, geom.y))
+            found = np.array([row * width + col]) if 0 <= row < height and 0 <= col < width else []
+        else:
+            found = _window_cells(geom, transform, shape)
+        if len(found) == 0:
+            minx, miny = geom.bounds[:2]
+            raise ValueError(
+                f"cost_distance: source {k} ({geom.geom_type} at {minx:.0f}, {miny:.0f}) lies "
+                "outside the raster; clip the sources to it or enlarge the raster"
+            )
+        cells.append(np.asarray(found, dtype=np.int64))
+        owner.append(np.full(len(found), k))
+    return np.concatenate(cells), np.concatenate(owner)
+
+
+def _window_cells(geom: shapely.Geometry, transform: Affine, shape: tuple[int, int]) -> np.ndarray:
+    """Flat indices of the cells a line or polygon touches, rasterised in its own window only
+    (so thousands of small sources cost no more than their size)."""
+    height, width = shape
+    minx, miny, maxx, maxy = geom.bounds
+    (ca, ra), (cb, rb) = ~transform * (minx, maxy), ~transform * (maxx, miny)
+    c0, r0 = max(math.floor(min(ca, cb)) - 1, 0), max(math.floor(min(ra, rb)) - 1, 0)
+    c1, r1 = min(math.floor(max(ca, cb)) + 2, width), min(math.floor(max(ra, rb)) + 2, height)
+    if c0 >= c1 or r0 >= r1:
+        return np.empty(0, dtype=np.int64)
+    window = transform * Affine.translation(c0, r0)
+    burnt = rasterio.features.rasterize(
+        [(geom, 1)], out_shape=(r1 - r0, c1 - c0), transform=window, all_touched=True,
+        dtype="uint8",
+    )  # fmt: skip
+    rows, cols = np.nonzero(burnt)
+    return (rows + r0) * width + cols + c0
 
 
 @dataclass
@@ -79,7 +410,9 @@ class CostField:
             if not sources.any():
                 rows, cols = grid.index(*_xy(geom))
                 sources[np.clip(rows, 0, grid.height - 1), np.clip(cols, 0, grid.width - 1)] = True
-            stack[i] = accumulated_cost(friction.data, grid.res, sources)
+            stack[i] = cost_distance(
+                friction.data, np.argwhere(sources), transform=grid.transform
+            ).cost
         return cls(stack, grid)
 
     def weighted_mean(self, weights: np.ndarray) -> np.ndarray:

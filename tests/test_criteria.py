@@ -1,9 +1,10 @@
 import numpy as np
 import pytest
 import shapely
+from affine import Affine
 from skimage.graph import MCP_Geometric
 
-from siting.cost import CostField, accumulated_cost, friction_surface, resample
+from siting.cost import CostField, cost_distance, friction_surface, resample
 from siting.criteria import distance, within_radius
 from siting.grid import Grid, Raster
 from siting.scenario import Exclusion, Friction
@@ -45,8 +46,7 @@ def test_within_radius_sums_weights_in_the_disc():
 
 def test_cost_distance_on_a_small_grid_equals_hand_computation():
     friction = np.array([[1.0, 2.0], [3.0, 4.0]])
-    sources = np.array([[True, False], [False, False]])
-    cost = accumulated_cost(friction, 10.0, sources)
+    cost = cost_distance(friction, np.array([[0, 0]]), transform=Affine(10, 0, 0, 0, -10, 0)).cost
     # Step cost = mean of the two cells' friction × step length.
     expected = [[0.0, 15.0], [20.0, 2.5 * 10 * np.sqrt(2)]]
     np.testing.assert_allclose(cost, expected)
@@ -57,9 +57,7 @@ def test_cost_distance_matches_scikit_image_with_impassable_cells():
     friction = rng.uniform(0.5, 5.0, (60, 80))
     friction[rng.random(friction.shape) < 0.1] = np.inf
     friction[5, 5] = 1.0
-    sources = np.zeros(friction.shape, dtype=bool)
-    sources[5, 5] = True
-    ours = accumulated_cost(friction, 25.0, sources)
+    ours = cost_distance(friction, np.array([[5, 5]]), transform=Affine(25, 0, 0, 0, -25, 0)).cost
     ref, _ = MCP_Geometric(friction, sampling=(25.0, 25.0)).find_costs([(5, 5)])
     np.testing.assert_allclose(ours, ref, rtol=1e-12)
 

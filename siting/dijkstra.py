@@ -1,0 +1,213 @@
+"""The compiled kernel of :mod:`siting.cost`: multi-source Dijkstra on a raster.
+
+Hand-written because it is the hot loop of every run and nothing in the stack does all of it:
+scikit-image's ``MCP_Geometric`` (which it is tested against) has no start costs, no working
+``max_cost``, no 16-connectivity and no direction-dependent cost. One binary heap of
+``(cost, cell)`` with lazy deletion; cells are flat indices into the row-major raster.
+
+The cost of a step is its length times the mean friction of the cells it passes through (the two
+end cells; for a knight's move also the two cells its segment crosses), times a slope factor of
+the step's grade when a DEM is given. Forbidden steps (a slope factor of ``inf``) are skipped.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit
+
+ISOTROPIC = 0
+VEHICLE = 1
+TOBLER = 2
+
+# Moves as (row offset, column offset). The first 8 are the king's moves, the last 8 the knight's
+# moves of 16-connectivity; a knight's move also passes through the two cells in ``CROSSED``.
+MOVES = np.array(
+    [
+        (-1, 0), (1, 0), (0, -1), (0, 1), (-1, -1), (-1, 1), (1, -1), (1, 1),
+        (-1, -2), (-1, 2), (1, -2), (1, 2), (-2, -1), (-2, 1), (2, -1), (2, 1),
+    ],
+    dtype=np.int64,
+)  # fmt: skip
+
+
+def crossed(moves: np.ndarray) -> np.ndarray:
+    """The two cells (row, col offsets) the segment of each knight's move crosses."""
+    out = np.zeros((len(moves), 2, 2), dtype=np.int64)
+    for k, (dr, dc) in enumerate(moves):
+        if abs(dc) == 2:
+            out[k] = ((0, dc // 2), (dr, dc // 2))
+        elif abs(dr) == 2:
+            out[k] = ((dr // 2, 0), (dr // 2, dc))
+    return out
+
+
+@njit(cache=True)
+def _slope_factor(grade: float, model: int, up: float, down: float, per_grade: float) -> float:
+    """Multiplier of a step's cost at ``grade`` (rise over run): VEHICLE forbids steps steeper
+    than ``up`` uphill or ``down`` downhill and adds ``per_grade`` per unit of uphill grade;
+    TOBLER is the walking time of Tobler's hiking function relative to the flat."""
+    if model == VEHICLE:
+        if grade > up or -grade > down:
+            return math.inf
+        if grade > 0.0:
+            return 1.0 + per_grade * grade
+        return 1.0
+    # Tobler: speed 6·exp(-3.5·|S + 0.05|) km/h, so time relative to the flat grows as below.
+    return math.exp(3.5 * (abs(grade + 0.05) - 0.05))
+
+
+@njit(cache=True)
+def spread(
+    state: np.ndarray,
+    origin: np.ndarray,
+    offsets: np.ndarray,
+    lengths: np.ndarray,
+    crossing: np.ndarray,
+    starts: np.ndarray,
+    start_costs: np.ndarray,
+    labels: np.ndarray,
+    max_cost: float,
+    elevation: np.ndarray,
+    model: int,
+    params: np.ndarray,
+    delta: float,
+    n_buckets: int,
+) -> None:
+    """Accumulated cost from the ``starts`` cells, written into ``state`` and ``origin``.
+
+    The raster is flat and padded with impassable cells wide enough that no move leaves it, so
+    a move is an offset: ``offsets[m]`` to the target, ``crossing[m]`` to the two cells a
+    knight's move (m ≥ 8) passes through. ``state[i] = (cost, friction)`` side by side, because
+    the loop always reads both and one memory fetch then brings both; costs come in as ``inf``.
+    ``origin[i]`` comes in as -1 and leaves as ``label · 32 + move + 1`` of the cell's source
+    label and the move that reached it (0: a start cell), which is what path tracing follows.
+
+    ``starts`` are distinct cells sorted by ``start_costs`` (each within ``max_cost``). With a
+    ``model`` other than ISOTROPIC, ``elevation`` (flat, padded like the friction) and
+    ``params`` (up, down, per_grade of :func:`_slope_factor`) make the cost of a step depend on
+    its direction.
+
+    The queue is Δ-stepping's (Meyer & Sanders 2003): cells wait in buckets of width ``delta``
+    (absolute bucket ``⌊cost · (1 / delta)⌋`` in ``n_buckets`` circular slots, a power of two
+    that must exceed the dearest step over ``delta``). The lowest bucket is emptied in memory order, again until
+    none of its cells is lowered: a cell may be settled more than once, but every value ends as
+    the minimum over its neighbours' final values, so the result is exact for any ``delta``.
+    Visiting big buckets in memory order is what makes it faster than a heap on rasters much
+    larger than the cache, where a heap's scattered reads dominate.
+    """
+    up, down, per_grade = params[0], params[1], params[2]
+    # Multiplications and a mask instead of divisions: this is the innermost loop.
+    per_bucket = 1.0 / delta
+    mask = n_buckets - 1
+    n_moves = len(offsets)
+    # Each slot holds a chain of blocks of cells (head → … → tail; ``fill`` cells in the tail).
+    block = 4096
+    pool = np.empty((64, block), dtype=np.int64)
+    chain = np.full(64, -1, dtype=np.int64)
+    spare = np.empty(64, dtype=np.int64)
+    n_spare = 0
+    n_used = 0
+    head = np.full(n_buckets, -1, dtype=np.int64)
+    tail = np.full(n_buckets, -1, dtype=np.int64)
+    fill = np.zeros(n_buckets, dtype=np.int64)
+    todo = np.empty(block, dtype=np.int64)
+    next_start = 0
+    current = int(start_costs[0] * per_bucket)
+    pending = 0
+    while pending > 0 or next_start < len(starts):
+        if pending == 0:
+            current = max(current, int(start_costs[next_start] * per_bucket))
+        # This bucket's cells: the start cells that fall in it, then the queued cells.
+        count = 0
+        while next_start < len(starts) and int(start_costs[next_start] * per_bucket) <= current:
+            cell = starts[next_start]
+            if start_costs[next_start] < state[cell, 0]:
+                state[cell, 0] = start_costs[next_start]
+                origin[cell] = labels[next_start] * 32
+                if count == len(todo):
+                    todo = np.concatenate((todo, np.empty(len(todo), dtype=np.int64)))
+                todo[count] = cell
+                count += 1
+            next_start += 1
+        slot = current & mask
+        b = head[slot]
+        while b >= 0:
+            n_cells = fill[slot] if b == tail[slot] else block
+            if count + n_cells > len(todo):
+                todo = np.concatenate((todo, np.empty(len(todo) + n_cells, dtype=np.int64)))
+            todo[count : count + n_cells] = pool[b, :n_cells]
+            count += n_cells
+            pending -= n_cells
+            spare[n_spare] = b
+            n_spare += 1
+            b = chain[b]
+        head[slot] = -1
+        tail[slot] = -1
+        if count == 0:
+            current += 1
+            continue
+        batch = np.sort(todo[:count])
+        for i in range(count):
+            cell = batch[i]
+            here = state[cell, 0]
+            # Skip repeats and cells lowered into an earlier bucket since they were queued; the
+            # check waits until here, where cells are read in memory order.
+            if (i > 0 and cell == batch[i - 1]) or int(here * per_bucket) != current:
+                continue
+            friction_here = state[cell, 1]
+            source = origin[cell] & ~31
+            for m in range(n_moves):
+                target = cell + offsets[m]
+                # Cells already cheaper are left before any arithmetic.
+                if state[target, 0] <= here:
+                    continue
+                if m < 8:
+                    mean = 0.5 * (friction_here + state[target, 1])
+                else:
+                    crossed_a = state[cell + crossing[m, 0], 1]
+                    crossed_b = state[cell + crossing[m, 1], 1]
+                    mean = 0.25 * (friction_here + crossed_a + crossed_b + state[target, 1])
+                step = lengths[m] * mean
+                if model != ISOTROPIC:
+                    grade = (elevation[target] - elevation[cell]) / lengths[m]
+                    step *= _slope_factor(grade, model, up, down, per_grade)
+                new = here + step
+                # NaN and inf steps fail this test: impassable cells and forbidden grades.
+                if not (new < state[target, 0] and new <= max_cost):
+                    continue
+                state[target, 0] = new
+                origin[target] = source + m + 1
+                slot = int(new * per_bucket) & mask
+                if tail[slot] < 0 or fill[slot] == block:
+                    if n_spare > 0:
+                        n_spare -= 1
+                        fresh = spare[n_spare]
+                    else:
+                        if n_used == len(pool):
+                            pool, chain, spare = _grow(pool, chain, spare)
+                        fresh = n_used
+                        n_used += 1
+                    chain[fresh] = -1
+                    if tail[slot] < 0:
+                        head[slot] = fresh
+                    else:
+                        chain[tail[slot]] = fresh
+                    tail[slot] = fresh
+                    fill[slot] = 0
+                pool[tail[slot], fill[slot]] = target
+                fill[slot] += 1
+                pending += 1
+
+
+@njit(cache=True)
+def _grow(pool: np.ndarray, chain: np.ndarray, spare: np.ndarray) -> tuple:
+    """Double the block pool and its bookkeeping."""
+    bigger = np.empty((2 * len(pool), pool.shape[1]), dtype=pool.dtype)
+    bigger[: len(pool)] = pool
+    more_chain = np.full(len(bigger), -1, dtype=chain.dtype)
+    more_chain[: len(chain)] = chain
+    more_spare = np.empty(len(bigger), dtype=spare.dtype)
+    more_spare[: len(spare)] = spare
+    return bigger, more_chain, more_spare
