@@ -31,7 +31,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from siting.cost import CostField, cost_field
+from siting.cost import CostField, cost_distance, cost_field
 from siting.errors import InfeasibleError, ScenarioError
 from siting.grid import Raster
 from siting.layers import attribute, query
@@ -61,8 +61,10 @@ class Allocation:
         The opened sites with the demand (``served_weight``) and number of demand features
         (``n_served``) they serve, and their transport (``weight_x_km``).
     lines
-        One line per demand feature and plant serving it (``weight`` shipped, ``km``,
-        ``weight_x_km``); with multi-sourcing a feature may have several.
+        The haul routes: one least-cost route over the friction surface per demand feature and
+        plant serving it (``weight`` shipped, cost-distance ``km`` in road-equivalent km,
+        ``weight_x_km``, the route's length ``route_km``); with multi-sourcing a feature may
+        have several.
     objective
         The objective minimised (weight × km, plus opening costs for the capacitated model;
         unitless when ``suitability_weight`` > 0).
@@ -186,7 +188,7 @@ def allocate(
             spec, km, weights, suitability, candidates["site_id"].to_numpy(), spec.pareto_steps
         )
     allocation = _allocation(
-        spec, demand, candidates, km, weights, suitability, solution, scenario.crs
+        spec, demand, candidates, km, weights, suitability, solution, scenario.crs, friction
     )
     allocation.pareto = pareto
     log.info(
@@ -307,6 +309,25 @@ def _solve(
     )
 
 
+def haul_routes(
+    friction: Raster, plants_xy: np.ndarray, x: np.ndarray, y: np.ndarray
+) -> np.ndarray:
+    """Least-cost routes over the friction surface from points ``(x, y)`` to the plants
+    (``plants_xy[k]`` serves point ``k``): one cost-distance run per plant, its path traced back
+    to each point it serves. A route runs from the point through cell centres to the plant; its
+    cost is the allocation's ``km`` (cost is symmetric on an isotropic surface)."""
+    routes = np.empty(len(x), dtype=object)
+    for plant in np.unique(plants_xy, axis=0):
+        field = cost_distance(
+            friction.data, [shapely.Point(plant)], transform=friction.grid.transform
+        )
+        for k in np.flatnonzero((plants_xy == plant).all(axis=1)):
+            path = field.path(x[k], y[k])
+            inner = [] if path is None else shapely.get_coordinates(path)[::-1].tolist()
+            routes[k] = shapely.LineString([(x[k], y[k]), *inner, tuple(plant)])
+    return routes
+
+
 def _outcome(
     shares: np.ndarray, km: np.ndarray, weights: np.ndarray, suitability: np.ndarray
 ) -> tuple[float, float]:
@@ -326,6 +347,7 @@ def _allocation(
     suitability: np.ndarray,
     s: _Solution,
     crs: str,
+    friction: Raster,
 ) -> Allocation:
     shipped = weights[:, None] * s.shares
     plants = candidates.iloc[s.facilities].copy()
@@ -340,6 +362,7 @@ def _allocation(
     points = demand.geometry.representative_point()
     names = demand["name"].to_numpy() if "name" in demand.columns else demand.index.to_numpy()
     xy = candidates[["x", "y"]].to_numpy()
+    routes = haul_routes(friction, xy[j], points.x.to_numpy()[i], points.y.to_numpy()[i])
     lines = gpd.GeoDataFrame(
         {
             "demand": names[i],
@@ -348,10 +371,9 @@ def _allocation(
             "share": s.shares[i, j],
             "km": km[i, j],
             "weight_x_km": shipped[i, j] * km[i, j],
+            "route_km": shapely.length(routes) / 1000.0,
         },
-        geometry=shapely.linestrings(
-            np.stack([np.column_stack([points.x.to_numpy()[i], points.y.to_numpy()[i]]), xy[j]], 1)
-        ),
+        geometry=routes,
         crs=crs,
     )
     transport, mean_suit = _outcome(s.shares, km, weights, suitability)

@@ -113,7 +113,7 @@ class CostDistance:
         LineString through cell centres from the source to the point's cell; ``None`` if the
         cell is not reached (or lies outside the raster).
         """
-        col, row = (math.floor(v) for v in ~self.transform * (x, y))
+        col, row = (math.floor(v) for v in ~self.transform @ (x, y))
         height, width = self.cost.shape
         if not (0 <= row < height and 0 <= col < width) or not np.isfinite(self.cost[row, col]):
             return None
@@ -126,7 +126,7 @@ class CostDistance:
         if len(rows) == 1:
             rows.append(row)
             cols.append(col)
-        xs, ys = self.transform * (np.array(cols[::-1]) + 0.5, np.array(rows[::-1]) + 0.5)
+        xs, ys = self.transform @ (np.array(cols[::-1]) + 0.5, np.array(rows[::-1]) + 0.5)
         return shapely.LineString(np.column_stack([xs, ys]))
 
 
@@ -354,7 +354,7 @@ def _source_cells(
         if geom is None or geom.is_empty:
             raise ValueError(f"cost_distance: source {k} is an empty geometry")
         if isinstance(geom, shapely.Point):
-            col, row = (math.floor(v) for v in ~transform * (geom.x, geom.y))
+            col, row = (math.floor(v) for v in ~transform @ (geom.x, geom.y))
             found = np.array([row * width + col]) if 0 <= row < height and 0 <= col < width else []
         else:
             found = _window_cells(geom, transform, shape)
@@ -374,12 +374,12 @@ def _window_cells(geom: shapely.Geometry, transform: Affine, shape: tuple[int, i
     (so thousands of small sources cost no more than their size)."""
     height, width = shape
     minx, miny, maxx, maxy = geom.bounds
-    (ca, ra), (cb, rb) = ~transform * (minx, maxy), ~transform * (maxx, miny)
+    (ca, ra), (cb, rb) = ~transform @ (minx, maxy), ~transform @ (maxx, miny)
     c0, r0 = max(math.floor(min(ca, cb)) - 1, 0), max(math.floor(min(ra, rb)) - 1, 0)
     c1, r1 = min(math.floor(max(ca, cb)) + 2, width), min(math.floor(max(ra, rb)) + 2, height)
     if c0 >= c1 or r0 >= r1:
         return np.empty(0, dtype=np.int64)
-    window = transform * Affine.translation(c0, r0)
+    window = transform @ Affine.translation(c0, r0)
     burnt = rasterio.features.rasterize(
         [(geom, 1)], out_shape=(r1 - r0, c1 - c0), transform=window, all_touched=True,
         dtype="uint8",

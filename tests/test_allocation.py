@@ -183,3 +183,27 @@ def test_cli_table_names_the_plants_with_their_tonnage(world):
     assert len(notes) == 2  # p = 2
     assert sum(float(t) for t, _ in notes) == pytest.approx(26.0, abs=0.1)  # all six mines' output
     assert sum(int(n) for _, n in notes) == 6
+
+
+def test_haul_routes_follow_the_least_cost_path_whose_cost_is_the_allocations_km(world):
+    spec = AllocationModel("processing_plant", p=2)
+    result = run(world, allocation=spec)
+    lines = result.allocation.lines
+    friction = result.friction
+    grid = friction.grid
+    mines = result.layers["mines"].set_index("name")
+    plants = result.sites.set_index("site_id")
+    assert len(lines) == len(mines)
+    for row in lines.itertuples():
+        xy = shapely.get_coordinates(row.geometry)
+        # From the mine to the plant, through the centres of neighbouring cells.
+        mine, plant = mines.geometry[row.demand], plants.loc[row.site_id]
+        assert tuple(xy[0]) == (mine.x, mine.y)
+        assert tuple(xy[-1]) == (plant["x"], plant["y"])
+        rows, cols = grid.index(xy[1:-1, 0], xy[1:-1, 1])
+        assert np.all(np.abs(np.diff(rows)) <= 1) and np.all(np.abs(np.diff(cols)) <= 1)
+        # Re-adding each step's cost (mean friction × length) gives the allocation's km.
+        f = friction.data[rows, cols]
+        steps = np.hypot(np.diff(rows), np.diff(cols)) * grid.res * (f[:-1] + f[1:]) / 2
+        assert steps.sum() / 1000 == pytest.approx(row.km, rel=1e-9)
+        assert row.route_km == pytest.approx(row.geometry.length / 1000)
