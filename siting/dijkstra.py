@@ -91,9 +91,10 @@ def spread(
 
     The queue is Δ-stepping's (Meyer & Sanders 2003): cells wait in buckets of width ``delta``
     (absolute bucket ``⌊cost · (1 / delta)⌋`` in ``n_buckets`` circular slots, a power of two
-    that must exceed the dearest step over ``delta``). The lowest bucket is emptied in memory order, again until
-    none of its cells is lowered: a cell may be settled more than once, but every value ends as
-    the minimum over its neighbours' final values, so the result is exact for any ``delta``.
+    that must exceed the dearest step over ``delta``). The lowest bucket is emptied in memory
+    order, again until none of its cells is lowered: a cell may be settled more than once, but
+    every value ends as the minimum over its neighbours' final values, so the result is exact
+    for any ``delta``.
     Visiting big buckets in memory order is what makes it faster than a heap on rasters much
     larger than the cache, where a heap's scattered reads dominate.
     """

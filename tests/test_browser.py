@@ -100,7 +100,7 @@ def test_layer_control_lists_every_layer(page, result):
         "Growth poles (mine clusters)",
         "Mines (size = output, colour = status)",
         "Settlements (size = population)",
-        "Allocation: mine → plant (width = output)",
+        "Haul routes: mine → plant (width = output)",
         "Growth-pole Weber points (★ snapped to eligible land)",
         "Technoparks kept open (existing, ★)",
         "Technoparks new (maximal covering, ◆)",

@@ -255,7 +255,8 @@ def test_map_lines_in_km_and_plant_popups_with_capacity(page, run):
     for _, line in a.lines.iterrows():
         tooltip = (
             f"{line['demand']} → {line['site_id']}: {line['weight']:.2f} Mt/yr, "
-            f"{line['km']:.1f} km (road-equivalent), {line['weight_x_km']:,.1f} Mt·km/yr"
+            f"{line['km']:.1f} km road-equivalent cost over {line['route_km']:.1f} km of "
+            f"least-cost route, {line['weight_x_km']:,.1f} Mt·km/yr"
         )
         assert tooltip in page
     for _, plant in a.plants.iterrows():
@@ -318,7 +319,8 @@ def test_report_states_the_model_solver_objective_and_proof(run, texts):
         assert row in md
     for _, line in a.lines.iterrows():
         assert f"| {line['site_id']} | {line['demand']} | {report.num(line['weight'])} | " in md
-        assert f" | {line['km']:,.1f} | {report.num(line['weight_x_km'])} |" in md
+        route = f"{line['km']:,.1f} | {line['route_km']:,.1f}"
+        assert f" | {route} | {report.num(line['weight_x_km'])} |" in md
 
 
 def test_report_pareto_table_and_figure(run, texts):

@@ -125,7 +125,7 @@ def check_model_layers(report: dict, result) -> None:
     proposals = tree["Proposals"]
     for name in (
         "Plants (location-allocation)",
-        "Allocation: mine → plant",
+        "Haul routes: mine → plant",
         "Growth-pole Weber points, snapped to eligible land",
     ):
         assert name in proposals, name

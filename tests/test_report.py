@@ -189,7 +189,8 @@ def test_p_median_allocation_is_stated_with_its_proof_and_no_pareto(written):
     assert "Pareto front" not in md and "pareto.png" not in report.figure_names(result)
     assert "utilisation" not in md  # no capacities
     for _, line in a.lines.iterrows():
-        assert f" | {line['km']:,.1f} | {report.num(line['weight_x_km'])} |" in md
+        route = f"{line['km']:,.1f} | {line['route_km']:,.1f}"
+        assert f" | {route} | {report.num(line['weight_x_km'])} |" in md
     # Nothing of the sweep is written either, and run.json says so.
     from siting.exports import gpkg, runinfo
 

@@ -44,7 +44,7 @@ def test_every_layer_is_named_in_the_page(page, run):
         "Lakes and reservoirs",
         "Growth poles (mine clusters)",
         "Mines (size = output, colour = status)",
-        "Allocation: mine → plant (width = output)",
+        "Haul routes: mine → plant (width = output)",
     ]
     for p in run.scenario.profiles.values():
         names += [f"Suitability: {p.title}", f"Exclusions: {p.title}", f"Sites: {p.title}"]
@@ -76,7 +76,8 @@ def test_allocation_tooltips_are_in_road_equivalent_km(page, run):
     for _, line in run.allocation.lines.iterrows():
         tooltip = (
             f"{line['demand']} → {line['site_id']}: {line['weight']:.2f} Mt/yr, "
-            f"{line['km']:.1f} km (road-equivalent), {line['weight_x_km']:,.1f} Mt·km/yr"
+            f"{line['km']:.1f} km road-equivalent cost over {line['route_km']:.1f} km of "
+            f"least-cost route, {line['weight_x_km']:,.1f} Mt·km/yr"
         )
         assert tooltip in page
     # Without [models.covering] the map has no covering group (an empty group would show).

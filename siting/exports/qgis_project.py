@@ -54,7 +54,7 @@ TABLE_GROUPS = {
 TITLES = {
     "proposed_sites": "Proposed sites",
     "allocation_plants": "Plants (location-allocation)",
-    "allocation_lines": "Allocation: mine → plant",
+    "allocation_lines": "Haul routes: mine → plant",
     "allocation_pareto": "Allocation: Pareto front (table)",
     "cluster_weber_snapped": "Growth-pole Weber points, snapped to eligible land",
     "cluster_weber_points": "Growth-pole Weber points",

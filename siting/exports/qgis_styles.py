@@ -127,6 +127,7 @@ ALIASES = {
     "demand": "Served feature",
     "share": "Share of the feature's demand (0–1)",
     "km": "Distance (road-equivalent km)",
+    "route_km": "Route length (km)",
     "utilisation": "Utilisation (served / capacity, 0–1)",
     "cost": "Haul cost (cost units)",
     "suitability_weight": "Suitability weight α (0 = transport only, 1 = suitability only)",
@@ -408,8 +409,9 @@ _WHAT = {
         "in the capacitated model also their capacity and utilisation."
     ),
     "allocation_lines": (
-        "Allocation: one line per demand feature and plant serving it, with the demand shipped, "
-        "its share of the feature, the road-equivalent distance (km) and demand × km."
+        "Haul routes: the least-cost route over the friction surface from each demand feature to "
+        "the plant serving it, with the demand shipped, its share of the feature, the "
+        "road-equivalent cost distance (km), demand × km and the route's length (km)."
     ),
     "allocation_pareto": (
         "Pareto sweep of the location-allocation (a table, no geometry): one row per suitability "
@@ -776,7 +778,7 @@ def _spec(table: str, gdf: gpd.GeoDataFrame, result: Result) -> _Spec:
         top = _max(gdf, "weight", 1.0)
         expr = f'coalesce(scale_linear("weight", 0, {_num(top)}, 0.2, 2.0), 0.2)'
         line = _Line(DEFAULT_COLOR, 0.6, width_expr=expr)
-        label = "Mine → plant (width = demand)"
+        label = "Haul route, mine → plant (width = demand)"
         return _single(_Symbol("line", (line,), 0.7), label, order_by=('"weight"', True))
     if table == "allocation_plants":
         return _plants(gdf, result)

@@ -540,10 +540,10 @@ def _allocation(result: Result) -> list[Block]:
         row = [str(r["site_id"]), str(r["demand"]), num(r["weight"])]
         if split:
             row.append(f"{100 * r['share']:.1f}")
-        served.append([*row, f"{r['km']:,.1f}", num(r["weight_x_km"])])
+        served.append([*row, f"{r['km']:,.1f}", f"{r['route_km']:,.1f}", num(r["weight_x_km"])])
     served_columns = ["site_id", "demand", f"weight ({unit})"]
     served_columns += ["share (%)"] if split else []
-    served_columns += ["km (road-equivalent)", f"weight × km ({per_km})"]
+    served_columns += ["km (road-equivalent)", "route (km)", f"weight × km ({per_km})"]
     blocks: list[Block] = [
         Heading(2, "Location-allocation", "allocation"),
         Para(
@@ -554,7 +554,8 @@ def _allocation(result: Result) -> list[Block]:
                 Code(spec.demand),
                 f" weighted by {spec.weight_field or 'count'}: {model_sentence(result)}. "
                 "Distances are road-equivalent km: the cost-distance over the friction surface, "
-                "where a km of road costs 1.",
+                "where a km of road costs 1; each mine's haul route is the least-cost path it "
+                "follows (on the map and in the GeoPackage's allocation_lines), with its length.",
             ]
         ),
         Para([f"Solver: {a.method}."]),

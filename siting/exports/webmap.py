@@ -411,7 +411,7 @@ def add_result(fmap: folium.Map | folium.Figure, result: Result, controls: bool 
         top = float(lines["weight"].max()) or 1.0
         unit = weight_unit(result.scenario.allocation.weight_field)
         per_km = transport_unit(result.scenario.allocation.weight_field)
-        group = folium.FeatureGroup(name="Allocation: mine → plant (width = output)")
+        group = folium.FeatureGroup(name="Haul routes: mine → plant (width = output)")
         for _, row in lines.iterrows():
             share = f" ({row['share']:.0%} of it)" if row["share"] < 1 - 1e-6 else ""
             folium.PolyLine(
@@ -420,7 +420,8 @@ def add_result(fmap: folium.Map | folium.Figure, result: Result, controls: bool 
                 weight=1 + 6 * row["weight"] / top,
                 opacity=0.7,
                 tooltip=f"{row['demand']} → {row['site_id']}: {row['weight']:.2f} {unit}{share}, "
-                f"{row['km']:.1f} km (road-equivalent), {row['weight_x_km']:,.1f} {per_km}",
+                f"{row['km']:.1f} km road-equivalent cost over {row['route_km']:.1f} km of "
+                f"least-cost route, {row['weight_x_km']:,.1f} {per_km}",
             ).add_to(group)
         add("Proposals", group)
     if result.covering is not None:
