@@ -206,12 +206,18 @@ def cost_distance(
         raise ValueError("cost_distance: the transform is rotated; warp the raster north-up first")
     if connectivity not in (8, 16):
         raise ValueError(f"cost_distance: connectivity must be 8 or 16, got {connectivity}")
-    if np.any(friction < 0):
-        row, col = np.argwhere(friction < 0)[0]
+    # Impassable as given: not finite, or nodata (GDAL's usual -9999 is negative, not an error).
+    impassable = ~np.isfinite(friction)
+    if nodata is not None:
+        impassable |= friction == nodata
+    negative = (friction < 0) & ~impassable
+    if negative.any():
+        row, col = np.argwhere(negative)[0]
         raise ValueError(
             f"cost_distance: friction is negative at row {row}, col {col} "
             f"({friction[row, col]:g}); mark impassable cells with NaN, inf or nodata instead"
         )
+    del negative
     height, width = friction.shape
     cells, source_of = _source_cells(sources, transform, friction.shape)
     n_sources = int(source_of.max()) + 1
@@ -220,13 +226,13 @@ def cost_distance(
         raise ValueError(
             f"cost_distance: start_costs must be {n_sources} finite values ≥ 0, one per source"
         )
-    blocked = ~np.isfinite(friction)
-    if nodata is not None:
-        blocked |= friction == nodata
+    blocked = impassable.copy()
     if barriers:
         blocked |= _touched(barriers, transform, friction.shape)
         if bridges:
-            blocked &= ~_touched(bridges, transform, friction.shape) | ~np.isfinite(friction)
+            # A bridge lifts the barrier, not what was impassable to begin with.
+            blocked &= ~_touched(bridges, transform, friction.shape) | impassable
+    del impassable
     usable = ~blocked.ravel()[cells] & (costs[source_of] <= max_cost)
     if not usable.any():
         raise ValueError(
@@ -254,10 +260,14 @@ def cost_distance(
     through = dijkstra.crossed(moves)
     crossing = through[:, :, 0] * padded_width + through[:, :, 1]
 
+    # Filled in place, without temporaries the size of the raster: memory is the limit on the
+    # largest rasters (the numbers are in the docstring's Notes).
     state = np.full(((height + 2 * pad) * padded_width, 2), np.inf)
     inner = state.reshape(height + 2 * pad, padded_width, 2)[pad:-pad, pad:-pad]
-    inner[..., 1] = np.where(blocked, np.inf, friction)
-    passable = friction[~blocked]
+    inner[..., 1] = friction
+    inner[..., 1][blocked] = np.inf
+    extremes = _extremes(friction, blocked)
+    del blocked
     elevation = np.zeros(1)
     params = np.zeros(3)
     model = dijkstra.ISOTROPIC
@@ -270,7 +280,7 @@ def cost_distance(
         model = slope.model
         relief = float(np.nanmax(dem) - np.nanmin(dem)) / lengths.min()
         factor_range = _factor_range(slope, relief)
-    delta, n_buckets = _buckets(passable, lengths, factor_range)
+    delta, n_buckets = _buckets(extremes, lengths, factor_range)
     start = (cells // width + pad) * padded_width + cells % width + pad
     order = np.lexsort((start, costs[source_of]))
     start, source_of = start[order], source_of[order]
@@ -300,19 +310,25 @@ def _factor_range(slope: Slope, relief: float) -> tuple[float, float]:
     return float(finite.min()), float(finite.max())
 
 
+def _extremes(friction: np.ndarray, blocked: np.ndarray) -> tuple[float, float]:
+    """Smallest positive and largest friction of the passable cells (inf, 0 if none)."""
+    open_cells = ~blocked
+    largest = float(np.max(friction, where=open_cells, initial=0.0))
+    open_cells &= friction > 0
+    return float(np.min(friction, where=open_cells, initial=np.inf)), largest
+
+
 def _buckets(
-    passable: np.ndarray, lengths: np.ndarray, factor_range: tuple[float, float]
+    extremes: tuple[float, float], lengths: np.ndarray, factor_range: tuple[float, float]
 ) -> tuple[float, int]:
     """Bucket width and count for the kernel's queue: four of the cheapest steps per bucket
     (measured fastest: fewer buckets each visited in memory order, few cells settled twice),
     and never more than 2²⁰ slots (wider buckets stay exact, just slower)."""
-    if passable.size == 0:
+    smallest, largest = extremes
+    dearest = largest * float(lengths.max()) * factor_range[1]
+    if not np.isfinite(smallest) or dearest == 0:
         return 1.0, 4
-    positive = passable[passable > 0]
-    dearest = float(passable.max()) * float(lengths.max()) * factor_range[1]
-    if positive.size == 0 or dearest == 0:
-        return 1.0, 4
-    cheapest = float(positive.min()) * float(lengths.min()) * factor_range[0]
+    cheapest = smallest * float(lengths.min()) * factor_range[0]
     delta = max(4 * cheapest, dearest / 2**20)
     return delta, 1 << (int(dearest / delta) + 2).bit_length()
 
