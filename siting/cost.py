@@ -365,6 +365,18 @@ def _source_cells(
     geoms = list(sources)
     if not geoms:
         raise ValueError("cost_distance: no sources given")
+    points = np.asarray(geoms, dtype=object)
+    if (shapely.get_type_id(points) == 0).all() and not shapely.is_empty(points).any():
+        # Points only (e.g. every node of a road graph): one vectorised lookup.
+        cols, rows = np.floor(~transform @ (shapely.get_x(points), shapely.get_y(points)))
+        inside = (rows >= 0) & (rows < height) & (cols >= 0) & (cols < width)
+        if not inside.all():
+            k = int(np.argmin(inside))
+            raise ValueError(
+                f"cost_distance: source {k} (Point at {points[k].x:.0f}, {points[k].y:.0f}) "
+                "lies outside the raster; clip the sources to it or enlarge the raster"
+            )
+        return rows.astype(np.int64) * width + cols.astype(np.int64), np.arange(len(points))
     cells, owner = [], []
     for k, geom in enumerate(geoms):
         if geom is None or geom.is_empty:

@@ -6,6 +6,9 @@
   the coarser friction grid and resampled bilinearly.
 - ``within_radius``: sum of a field (population, output) of features within a radius (a disc
   kernel convolved by FFT).
+- ``travel_time``: minutes from the nearest feature over the road network and the off-network
+  leg (:mod:`siting.traveltime`), or with ``minutes`` the sum of a field of the features within
+  that time; computed on the friction grid and resampled bilinearly.
 """
 
 from __future__ import annotations
@@ -20,8 +23,9 @@ from siting.errors import LayerError
 from siting.grid import Grid, Raster
 from siting.layers import attribute, query
 from siting.scenario import Criterion
+from siting.traveltime import TravelTimes
 
-UNITS = {"distance": "m", "cost_distance": "cost units", "within_radius": ""}
+UNITS = {"distance": "m", "cost_distance": "cost units", "within_radius": "", "travel_time": "min"}
 
 
 def distance(grid: Grid, geometries: np.ndarray) -> np.ndarray:
@@ -78,11 +82,12 @@ def compute(
     grid: Grid,
     friction: Raster | None,
     cost_fields: dict[str, CostField],
+    travel: TravelTimes | None = None,
 ) -> Raster:
     """The raw raster of one criterion.
 
     ``cost_fields`` caches per-feature cost surfaces by layer and filter, so that the models can
-    reuse them for their cost matrices.
+    reuse them for their cost matrices; ``travel`` is the run's road network for ``travel_time``.
     """
     gdf = features(layers, criterion)
     geoms = gdf.geometry.values
@@ -90,6 +95,13 @@ def compute(
         data = distance(grid, geoms)
     elif criterion.kind == "within_radius":
         data = within_radius(grid, geoms, weights_of(gdf, criterion), criterion.radius_m)
+    elif criterion.kind == "travel_time":
+        assert travel is not None  # the run builds the network whenever a criterion needs it
+        if criterion.minutes is None:
+            coarse = travel.to_nearest(geoms)
+        else:
+            coarse = travel.within(geoms, weights_of(gdf, criterion), criterion.minutes)
+        data = resample(coarse, travel.grid, grid)
     else:
         field = cost_field(cost_fields, friction, criterion.layer, criterion.where, geoms)
         coarse = (
@@ -98,7 +110,9 @@ def compute(
             else field.minimum()
         )
         data = resample(coarse, field.grid, grid)
-    units = UNITS[criterion.kind] or (criterion.weight_field or "count")
+    units = UNITS[criterion.kind]
+    if criterion.kind == "within_radius" or criterion.minutes is not None:
+        units = criterion.weight_field or "count"
     return Raster(data.astype(np.float32), grid, criterion.name, units, describe(criterion))
 
 
@@ -112,5 +126,12 @@ def describe(criterion: Criterion) -> str:
             f"sum of {criterion.weight_field or 'features'} of {criterion.layer}{where} within "
             f"{criterion.radius_m / 1000:g} km"
         )
+    if criterion.kind == "travel_time" and criterion.minutes is not None:
+        return (
+            f"sum of {criterion.weight_field or 'features'} of {criterion.layer}{where} within "
+            f"{criterion.minutes:g} minutes by road"
+        )
+    if criterion.kind == "travel_time":
+        return f"travel time by road from the nearest {criterion.layer}{where}, minutes"
     how = f"{criterion.weight_field}-weighted mean" if criterion.weight_field else "least"
     return f"{how} accumulated cost from {criterion.layer}{where} over the friction surface"

@@ -20,7 +20,7 @@ import shapely
 
 from siting import criteria as criteria_mod
 from siting import scenario as scenario_mod
-from siting import terrain
+from siting import terrain, traveltime
 from siting.allocation import Allocation, Covering, allocate, cover, weights_of
 from siting.cost import CostField, friction_surface
 from siting.errors import ScenarioError
@@ -250,16 +250,24 @@ def _criteria(
     scenario: Scenario, layers: dict[str, gpd.GeoDataFrame], grid: Grid
 ) -> tuple[Raster | None, dict[str, Raster], dict[str, CostField]]:
     by_name = {c.name: c for p in scenario.profiles.values() for c in p.criteria}
-    needs_cost = any(c.kind == "cost_distance" for c in by_name.values())
+    needs_travel = any(c.kind == "travel_time" for c in by_name.values())
+    needs_cost = needs_travel or any(c.kind == "cost_distance" for c in by_name.values())
     needs_cost |= scenario.allocation is not None or scenario.covering is not None
     friction = None
     if needs_cost:
         friction = friction_surface(
             scenario.friction, layers, grid.coarsen(scenario.friction.resolution)
         )
+    travel = None
+    if needs_travel:
+        assert scenario.network is not None and friction is not None  # checked on loading
+        graph = traveltime.road_graph(
+            scenario.network, layers[scenario.network.layer], friction.grid.res
+        )
+        travel = traveltime.TravelTimes(graph, friction, scenario.network.off_road_kmh)
     cost_fields: dict[str, CostField] = {}
     raw = {
-        name: criteria_mod.compute(c, layers, grid, friction, cost_fields)
+        name: criteria_mod.compute(c, layers, grid, friction, cost_fields, travel)
         for name, c in by_name.items()
     }
     return friction, raw, cost_fields

@@ -27,7 +27,7 @@ LAYERS = _CHECKOUT_LAYERS if _CHECKOUT_LAYERS.is_dir() else Path(__file__).resol
 DEFAULT_SCENARIO = LAYERS / "kuzbass" / "scenario.toml"
 TEMPLATE = Path(__file__).resolve().parent / "templates" / "scenario.toml"
 
-CRITERION_KINDS = ("distance", "cost_distance", "within_radius")
+CRITERION_KINDS = ("distance", "cost_distance", "within_radius", "travel_time")
 STANDARDIZE_FUNCTIONS = ("linear", "sigmoid", "threshold", "target")
 DIRECTIONS = ("lower", "higher")
 READERS = ("vector", "gem")
@@ -103,6 +103,9 @@ class Criterion:
     ``cost_distance``: accumulated cost over the friction surface from the features of ``layer``;
     with ``weight_field`` it is the weight-averaged cost from all of them (Weber's transport cost).
     ``within_radius``: sum of ``weight_field`` (e.g. population) of features within ``radius_m``.
+    ``travel_time``: minutes from the nearest feature of ``layer`` over the road network
+    ([network]) plus the off-network leg; with ``minutes``, the sum of ``weight_field`` (or the
+    count) of features reachable within that many minutes (a labour pool).
     """
 
     name: str
@@ -114,6 +117,7 @@ class Criterion:
     weight_field: str | None = None
     radius_m: float | None = None
     title: str | None = None
+    minutes: float | None = None
 
     @property
     def key(self) -> str:
@@ -121,6 +125,8 @@ class Criterion:
         parts = [self.kind, self.layer, self.where or "", self.weight_field or ""]
         if self.radius_m is not None:
             parts.append(f"{self.radius_m:g}")
+        if self.minutes is not None:
+            parts.append(f"{self.minutes:g}min")
         return "|".join(parts)
 
 
@@ -169,6 +175,21 @@ class Friction:
     off_road: float = 5.0
     routes: tuple[tuple[str, float], ...] = ()
     impassable: tuple[Exclusion, ...] = ()
+
+
+@dataclass(frozen=True)
+class Network:
+    """The road network that ``travel_time`` criteria travel over: the lines of ``layer`` joined
+    into a graph (ends within ``snap_m`` of another line are connected), each edge at the speed
+    of its class (``speeds`` by ``class_field``, else ``default_kmh``). Off the network, travel
+    crosses the friction surface's passable cells at ``off_road_kmh``."""
+
+    layer: str
+    class_field: str | None = None
+    speeds: tuple[tuple[str, float], ...] = ()
+    default_kmh: float = 60.0
+    off_road_kmh: float = 15.0
+    snap_m: float = 500.0
 
 
 @dataclass(frozen=True)
@@ -260,6 +281,7 @@ class Scenario:
     allocation: AllocationModel | None
     outputs: Outputs
     covering: CoveringModel | None = None
+    network: Network | None = None
     source: Path | None = None
     place_names: str | None = None
     dem: Path | None = None
@@ -457,9 +479,19 @@ def from_dict(
     if place_names is not None:
         _known_layer(place_names, layers, "place_names")
     friction = _friction(top.table("friction", {}), layers)
+    network_t = top.table("network", None)
+    network = None if network_t is None else _network(network_t, layers)
     profiles = {n: _profile(n, t, layers) for n, t in _named_tables(top, "profiles")}
     if not profiles:
         raise ScenarioError("the scenario has no [profiles.*] tables", "add at least one profile")
+    for p in profiles.values():
+        for k, c in enumerate(p.criteria):
+            if c.kind == "travel_time" and network is None:
+                raise ScenarioError(
+                    f"profiles.{p.name}.criteria[{k}] ({c.name!r}) is a travel_time criterion "
+                    "but the scenario has no [network]",
+                    'add [network] layer = "roads" (the road lines to travel on)',
+                )
     _check_shared_criteria(profiles)
     terrain = top.table("terrain", {})
     dem = terrain.get("dem", str, None)
@@ -541,6 +573,7 @@ def from_dict(
         clusters=clusters,
         allocation=allocation,
         covering=covering,
+        network=network,
         outputs=outputs,
         source=source,
         place_names=place_names,
@@ -761,7 +794,14 @@ def _criterion(t: _Table, layers: dict[str, LayerSpec]) -> Criterion:
         weight_field=t.get("weight_field", str, None),
         radius_m=t.get("radius_m", (int, float), None),
         title=t.get("title", str, None),
+        minutes=t.get("minutes", (int, float), None),
     )
+    if c.minutes is not None and (kind != "travel_time" or c.minutes <= 0):
+        raise ScenarioError(
+            f"{t.key('minutes')} = {c.minutes:g}: minutes belongs to kind = 'travel_time' and "
+            "must be > 0",
+            "give the travel time limit in minutes, e.g. minutes = 30, or drop it",
+        )
     if kind == "within_radius" and (c.radius_m is None or c.radius_m <= 0):
         raise ScenarioError(
             f"{t.key('radius_m')} is required for kind = 'within_radius'",
@@ -874,6 +914,32 @@ def _profile(name: str, t: _Table, layers: dict[str, LayerSpec]) -> Profile:
     )
     t.done()
     return profile
+
+
+def _network(t: _Table, layers: dict[str, LayerSpec]) -> Network:
+    speeds = t.table("speeds", {})
+    by_class = tuple(
+        (name, _positive(speeds.get(name, (int, float)), speeds.key(name)))
+        for name in list(speeds.data)
+    )
+    speeds.done()
+    network = Network(
+        layer=_known_layer(t.get("layer", str), layers, t.key("layer")),
+        class_field=t.get("class_field", str, None),
+        speeds=by_class,
+        default_kmh=_positive(t.get("default_kmh", (int, float), 60.0), t.key("default_kmh")),
+        off_road_kmh=_positive(t.get("off_road_kmh", (int, float), 15.0), t.key("off_road_kmh")),
+        snap_m=t.get("snap_m", (int, float), 500.0),
+    )
+    if by_class and network.class_field is None:
+        raise ScenarioError(
+            f"{t.key('speeds')} needs {t.key('class_field')}",
+            'name the field the speeds are keyed by, e.g. class_field = "kind"',
+        )
+    if network.snap_m < 0:
+        raise ScenarioError(f"{t.key('snap_m')} = {network.snap_m:g} is negative", "use 0 or more")
+    t.done()
+    return network
 
 
 def _friction(t: _Table, layers: dict[str, LayerSpec]) -> Friction:
