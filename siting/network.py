@@ -11,7 +11,10 @@ Nodes that cannot be reached get ``inf``. Points off the network are joined to i
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Iterable, Sequence
+import math
+from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
+from itertools import chain
+from operator import itemgetter, methodcaller
 
 import networkx as nx
 import numpy as np
@@ -34,8 +37,8 @@ def graph_arrays(G: nx.Graph, weight: str = "travel_time") -> Arrays:
     Parameters
     ----------
     G
-        A networkx graph, typically an osmnx ``MultiDiGraph``. An undirected graph is taken as
-        directed both ways.
+        A networkx graph, typically an osmnx ``MultiDiGraph``, or a view of one. An undirected
+        graph is taken as directed both ways.
     weight
         Edge attribute holding the (non-negative) cost of traversing the edge.
 
@@ -44,70 +47,157 @@ def graph_arrays(G: nx.Graph, weight: str = "travel_time") -> Arrays:
     matrix, nodes
         ``matrix[i, j]`` is the weight of the edge from ``nodes[i]`` to ``nodes[j]``, the minimum
         one where parallel edges join the same pair (a route takes the fastest of them). Self-loops
-        are dropped: they never shorten a path.
+        are dropped: they never shorten a path. ``nodes`` is in the order of ``G.nodes``.
 
     Raises
     ------
     LayerError
-        If an edge lacks ``weight`` or its value is negative or NaN.
+        If an edge lacks ``weight`` or its value is negative, NaN or not a number.
+
+    Notes
+    -----
+    Nothing is cached: every call reads the graph again, so edits to ``G`` are always seen. The
+    conversion walks networkx's adjacency dicts with C-level iterators (``itertools.chain``,
+    ``map``, ``numpy.fromiter``) and no Python code per edge; its cost is then mostly memory
+    access, as every edge's attributes live in a separate dict. Keep the result and pass it to
+    :func:`travel_times` or :func:`od_matrix` to convert once for many queries.
     """
-    nodes = np.empty(len(G), dtype=object)
-    nodes[:] = list(G.nodes)  # assigned, not np.array(list): tuple node ids must stay scalars
-    index = {node: i for i, node in enumerate(nodes)}
+    # Rows follow G.adj, the very dict that G.adjacency() walks below, so node i's neighbours are
+    # the i-th adjacency entry without looking nodes up (it is also the order of G.nodes).
+    node_list = list(G.adj)
+    n = len(node_list)
+    nodes = np.empty(n, dtype=object)
+    nodes[:] = node_list  # assigned, not np.array(list): tuple node ids must stay scalars
     multi = G.is_multigraph()
-    row_ids: list[int] = []
-    counts: list[int] = []
-    cols_list: list[int] = []
-    costs_list: list = []
-    # G.adjacency() walks networkx's own adjacency dicts, every edge once per direction it can be
-    # travelled (so twice in an undirected graph): about 3x faster than G.edges(data=weight),
-    # which builds a tuple per edge. This loop dominates the conversion.
-    for u, nbrs in G.adjacency():
-        before = len(cols_list)
-        for v, data in nbrs.items():
-            j = index[v]
-            for attrs in data.values() if multi else (data,):
-                cols_list.append(j)
-                costs_list.append(attrs.get(weight))
-        row_ids.append(index[u])
-        counts.append(len(cols_list) - before)
-    rows = np.repeat(np.array(row_ids, dtype=np.int64), np.array(counts, dtype=np.int64))
-    cols = np.array(cols_list, dtype=np.int64)
-    costs = np.array(costs_list, dtype=float)  # a missing weight (None) becomes NaN
+    # One (u, v) pair per neighbour: a dict of parallel edges keyed by edge key in a multigraph,
+    # the edge's attribute dict otherwise. Undirected graphs list every edge under both ends.
+    neighbours = list(map(itemgetter(1), G.adjacency()))
+    degree = np.fromiter(map(len, neighbours), np.int64, count=n)
+    n_pairs = int(degree.sum())
+    rows = np.repeat(np.arange(n, dtype=np.int64), degree)
+    cols = _positions(nodes, node_list, chain.from_iterable(neighbours), n_pairs)
+    try:
+        costs, parallel = _pair_weights(neighbours, multi, weight, n_pairs)
+    except (KeyError, TypeError, ValueError):  # a missing or non-numeric weight
+        raise _weight_error(G, weight) from None
     if not (costs >= 0).all():  # NaN fails too: it would silently poison Dijkstra
-        bad = int(np.flatnonzero(~(costs >= 0))[0])
-        edge = f"the road graph's edge ({nodes[rows[bad]]!r}, {nodes[cols[bad]]!r})"
-        if costs_list[bad] is None:
-            raise LayerError(f"{edge} has no {weight!r} attribute", SPEEDS_FIX)
-        raise LayerError(
-            f"{edge} has {weight!r} = {costs[bad]}, not a non-negative number", SPEEDS_FIX
-        )
+        raise _weight_error(G, weight)
+    if parallel is not None:
+        # Parallel edges must give their minimum (sparse constructors would *sum* them); each
+        # pair's edges are consecutive in ``costs``, so reduce every run of them.
+        costs = np.minimum.reduceat(costs, np.cumsum(parallel) - parallel)
     keep = rows != cols
     rows, cols, costs = rows[keep], cols[keep], costs[keep]
-    # Sparse constructors *sum* duplicate entries; parallel edges must give their minimum instead,
-    # so sort by (row, col, cost) and keep the first entry of each (row, col) pair.
-    order = np.lexsort((costs, cols, rows))
-    rows, cols, costs = rows[order], cols[order], costs[order]
-    first = np.ones(len(rows), dtype=bool)
-    first[1:] = (rows[1:] != rows[:-1]) | (cols[1:] != cols[:-1])
-    rows, cols, costs = rows[first], cols[first], costs[first]
-    # Built directly from CSR parts (rows are sorted) so that zero-cost edges stay explicit
+    # Built directly from CSR parts (rows come in order) so that zero-cost edges stay explicit
     # entries: csgraph reads an explicit zero in a sparse matrix as an edge of weight 0.
-    indptr = np.zeros(len(nodes) + 1, dtype=np.int64)
-    np.cumsum(np.bincount(rows, minlength=len(nodes)), out=indptr[1:])
-    matrix = sparse.csr_array((costs, cols, indptr), shape=(len(nodes), len(nodes)))
+    indptr = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(np.bincount(rows, minlength=n), out=indptr[1:])
+    matrix = sparse.csr_array((costs, cols, indptr), shape=(n, n))
+    matrix.sort_indices()  # canonical CSR: columns ascending within each row, as scipy prefers
     return matrix, nodes
+
+
+def _integer_ids(nodes: np.ndarray) -> np.ndarray | None:
+    """``nodes`` as int64 when every id is an integer (osmnx's OSM ids), else ``None``."""
+    if pd.api.types.infer_dtype(nodes, skipna=False) != "integer":
+        return None
+    try:
+        return nodes.astype(np.int64)
+    except OverflowError:  # beyond int64: the generic, hash-based path handles them
+        return None
+
+
+def _positions(
+    nodes: np.ndarray, node_list: list, wanted: Iterable[Hashable], count: int
+) -> np.ndarray:
+    """Row numbers of ``count`` node ids known to be in ``nodes`` (the neighbours of each node)."""
+    ids = _integer_ids(nodes)
+    if ids is not None:
+        # Integer ids: read them into an array at C speed and look them up in pandas' hash table,
+        # faster than a Python dict lookup per edge.
+        return pd.Index(ids).get_indexer(np.fromiter(wanted, np.int64, count=count))
+    index = dict(zip(node_list, range(len(node_list)), strict=True))
+    return np.fromiter(map(index.__getitem__, wanted), np.int64, count=count)
+
+
+def _pair_weights(
+    neighbours: list, multi: bool, weight: str, n_pairs: int
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """``weight`` of every edge in adjacency order, and for a multigraph the number of parallel
+    edges of each (u, v) pair (``None`` when there is one edge per pair).
+
+    Raises ``KeyError`` for a missing weight and ``TypeError``/``ValueError`` for one that is not
+    a number; the caller turns those into a :class:`LayerError` naming the edge.
+    """
+    get = itemgetter(weight)
+    # dict.values called directly is faster than a method lookup per dict; a graph view wraps
+    # its dicts in mappings, for which only the generic method call works.
+    values_1 = _values_of(neighbours[0]) if neighbours else dict.values
+    if not multi:
+        edges = chain.from_iterable(map(values_1, neighbours))
+        return np.fromiter(map(get, edges), float, count=n_pairs), None
+    keyed = list(chain.from_iterable(map(values_1, neighbours)))  # one dict of edges per pair
+    values_2 = _values_of(keyed[0]) if keyed else dict.values
+    parallel = np.fromiter(map(len, keyed), np.int64, count=n_pairs)
+    n_edges = int(parallel.sum())
+    edges = chain.from_iterable(map(values_2, keyed))
+    costs = np.fromiter(map(get, edges), float, count=n_edges)
+    return costs, (parallel if n_edges != n_pairs else None)
+
+
+def _values_of(sample: Mapping) -> Callable[[Mapping], Iterable]:
+    """The fastest way to get the values of mappings like ``sample``."""
+    return dict.values if isinstance(sample, dict) else methodcaller("values")
+
+
+def _weight_error(G: nx.Graph, weight: str) -> LayerError:
+    """The :class:`LayerError` for the first edge (in adjacency order) whose ``weight`` is
+    missing, negative, NaN or not a number. Only called once such an edge is known to exist."""
+    multi = G.is_multigraph()
+    for u, nbrs in G.adjacency():
+        for v, data in nbrs.items():
+            for attrs in data.values() if multi else (data,):
+                value = attrs.get(weight)
+                edge = f"the road graph's edge ({u!r}, {v!r})"
+                if value is None:
+                    return LayerError(f"{edge} has no {weight!r} attribute", SPEEDS_FIX)
+                try:
+                    shown = number = float(value)  # as numpy.fromiter reads it
+                except (TypeError, ValueError):
+                    shown, number = repr(value), math.nan
+                if not number >= 0:  # NaN fails too
+                    return LayerError(
+                        f"{edge} has {weight!r} = {shown}, not a non-negative number", SPEEDS_FIX
+                    )
+    raise AssertionError(f"no edge has a bad {weight!r}, yet reading the weights failed")
 
 
 def _arrays(G: Network, weight: str) -> Arrays:
     return G if isinstance(G, tuple) else graph_arrays(G, weight)
 
 
-def _indices(nodes: np.ndarray, wanted: Iterable[Hashable], what: str) -> np.ndarray:
-    """Row numbers of ``wanted`` node ids, or a :class:`LayerError` naming the first unknown."""
-    index = {node: i for i, node in enumerate(nodes)}
+def _node_index(nodes: np.ndarray) -> pd.Index:
+    """``nodes`` as a pandas Index named ``node``: int64 for osmnx's integer ids."""
+    ids = _integer_ids(nodes)
+    if ids is not None:  # a cast, much faster than letting pandas infer the type of each object
+        return pd.Index(ids, name="node")
+    return pd.Index(nodes, name="node").infer_objects()
+
+
+def _indices(
+    nodes: np.ndarray, index: pd.Index, wanted: Iterable[Hashable], what: str
+) -> np.ndarray:
+    """Row numbers of ``wanted`` node ids (``index`` is :func:`_node_index` of ``nodes``), or a
+    :class:`LayerError` naming the first unknown one."""
     wanted = list(wanted)
-    missing = [node for node in wanted if node not in index]
+    if index.dtype.kind == "i" and wanted and pd.Index(wanted).dtype.kind == "i":
+        # Integer ids on both sides: pandas' hash table, rather than a dict of every node.
+        found = index.get_indexer(pd.Index(wanted, dtype=np.int64))
+        missing = [node for node, i in zip(wanted, found.tolist(), strict=True) if i < 0]
+    else:  # any hashable: dict semantics (1 == 1.0), the same as networkx's
+        rows = dict(zip(nodes, range(len(nodes)), strict=True))
+        missing = [node for node in wanted if node not in rows]
+        found = np.array([rows.get(node, -1) for node in wanted], dtype=np.int64)
     if missing:
         raise LayerError(
             f"{what} node {missing[0]!r} is not in the road graph",
@@ -115,7 +205,7 @@ def _indices(nodes: np.ndarray, wanted: Iterable[Hashable], what: str) -> np.nda
         )
     if not wanted:
         raise LayerError(f"no {what} nodes given", f"pass at least one {what} node id")
-    return np.array([index[node] for node in wanted], dtype=np.int64)
+    return found
 
 
 def travel_times(
@@ -152,7 +242,8 @@ def travel_times(
         If a source is not a node of ``G`` or edges lack ``weight``.
     """
     matrix, nodes = _arrays(G, weight)
-    src = _indices(nodes, sources, "source")
+    index = _node_index(nodes)
+    src = _indices(nodes, index, sources, "source")
     times, _, reached_from = csgraph.dijkstra(
         matrix,
         directed=True,
@@ -165,7 +256,6 @@ def travel_times(
     position = np.full(len(nodes) + 1, -1, dtype=np.int64)  # the extra slot absorbs -9999
     position[src[::-1]] = np.arange(len(src))[::-1]  # a repeated source keeps its first position
     nearest = position[np.where(reached_from < 0, len(nodes), reached_from)]
-    index = pd.Index(nodes, name="node").infer_objects()  # int64 for osmnx's integer ids
     times = pd.Series(times, index=index, name="time")
     return times, pd.Series(nearest, index=index, name="source")
 
@@ -198,8 +288,9 @@ def od_matrix(
     ``len(sources) × n_nodes`` floats before the target columns are picked out.
     """
     matrix, nodes = _arrays(G, weight)
-    src = _indices(nodes, sources, "source")
-    dst = _indices(nodes, targets, "target")
+    index = _node_index(nodes)
+    src = _indices(nodes, index, sources, "source")
+    dst = _indices(nodes, index, targets, "target")
     times = csgraph.dijkstra(matrix, directed=True, indices=src)
     return pd.DataFrame(
         times[:, dst],

@@ -103,6 +103,8 @@ def test_nearest_source_is_consistent_with_od_matrix(graph):
 
 def test_parallel_edges_take_the_minimum(aguascalientes):
     matrix, nodes = graph_arrays(aguascalientes)
+    assert list(nodes) == list(aguascalientes.nodes)
+    assert matrix.has_sorted_indices  # canonical CSR, whatever the adjacency order
     index = {n: i for i, n in enumerate(nodes)}
     pairs = Counter((u, v) for u, v, _ in aguascalientes.edges(keys=True) if u != v)
     assert matrix.nnz == len(pairs)  # one entry per (u, v), self-loops dropped
@@ -155,6 +157,85 @@ def test_bad_weights_and_unknown_nodes():
         od_matrix(G, ["a"], ["z"])
     with pytest.raises(LayerError, match="no source nodes"):
         travel_times(G, [])
+
+
+def test_graph_views_match_networkx(aguascalientes):
+    # Views wrap networkx's dicts in filtering mappings: the conversion must read those too.
+    nodes = list(aguascalientes.nodes)
+    induced = aguascalientes.subgraph(nodes[: len(nodes) // 2])
+    first_keys = nx.subgraph_view(aguascalientes, filter_edge=lambda u, v, k: k == 0)
+    assert first_keys.number_of_edges() < aguascalientes.number_of_edges()  # drops parallels
+    for view in (induced, first_keys):
+        sources = some_nodes(view, 3, seed=6)
+        times, _ = travel_times(view, sources)
+        expected = nx.multi_source_dijkstra_path_length(view, set(sources), weight="travel_time")
+        assert list(times.index) == list(view.nodes)
+        assert set(times.index[np.isfinite(times.to_numpy())]) == set(expected)
+        for node, t in expected.items():
+            assert times[node] == pytest.approx(t, rel=1e-9, abs=1e-12)
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        (None, "edge ('c', 'd') has no 'travel_time' attribute"),
+        (float("nan"), "edge ('c', 'd') has 'travel_time' = nan, not a non-negative number"),
+        (-1, "edge ('c', 'd') has 'travel_time' = -1.0, not a non-negative number"),
+        (np.float32(-2), "edge ('c', 'd') has 'travel_time' = -2.0, not a non-negative number"),
+        ("fast", "edge ('c', 'd') has 'travel_time' = 'fast', not a non-negative number"),
+    ],
+)
+def test_bad_weight_names_the_first_bad_edge(value, message):
+    G = nx.MultiDiGraph()
+    G.add_edge("a", "b", travel_time=1.0)
+    # The bad edge is parallel to a good, faster one: taking the minimum must not hide it.
+    G.add_edge("c", "d", travel_time=0.5)
+    G.add_edge("c", "d", travel_time=value)
+    G.add_edge("d", "a", travel_time=-5.0)  # also bad, but after ('c', 'd') in adjacency order
+    with pytest.raises(LayerError) as err:
+        graph_arrays(G)
+    assert message in err.value.message
+    assert err.value.fix == "call osmnx.routing.add_edge_speeds and add_edge_travel_times first"
+    G.remove_edge("c", "d", key=1)
+    with pytest.raises(LayerError, match=r"edge \('d', 'a'\) has 'travel_time' = -5.0"):
+        graph_arrays(G)
+
+
+def test_node_ids_of_any_kind():
+    # Integer ids take a fast array path; others (beyond int64, strings, tuples, mixed) a dict.
+    huge = 2**70
+    for a, b, c in [(7, 3, 11), (huge, 1, 2), ("x", 5, (1, 2))]:
+        for kind in (nx.DiGraph, nx.MultiDiGraph, nx.Graph):
+            G = kind()
+            G.add_edge(a, b, travel_time=2.0)
+            G.add_edge(b, c, travel_time=3.0)
+            G.add_node(99)
+            times, nearest = travel_times(G, [a])
+            assert list(times.index) == [a, b, c, 99]
+            assert times.tolist() == [0.0, 2.0, 5.0, math.inf]
+            assert nearest.tolist() == [0, 0, 0, -1]
+            back = 5.0 if kind is nx.Graph else math.inf  # only undirected edges lead back
+            assert travel_times(G, [c])[0][a] == back
+    G = nx.MultiDiGraph()
+    G.add_edge(10, 20, travel_time=1.5)
+    G.add_edge(20, 30, travel_time=1.0)
+    times, _ = travel_times(G, [np.int64(10)])
+    assert times.index.dtype == np.int64 and times.to_dict() == {10: 0.0, 20: 1.5, 30: 2.5}
+    assert travel_times(G, [10.0])[0].to_dict() == {10: 0.0, 20: 1.5, 30: 2.5}  # 10.0 == 10
+    with pytest.raises(LayerError, match="source node 40 is not in the road graph"):
+        travel_times(G, [10, 40])
+    with pytest.raises(LayerError, match="target node 'z' is not in the road graph"):
+        od_matrix(G, [10], [30, "z"])
+
+
+def test_graphs_without_edges():
+    G = nx.MultiDiGraph()
+    G.add_nodes_from([4, 2])
+    matrix, nodes = graph_arrays(G)
+    assert matrix.shape == (2, 2) and matrix.nnz == 0 and list(nodes) == [4, 2]
+    assert travel_times(G, [2])[0].to_dict() == {4: math.inf, 2: 0.0}
+    matrix, nodes = graph_arrays(nx.MultiDiGraph())
+    assert matrix.shape == (0, 0) and len(nodes) == 0
 
 
 def test_hand_built_multidigraph():
