@@ -17,8 +17,9 @@ sweep of α gives the Pareto front of total transport against the tonnage-weight
 the sites used.
 
 Technoparks ([models.covering]): maximal covering of demand (settlements weighted by population)
-within a travel time, keeping existing institutions (UgleNaukoGrad) open. Travel time is the
-cost-distance at ``speed_kmh`` on roads.
+within a travel time, keeping existing institutions (UgleNaukoGrad) open. Travel time is door
+to door over the road network ([network], :mod:`siting.traveltime`) when the scenario has one,
+else the cost-distance at ``speed_kmh`` on roads.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ from siting.grid import Raster
 from siting.layers import attribute, query
 from siting.models import CapacitatedFacilityLocation, MaximalCovering, PMedian
 from siting.scenario import AllocationModel, Scenario
+from siting.traveltime import TravelTimes
 
 log = logging.getLogger("siting")
 
@@ -399,8 +401,12 @@ def cover(
     sites: gpd.GeoDataFrame,
     cost_fields: dict[str, CostField],
     friction: Raster | None,
+    travel: TravelTimes | None = None,
 ) -> Covering | None:
     """Run [models.covering] on the proposed sites (None when the scenario has none).
+
+    Travel time is door to door over the road network when the run has one (``travel``), else
+    the cost-distance at ``speed_kmh``.
 
     Raises
     ------
@@ -436,8 +442,11 @@ def cover(
     anchor = existing.geometry.representative_point()
     x = np.concatenate([anchor.x.to_numpy(), candidates["x"].to_numpy()])
     y = np.concatenate([anchor.y.to_numpy(), candidates["y"].to_numpy()])
-    field = cost_field(cost_fields, friction, spec.demand, None, demand.geometry.values)
-    minutes = field.sample(x, y) / 1000.0 / spec.speed_kmh * 60.0
+    if travel is not None:
+        minutes = travel.matrix(demand.geometry.values, x, y)
+    else:
+        field = cost_field(cost_fields, friction, spec.demand, None, demand.geometry.values)
+        minutes = field.sample(x, y) / 1000.0 / spec.speed_kmh * 60.0
     n_existing = len(existing)
     fixed = np.arange(n_existing)
     model = MaximalCovering(

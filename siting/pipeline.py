@@ -30,6 +30,7 @@ from siting.models import GrowthPoles, weber_point
 from siting.scenario import Scenario
 from siting.sites import locate, propose
 from siting.suitability import Surface, evaluate
+from siting.traveltime import TravelTimes
 
 log = logging.getLogger("siting")
 
@@ -188,7 +189,7 @@ def run(
             grid.width * grid.height / 1e6,
         )
     with stages("criteria"):
-        friction, raw, cost_fields = _criteria(scenario, layers, grid)
+        friction, raw, cost_fields, travel = _criteria(scenario, layers, grid)
     with stages("suitability"):
         surfaces = {
             name: evaluate(p, raw, layers, grid, in_area, slope)
@@ -205,7 +206,7 @@ def run(
     with stages("models"):
         clusters = _clusters(scenario, layers, surfaces)
         allocation = allocate(scenario, layers, sites, cost_fields, friction)
-        covering = cover(scenario, layers, sites, cost_fields, friction)
+        covering = cover(scenario, layers, sites, cost_fields, friction, travel)
 
     stages.timings["compute_total"] = round(time.perf_counter() - wall, 3)
     result = Result(
@@ -248,9 +249,10 @@ def _check_model_profiles(scenario: Scenario) -> None:
 
 def _criteria(
     scenario: Scenario, layers: dict[str, gpd.GeoDataFrame], grid: Grid
-) -> tuple[Raster | None, dict[str, Raster], dict[str, CostField]]:
+) -> tuple[Raster | None, dict[str, Raster], dict[str, CostField], TravelTimes | None]:
     by_name = {c.name: c for p in scenario.profiles.values() for c in p.criteria}
     needs_travel = any(c.kind == "travel_time" for c in by_name.values())
+    needs_travel |= scenario.covering is not None and scenario.network is not None
     needs_cost = needs_travel or any(c.kind == "cost_distance" for c in by_name.values())
     needs_cost |= scenario.allocation is not None or scenario.covering is not None
     friction = None
@@ -270,7 +272,7 @@ def _criteria(
         name: criteria_mod.compute(c, layers, grid, friction, cost_fields, travel)
         for name, c in by_name.items()
     }
-    return friction, raw, cost_fields
+    return friction, raw, cost_fields, travel
 
 
 def _clusters(

@@ -237,8 +237,8 @@ class AllocationModel:
 @dataclass(frozen=True)
 class CoveringModel:
     """Maximal covering: ``p`` new sites of a profile that, with the ``existing`` facilities kept
-    open, reach the most demand within ``max_minutes`` (travel over the friction surface at
-    ``speed_kmh`` on roads)."""
+    open, reach the most demand within ``max_minutes``: door to door over the road network when
+    the scenario has a [network], else over the friction surface at ``speed_kmh`` on roads."""
 
     profile: str
     demand: str = "settlements"

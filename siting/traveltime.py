@@ -197,3 +197,16 @@ class TravelTimes:
             seconds = self.surface(times, np.array([geom]), minutes * 60.0)
             total[np.isfinite(seconds)] += weight
         return total
+
+    def matrix(self, geometries: np.ndarray, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        """Minutes from each feature to each point (features × points), read at the points'
+        cells of the friction grid; ``inf`` where unreachable or off the grid."""
+        rows, cols = self.grid.index(np.asarray(x), np.asarray(y))
+        inside = self.grid.contains(rows, cols)
+        out = np.full((len(geometries), len(rows)), np.inf)
+        for k, (geom, times) in enumerate(
+            zip(geometries, self.node_times(geometries), strict=True)
+        ):
+            seconds = self.surface(times, np.array([geom]))
+            out[k, inside] = seconds[rows[inside], cols[inside]] / 60.0
+        return out

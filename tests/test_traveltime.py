@@ -1,6 +1,8 @@
 """Travel time criteria: road lines as an osmnx graph, network time plus the off-network leg
 rasterised onto the grid; checked against hand-computed times and networkx."""
 
+import dataclasses
+
 import geopandas as gpd
 import networkx as nx
 import numpy as np
@@ -11,7 +13,8 @@ from test_bad_input import assert_nothing_written, assert_user_error, edit, siti
 import siting as siting_pkg
 from siting import scenario as scenario_mod
 from siting.grid import Grid, Raster
-from siting.traveltime import TravelTimes, graph_from_lines
+from siting.scenario import CoveringModel
+from siting.traveltime import TravelTimes, graph_from_lines, road_graph
 
 CRS = "EPSG:32645"
 ROAD_KMH = 60.0
@@ -174,3 +177,29 @@ def test_network_class_field_missing_from_the_layer_is_a_user_error(world):
     proc = siting("run", world / "scenario.toml")
     assert_user_error(proc, "network.class_field = 'highway'", "roads")
     assert_nothing_written(world)
+
+
+def test_covering_over_the_road_network_equals_enumeration(world):
+    edit(world, "[models.clusters]", '[network]\nlayer = "roads"\n\n[models.clusters]')
+    spec = CoveringModel(
+        "technopark", existing="anchors", existing_where="kind == 'ugle_naukograd'", p=1,
+        max_minutes=20,
+    )  # fmt: skip
+    scenario = dataclasses.replace(scenario_mod.load(world / "scenario.toml"), covering=spec)
+    result = siting_pkg.run(scenario, write=False)
+    c = result.covering
+    # The door-to-door minutes, rebuilt from the run's road layer and friction surface.
+    graph = road_graph(scenario.network, result.layers["roads"], result.friction.grid.res)
+    travel = TravelTimes(graph, result.friction, scenario.network.off_road_kmh)
+    anchor = result.layers["anchors"].query("kind == 'ugle_naukograd'").geometry.iloc[0]
+    sites = result.sites_of("technopark")
+    x = np.concatenate([[anchor.x], sites["x"].to_numpy()])
+    y = np.concatenate([[anchor.y], sites["y"].to_numpy()])
+    towns = result.layers["settlements"]
+    minutes = travel.matrix(towns.geometry.values, x, y)
+    w = towns["population"].to_numpy(float)
+    covered = {k: w[(minutes[:, [0, k]] <= 20).any(axis=1)].sum() for k in range(1, len(x))}
+    assert c.coverage == pytest.approx(max(covered.values()))
+    assert c.baseline == pytest.approx(w[minutes[:, 0] <= 20].sum())
+    open_cols = [0] + [1 + sites.index[sites["site_id"] == s][0] for s in c.sites["site_id"] if s]
+    np.testing.assert_allclose(c.demand["minutes"], minutes[:, open_cols].min(axis=1))
