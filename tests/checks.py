@@ -121,4 +121,11 @@ def every_demand_is_allocated(result) -> None:
         np.testing.assert_allclose(a.lines["km"], km.min(axis=1))
     else:
         assert (a.plants["served_weight"] <= spec.capacity * (1 + 1e-6)).all()
-    assert shapely.get_num_points(a.lines.geometry).tolist() == [2] * len(a.lines)
+    # Haul routes: from the demand feature to its plant, never shorter than the straight line.
+    ends = plants.loc[a.lines["site_id"]]
+    last = shapely.get_point(a.lines.geometry, -1)
+    np.testing.assert_array_equal(shapely.get_x(last), ends["x"].to_numpy())
+    np.testing.assert_array_equal(shapely.get_y(last), ends["y"].to_numpy())
+    first = shapely.get_point(a.lines.geometry, 0)
+    straight = shapely.distance(first, last)
+    assert (a.lines["route_km"] * 1000 >= straight - 1e-6).all()
