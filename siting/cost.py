@@ -27,10 +27,14 @@ from siting.scenario import Friction
 
 def friction_surface(friction: Friction, layers: dict[str, gpd.GeoDataFrame], grid: Grid) -> Raster:
     """Cost per metre on ``grid``: ``off_road`` everywhere, ``inf`` on impassable features, and
-    each route's cost along it (routes are burnt last, so they bridge water they cross)."""
+    each route's cost along it (routes are burnt last, so they bridge water they cross).
+
+    Impassable features take every cell they touch: a river narrower than a cell still becomes an
+    unbroken barrier that no diagonal step slips through.
+    """
     surface = np.full(grid.shape, friction.off_road, dtype=float)
     for rule in friction.impassable:
-        water = grid.mask(grow(layers[rule.layer], rule), all_touched=False)
+        water = grid.mask(grow(layers[rule.layer], rule), all_touched=True)
         surface[water] = np.inf
     for layer, cost in friction.routes:
         on_route = grid.mask(layers[layer].geometry.values, all_touched=True)

@@ -112,3 +112,24 @@ def test_resample_is_exact_for_a_linear_surface():
     expected = 2 * fx[None, :] + 3 * fy[:, None]
     inner = (slice(2, -2), slice(2, -2))  # edges clamp
     np.testing.assert_allclose(out[inner], expected[inner], rtol=1e-9)
+
+
+def test_a_river_narrower_than_a_cell_is_a_barrier_crossed_only_on_the_bridge():
+    import geopandas as gpd
+
+    g = grid(res=100.0, n=20)
+    river = shapely.LineString([(0, 0), (2000, 2000)])  # diagonal, 10 m wide on 100 m cells
+    layers = {
+        "rivers": gpd.GeoDataFrame({"width_m": [10.0]}, geometry=[river], crs=CRS),
+        "roads": gpd.GeoDataFrame(
+            geometry=[shapely.LineString([(0, 1050), (2000, 1050)])], crs=CRS
+        ),
+    }
+    closed = Friction(100, 4.0, (), (Exclusion("rivers", width_field="width_m"),))
+    bridged = Friction(100, 4.0, (("roads", 1.0),), (Exclusion("rivers", width_field="width_m"),))
+    source = np.array([shapely.Point(150, 1850)])  # north-west of the river
+    target = g.index(np.array([1850.0]), np.array([150.0]))  # south-east of it
+    for spec, reachable in ((closed, False), (bridged, True)):
+        f = friction_surface(spec, layers, g)
+        cost = CostField.from_features(f, source).stack[0]
+        assert np.isfinite(cost[target[0][0], target[1][0]]) == reachable
