@@ -32,7 +32,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from siting.cost import CostField, cost_distance, cost_field
+from siting.cost import CostField, cost_distance, cost_field, start_cells
 from siting.errors import InfeasibleError, ScenarioError
 from siting.grid import Raster
 from siting.layers import attribute, query
@@ -320,11 +320,12 @@ def haul_routes(
     cost is the allocation's ``km`` (cost is symmetric on an isotropic surface)."""
     routes = np.empty(len(x), dtype=object)
     for plant in np.unique(plants_xy, axis=0):
-        field = cost_distance(
-            friction.data, [shapely.Point(plant)], transform=friction.grid.transform
-        )
+        cells = start_cells(friction, shapely.Point(plant))
+        field = cost_distance(friction.data, cells, transform=friction.grid.transform)
         for k in np.flatnonzero((plants_xy == plant).all(axis=1)):
-            path = field.path(x[k], y[k])
+            # To where the feature's haul starts: its cell, or the bank if a river took it.
+            (row, col), *_ = start_cells(friction, shapely.Point(x[k], y[k]))
+            path = field.path(*friction.grid.xy(row, col))
             inner = [] if path is None else shapely.get_coordinates(path)[::-1].tolist()
             routes[k] = shapely.LineString([(x[k], y[k]), *inner, tuple(plant)])
     return routes

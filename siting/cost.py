@@ -21,7 +21,7 @@ from scipy import ndimage
 
 from siting import dijkstra
 from siting.exclusions import grow
-from siting.grid import Grid, Raster
+from siting.grid import Grid, Raster, nearest_cell
 from siting.scenario import Friction
 
 
@@ -433,19 +433,12 @@ class CostField:
 
     @classmethod
     def from_features(cls, friction: Raster, geometries: np.ndarray) -> CostField:
-        """Compute one surface per geometry (a point starts in its cell; a line or polygon in every
-        cell it touches)."""
-        grid = friction.grid
-        stack = np.empty((len(geometries), *grid.shape), dtype=np.float32)
+        """Compute one surface per geometry, starting from :func:`start_cells`."""
+        stack = np.empty((len(geometries), *friction.grid.shape), dtype=np.float32)
         for i, geom in enumerate(geometries):
-            sources = grid.mask([geom], all_touched=True)
-            if not sources.any():
-                rows, cols = grid.index(*_xy(geom))
-                sources[np.clip(rows, 0, grid.height - 1), np.clip(cols, 0, grid.width - 1)] = True
-            stack[i] = cost_distance(
-                friction.data, np.argwhere(sources), transform=grid.transform
-            ).cost
-        return cls(stack, grid)
+            cells = start_cells(friction, geom)
+            stack[i] = cost_distance(friction.data, cells, transform=friction.grid.transform).cost
+        return cls(stack, friction.grid)
 
     def weighted_mean(self, weights: np.ndarray) -> np.ndarray:
         """Σ wᵢ·costᵢ / Σ wᵢ per cell: mean cost of bringing every feature's weight to the cell."""
@@ -463,6 +456,20 @@ class CostField:
         rows = np.clip(rows, 0, self.grid.height - 1)
         cols = np.clip(cols, 0, self.grid.width - 1)
         return self.stack[:, rows, cols].astype(np.float64)
+
+
+def start_cells(friction: Raster, geom: shapely.Geometry) -> np.ndarray:
+    """Where a feature's travel starts, as (row, col) cells: the passable cells it touches (a
+    point: its cell). A feature on none (beyond the grid, or a mine whose cell a river took)
+    starts from the passable cell nearest to it: the bank, the grid's edge."""
+    grid = friction.grid
+    touched = grid.mask([geom], all_touched=True)
+    passable = np.isfinite(friction.data)
+    if (touched & passable).any():
+        return np.argwhere(touched & passable)
+    x, y = nearest_cell(passable, grid, *(float(v[0]) for v in _xy(geom)))
+    rows, cols = grid.index(np.array([x]), np.array([y]))
+    return np.array([[rows[0], cols[0]]])
 
 
 def _xy(geom: shapely.Geometry) -> tuple[np.ndarray, np.ndarray]:

@@ -133,3 +133,15 @@ def test_a_river_narrower_than_a_cell_is_a_barrier_crossed_only_on_the_bridge():
         f = friction_surface(spec, layers, g)
         cost = CostField.from_features(f, source).stack[0]
         assert np.isfinite(cost[target[0][0], target[1][0]]) == reachable
+
+
+def test_a_feature_in_an_impassable_cell_starts_from_the_nearest_passable_cell():
+    g = grid(res=100.0, n=10)
+    f = np.ones(g.shape)
+    f[4:8, 3:8] = np.inf  # a lake; from cell (5, 5) the shore is nearest at (3, 5), 200 m north
+    xs, ys = g.centers()
+    friction = Raster(f, g, "friction")
+    from_lake = CostField.from_features(friction, np.array([shapely.Point(xs[5], ys[5])]))
+    from_bank = CostField.from_features(friction, np.array([shapely.Point(xs[5], ys[3])]))
+    np.testing.assert_array_equal(from_lake.stack, from_bank.stack)
+    assert from_lake.stack[0, 3, 5] == 0.0 and np.isinf(from_lake.stack[0, 5, 5])
