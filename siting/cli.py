@@ -42,6 +42,25 @@ def _parser() -> argparse.ArgumentParser:
         "qgis", help="styles in siting.gpkg, .qml beside the GeoTIFFs, and the siting.qgz project"
     )
     qgis.add_argument("folder", type=Path, help="an output folder (outputs/<scenario name>)")
+    cmp = sub.add_parser(
+        "compare",
+        help="compare two runs (scenario .toml files, run first, or output folders)",
+    )
+    cmp.add_argument("a", type=Path, help="the 'before': a scenario .toml or an output folder")
+    cmp.add_argument("b", type=Path, help="the 'after' (a what-if): .toml or output folder")
+    cmp.add_argument(
+        "--match-m",
+        type=float,
+        default=5000.0,
+        help="sites of a profile this close (metres) are the same site, kept or moved "
+        "(default 5000)",
+    )
+    cmp.add_argument("--resolution", type=float, help="grid resolution for .toml runs (metres)")
+    cmp.add_argument(
+        "--output-dir",
+        type=Path,
+        help="folder for the runs and for compare_<A>__<B>/ (default: outputs)",
+    )
     init = sub.add_parser("init", help="write a commented scenario template")
     init.add_argument("path", type=Path, help="where to write the template (.toml)")
     return parser
@@ -73,6 +92,31 @@ def _print_sites(result: Result) -> None:
         )
 
 
+def _compare(args: argparse.Namespace) -> int:
+    from siting import compare
+    from siting.pipeline import run
+
+    overrides = {
+        k: v
+        for k, v in (("resolution", args.resolution), ("output_dir", args.output_dir))
+        if v is not None
+    }
+    folders = []
+    for given in (args.a, args.b):
+        if given.suffix == ".toml":
+            result = run(given, **overrides)
+            folders.append(result.output_dir)
+        else:
+            folders.append(given)
+    a, b = (compare.RunOutputs.read(f) for f in folders)
+    c = compare.compare(a, b, match_m=args.match_m)
+    out = (args.output_dir or Path("outputs")) / f"compare_{a.name}__{b.name}"
+    compare.write(c, out)
+    compare.print_summary(c)
+    print(f"\nComparison written to {out} (map.html, report.html, comparison.gpkg)")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``siting`` command; returns the exit status."""
     args = _parser().parse_args(argv)
@@ -94,6 +138,8 @@ def main(argv: list[str] | None = None) -> int:
             project = qgis_project.write(args.folder)
             print(f"wrote {project} (open it in QGIS; paths are relative to the folder)")
             return 0
+        if args.command == "compare":
+            return _compare(args)
         from siting.pipeline import run
 
         overrides = {

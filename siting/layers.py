@@ -14,14 +14,16 @@ import pandas as pd
 import shapely
 from pyogrio.errors import DataSourceError
 
+from siting import edits
 from siting.errors import LayerError, ScenarioError
-from siting.scenario import LAYER_KINDS, LayerSpec, Scenario
+from siting.scenario import LAYER_KINDS, Edit, LayerSpec, Scenario
 
 log = logging.getLogger("siting")
 
 
-def read_layer(spec: LayerSpec, crs: str) -> gpd.GeoDataFrame:
-    """Read one layer, apply its field mapping and filter, repair geometries and reproject.
+def read_layer(spec: LayerSpec, crs: str, changes: list[Edit] | None = None) -> gpd.GeoDataFrame:
+    """Read one layer, apply its field mapping, what-if edits and filter, repair geometries and
+    reproject.
 
     Parameters
     ----------
@@ -29,6 +31,8 @@ def read_layer(spec: LayerSpec, crs: str) -> gpd.GeoDataFrame:
         The layer's entry in the scenario.
     crs
         The working CRS to reproject to.
+    changes
+        The scenario's edits of this layer (:mod:`siting.edits`).
 
     Returns
     -------
@@ -72,6 +76,8 @@ def read_layer(spec: LayerSpec, crs: str) -> gpd.GeoDataFrame:
             f"use one of its fields: {', '.join(c for c in gdf.columns if c != 'geometry')}",
         )
     gdf = gdf.rename(columns={src: dst for dst, src in spec.fields.items()})
+    if changes:
+        gdf = edits.apply(gdf, changes)
     if spec.where:
         gdf = query(gdf, spec.where, f"layers.{spec.name}.where")
     gdf = _repair(gdf, spec)
@@ -160,7 +166,10 @@ def load_layers(scenario: Scenario) -> tuple[dict[str, gpd.GeoDataFrame], shapel
     LayerError
         If a layer cannot be read or is empty after clipping.
     """
-    raw = {name: read_layer(spec, scenario.crs) for name, spec in scenario.layers.items()}
+    raw = {
+        name: read_layer(spec, scenario.crs, [e for e in scenario.edits if e.layer == name])
+        for name, spec in scenario.layers.items()
+    }
     area = study_area(scenario, raw[scenario.study_area])
     window = area.buffer(scenario.pad) if scenario.pad > 0 else area
     layers = {}
@@ -168,6 +177,7 @@ def load_layers(scenario: Scenario) -> tuple[dict[str, gpd.GeoDataFrame], shapel
         if name == scenario.study_area:
             layers[name] = gdf
             continue
+        gdf = edits.check_inside(gdf, window)
         clipped = gdf[gdf.intersects(window)]
         if clipped.empty:
             raise LayerError(

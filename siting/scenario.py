@@ -27,6 +27,7 @@ LAYERS = _CHECKOUT_LAYERS if _CHECKOUT_LAYERS.is_dir() else Path(__file__).resol
 DEFAULT_SCENARIO = LAYERS / "kuzbass" / "scenario.toml"
 TEMPLATE = Path(__file__).resolve().parent / "templates" / "scenario.toml"
 
+EDIT_ACTIONS = ("add", "remove", "update")
 CRITERION_KINDS = ("distance", "cost_distance", "within_radius", "travel_time")
 STANDARDIZE_FUNCTIONS = ("linear", "sigmoid", "threshold", "target")
 DIRECTIONS = ("lower", "higher")
@@ -178,6 +179,30 @@ class Friction:
 
 
 @dataclass(frozen=True)
+class Edit:
+    """A what-if change to one layer's features, applied when the layer is read (after its field
+    renames, before its ``where`` filter), in the order written.
+
+    ``add``: features from ``path`` (any GDAL file with a CRS) or one inline GeoJSON
+    ``geometry`` with ``properties`` (in ``crs``, lon/lat by default). ``remove``: the features
+    selected by ``where`` or by ``ids`` of ``id_field``. ``update``: set ``values`` on the
+    features so selected (e.g. a mine's status to "closed").
+    """
+
+    action: str
+    layer: str
+    key: str
+    path: Path | None = None
+    geometry: dict[str, Any] | None = None
+    properties: dict[str, Any] = field(default_factory=dict)
+    crs: str = "EPSG:4326"
+    where: str | None = None
+    ids: tuple[Any, ...] = ()
+    id_field: str = "name"
+    values: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class Network:
     """The road network that ``travel_time`` criteria travel over: the lines of ``layer`` joined
     into a graph (ends within ``snap_m`` of another line are connected), each edge at the speed
@@ -285,6 +310,8 @@ class Scenario:
     source: Path | None = None
     place_names: str | None = None
     dem: Path | None = None
+    edits: tuple[Edit, ...] = ()
+    extends: Path | None = None
 
     @property
     def output_dir(self) -> Path:
@@ -345,18 +372,105 @@ def load(path: str | Path | None = None) -> Scenario:
         If the file is missing, is not TOML, or any key is wrong; the message names the key.
     """
     path = Path(path) if path is not None else DEFAULT_SCENARIO
+    data = _read_toml(path)
+    extends = data.get("extends")
+    data = _inherit(data, path, ())
+    scenario = from_dict(data, base_dir=path.parent, source=path)
+    if isinstance(extends, str):
+        return replace(scenario, extends=_base_path(extends, path))
+    return scenario
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
     if not path.is_file():
         raise ScenarioError(
             f"scenario file not found: {path}",
             "give the path of a .toml scenario, or write one with 'siting init PATH'",
         )
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        return tomllib.loads(path.read_text(encoding="utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ScenarioError(
             f"{path}: not valid TOML: {exc}", "fix the syntax at that line"
         ) from None
-    return from_dict(data, base_dir=path.parent, source=path)
+
+
+def _base_path(ref: str, path: Path) -> Path:
+    """``extends = "kuzbass"`` is the embedded default; anything else a path from the file."""
+    if ref == "kuzbass":
+        return DEFAULT_SCENARIO
+    base = Path(ref)
+    return (base if base.is_absolute() else path.parent / base).resolve()
+
+
+def _inherit(data: dict[str, Any], path: Path, chain: tuple[Path, ...]) -> dict[str, Any]:
+    """The scenario ``data`` with the scenario it ``extends`` underneath (recursively).
+
+    The base's relative file paths are made absolute from the base's folder, so that they keep
+    pointing at the base's files. Tables merge key by key; arrays of tables whose entries have a
+    ``name`` (criteria) merge entry by entry by name (``drop = true`` removes one); the what-if
+    edits ([[add]], [[remove]], [[update]]) accumulate, the base's first; other values replace.
+    """
+    ref = data.pop("extends", None)
+    if ref is None:
+        return data
+    if not isinstance(ref, str):
+        raise ScenarioError(
+            f"{path}: extends = {ref!r} must be a string", 'give a scenario file, e.g. "base.toml"'
+        )
+    base_path = _base_path(ref, path)
+    if not base_path.is_file():
+        raise ScenarioError(
+            f"{path}: extends = {ref!r}: no scenario file at {base_path}",
+            'give the base scenario\'s path relative to this file, or "kuzbass" for the default',
+        )
+    if base_path.resolve() in chain or base_path.resolve() == path.resolve():
+        raise ScenarioError(
+            f"{path}: extends = {ref!r} makes a cycle ({' → '.join(p.name for p in chain)})",
+            "a scenario cannot extend itself, directly or through others",
+        )
+    base = _inherit(_read_toml(base_path), base_path, (*chain, path.resolve()))
+    _anchor_paths(base, base_path.parent)
+    if "name" in data and "title" not in data:
+        base.pop("title", None)  # a what-if named anew is not titled as its base
+    return _merge(base, data)
+
+
+def _anchor_paths(data: dict[str, Any], folder: Path) -> None:
+    def anchored(value: Any) -> Any:
+        if isinstance(value, str) and not Path(value).is_absolute():
+            return str(folder / value)
+        return value
+
+    for layer in (data.get("layers") or {}).values():
+        if isinstance(layer, dict) and "path" in layer:
+            layer["path"] = anchored(layer["path"])
+    terrain = data.get("terrain")
+    if isinstance(terrain, dict) and "dem" in terrain:
+        terrain["dem"] = anchored(terrain["dem"])
+    for edit in data.get("add") or []:
+        if isinstance(edit, dict) and "path" in edit:
+            edit["path"] = anchored(edit["path"])
+
+
+def _merge(base: Any, over: Any, key: str = "") -> Any:
+    if isinstance(base, dict) and isinstance(over, dict):
+        out = dict(base)
+        for k, v in over.items():
+            out[k] = _merge(base[k], v, k) if k in base else v
+        return out
+    if key in EDIT_ACTIONS and isinstance(base, list) and isinstance(over, list):
+        return [*base, *over]
+    named = isinstance(base, list) and isinstance(over, list)
+    named = named and all(isinstance(t, dict) and "name" in t for t in (*base, *over))
+    if named:
+        out = {t["name"]: t for t in base}
+        for t in over:
+            out[t["name"]] = _merge(out[t["name"]], t) if t["name"] in out else t
+        return [
+            {k: v for k, v in t.items() if k != "drop"} for t in out.values() if not t.get("drop")
+        ]
+    return over
 
 
 def write_template(path: str | Path) -> Path:
@@ -547,6 +661,9 @@ def from_dict(
     covering = _covering_model(models.table("covering", None), layers, profiles)
     models.done()
 
+    edits = tuple(
+        _edit(action, t, layers, base_dir) for action in EDIT_ACTIONS for t in top.tables(action)
+    )
     out_t = top.table("outputs", {})
     out_dir = Path(out_t.get("dir", str, "outputs"))
     outputs = Outputs(
@@ -578,6 +695,7 @@ def from_dict(
         source=source,
         place_names=place_names,
         dem=dem_path,
+        edits=edits,
     )
 
 
@@ -611,6 +729,20 @@ def _crs(value: str) -> str:
             f"crs = {value!r} is not projected: distances and buffers need metres",
             'use a projected CRS in metres, e.g. UTM zone 45N "EPSG:32645" for Kuzbass',
         )
+    return value
+
+
+def _crs_any(value: str, key: str) -> str:
+    """Any CRS pyproj knows (lon/lat included), for data given in it."""
+    from pyproj import CRS
+    from pyproj.exceptions import CRSError
+
+    try:
+        CRS.from_user_input(value)
+    except CRSError:
+        raise ScenarioError(
+            f"{key} = {value!r} is not a known CRS", 'use e.g. "EPSG:4326"'
+        ) from None
     return value
 
 
@@ -914,6 +1046,51 @@ def _profile(name: str, t: _Table, layers: dict[str, LayerSpec]) -> Profile:
     )
     t.done()
     return profile
+
+
+def _edit(action: str, t: _Table, layers: dict[str, LayerSpec], base_dir: Path) -> Edit:
+    layer = _known_layer(t.get("layer", str), layers, t.key("layer"))
+    if action == "add":
+        path = t.get("path", str, None)
+        edit = Edit(
+            action,
+            layer,
+            t.where,
+            path=None
+            if path is None
+            else (Path(path) if Path(path).is_absolute() else base_dir / path),
+            geometry=t.get("geometry", dict, None),
+            properties=t.get("properties", dict, {}),
+            crs=_crs_any(t.get("crs", str, "EPSG:4326"), t.key("crs")),
+        )
+        if (edit.path is None) == (edit.geometry is None):
+            raise ScenarioError(
+                f"{t.where} needs either path or geometry",
+                'give path = "spur.geojson", or geometry = { type = "LineString", coordinates = '
+                "[[lon, lat], …] }",
+            )
+    else:
+        edit = Edit(
+            action,
+            layer,
+            t.where,
+            where=t.get("where", str, None),
+            ids=tuple(t.get("ids", list, [])),
+            id_field=t.get("id_field", str, "name"),
+            values=t.get("values", dict, {}) if action == "update" else {},
+        )
+        if (edit.where is None) == (not edit.ids):
+            raise ScenarioError(
+                f"{t.where} needs either where or ids",
+                'select the features with where = "name == \'Kedrovsky\'" or ids = ["Kedrovsky"]',
+            )
+        if action == "update" and not edit.values:
+            raise ScenarioError(
+                f"{t.key('values')} is missing or empty",
+                'give the fields to set, e.g. values = { status = "closed" }',
+            )
+    t.done()
+    return edit
 
 
 def _network(t: _Table, layers: dict[str, LayerSpec]) -> Network:
