@@ -291,31 +291,34 @@ def _map(c: Comparison) -> folium.Map:
                 tooltip=f"{label}: {status}{moved}{delta}",
             ).add_to(group)
         group.add_to(m)
-    if len(c.moves):
-        group = folium.FeatureGroup(name="Site moves (A → B)")
-        for _, r in c.moves.to_crs(wgs).iterrows():
-            folium.PolyLine(
-                [(y, x) for x, y in r.geometry.coords],
-                color=STATUS_COLOURS["moved"],
-                weight=3,
-                tooltip=f"{r['site_a']} → {r['site_b']}: {r['moved_m'] / 1000:.1f} km",
-            ).add_to(group)
-        group.add_to(m)
-    if len(c.switches):
-        group = folium.FeatureGroup(name="Mines switching plant (B's haul route)")
-        for _, r in c.switches.to_crs(wgs).iterrows():
-            if r.geometry is None:
-                continue
-            folium.PolyLine(
-                [(y, x) for x, y in r.geometry.coords],
-                color="#ff7f00",
-                weight=2,
-                tooltip=f"{r['demand']}: {r['plant_a']} → {r['plant_b']}",
-            ).add_to(group)
-        group.add_to(m)
+    moves = [
+        (g, f"{r.site_a} → {r.site_b}: {r.moved_m / 1000:.1f} km")
+        for g, r in zip(c.moves.to_crs(wgs).geometry, c.moves.itertuples(), strict=True)
+    ]
+    _polylines(m, "Site moves (A → B)", STATUS_COLOURS["moved"], 3, moves)
+    switches = [
+        (g, f"{r.demand}: {_txt(r.plant_a)} → {_txt(r.plant_b) or 'none (removed)'}")
+        for g, r in zip(c.switches.to_crs(wgs).geometry, c.switches.itertuples(), strict=True)
+    ]
+    _polylines(m, "Mines switching plant (B's haul route)", "#ff7f00", 2, switches)
     folium.LayerControl(collapsed=False).add_to(m)
     m.fit_bounds([[miny, minx], [maxy, maxx]])
     return m
+
+
+def _polylines(
+    m: folium.Map, name: str, colour: str, weight: int, lines: list[tuple[object, str]]
+) -> None:
+    """A layer of (lon/lat LineString, tooltip) pairs; none when there are no lines."""
+    lines = [(g, tip) for g, tip in lines if g is not None and not g.is_empty]
+    if not lines:
+        return
+    group = folium.FeatureGroup(name=name)
+    for geom, tip in lines:
+        folium.PolyLine(
+            [(y, x) for x, y in geom.coords], color=colour, weight=weight, tooltip=tip
+        ).add_to(group)
+    group.add_to(m)
 
 
 def _report(c: Comparison) -> list:

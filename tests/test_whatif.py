@@ -35,6 +35,15 @@ def lonlat(x, y):
     return [point.x.iloc[0], point.y.iloc[0]]
 
 
+def spur_edit(*xy):
+    """An [[add]] of a rail spur through points of the synthetic world."""
+    coordinates = json.dumps([lonlat(x, y) for x, y in xy])
+    return (
+        f'[[add]]\nlayer = "rail"\ngeometry = {{ type = "LineString", coordinates = '
+        f'{coordinates} }}\nproperties = {{ name = "spur" }}\n'
+    )
+
+
 def test_extends_keeps_the_base_files_and_merges_criteria_by_name(world):
     path = child(
         world,
@@ -67,7 +76,6 @@ matrix = [[1, 3], ["1/3", 1]]
 
 
 def test_edits_add_remove_and_update_features(world):
-    spur = [lonlat(20_000, 20_000), lonlat(30_000, 10_000)]
     (world.parent / "extra.geojson").write_text(
         gpd.GeoDataFrame(
             {"name": ["Reserve X"]},
@@ -78,12 +86,8 @@ def test_edits_add_remove_and_update_features(world):
     )
     path = child(
         world,
-        f"""
-[[add]]
-layer = "rail"
-geometry = {{ type = "LineString", coordinates = {json.dumps(spur)} }}
-properties = {{ name = "spur" }}
-
+        spur_edit((20_000, 20_000), (30_000, 10_000))
+        + """
 [[add]]
 layer = "protected_areas"
 path = "../extra.geojson"
@@ -95,7 +99,7 @@ ids = ["C"]
 [[update]]
 layer = "mines"
 where = "name == 'A'"
-values = {{ output = 20.0 }}
+values = { output = 20.0 }
 """,
     )
     result = siting_pkg.run(scenario_mod.load(path), write=False)
@@ -172,15 +176,10 @@ def test_sites_are_matched_one_to_one_within_the_distance():
 
 
 def test_compare_command_on_a_what_if(world):
-    spur = [lonlat(20_000, 20_000), lonlat(34_000, 8_000)]
     what_if = child(
         world,
-        f"""
-[[add]]
-layer = "rail"
-geometry = {{ type = "LineString", coordinates = {json.dumps(spur)} }}
-properties = {{ name = "spur" }}
-
+        spur_edit((20_000, 20_000), (34_000, 8_000))
+        + """
 [[remove]]
 layer = "mines"
 ids = ["A"]
