@@ -8,9 +8,10 @@ limits, on GIS layers. The first region is Kuzbass, around UgleNaukoGrad in Keme
 >>> result.sites.head()              # doctest: +SKIP
 """
 
+from siting.batch import run_batch
 from siting.errors import SitingError
 from siting.pipeline import Result, run
 from siting.scenario import Scenario, load
 
-__all__ = ["Result", "Scenario", "SitingError", "load", "run"]
+__all__ = ["Result", "Scenario", "SitingError", "load", "run", "run_batch"]
 __version__ = "0.1.0"

@@ -27,7 +27,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", required=True)
     run = sub.add_parser("run", help="run a scenario (default: the embedded Kuzbass scenario)")
-    run.add_argument("scenario", nargs="?", type=Path, help="scenario TOML file")
+    run.add_argument(
+        "scenario",
+        nargs="*",
+        help="scenario TOML file(s) or glob patterns; several run as a batch (default: Kuzbass)",
+    )
+    run.add_argument("--workers", type=int, default=2, help="parallel runs in a batch (default 2)")
     run.add_argument("--resolution", type=float, help="grid resolution in metres (overrides)")
     run.add_argument(
         "--output-dir",
@@ -92,6 +97,41 @@ def _print_sites(result: Result) -> None:
         )
 
 
+def _scenario_paths(given: list[str]) -> list[Path]:
+    """The scenario files named, glob patterns expanded (sorted), in the order given."""
+    import glob
+
+    paths: list[Path] = []
+    for item in given:
+        if any(c in item for c in "*?["):
+            found = sorted(glob.glob(item))
+            if not found:
+                raise SitingError(f"no scenario file matches {item!r}", "check the pattern")
+            paths += [Path(f) for f in found]
+        else:
+            paths.append(Path(item))
+    return paths
+
+
+def _batch(paths: list[Path], workers: int, overrides: dict) -> int:
+    from siting.batch import run_batch
+
+    table = run_batch(paths, workers=workers, **overrides)
+    out = Path(overrides.get("output_dir") or "outputs")
+    out.mkdir(parents=True, exist_ok=True)
+    table.to_csv(out / "batch_summary.csv", index=False)
+    shown = [
+        c
+        for c in ("name", "status", "plants", "transport", "covered_share", "seconds")
+        if c in table.columns
+    ]
+    print(table[shown].to_string(index=False, na_rep="", float_format=lambda v: f"{v:,.3f}"))
+    for row in table[table["status"] == "error"].itertuples():
+        print(f"siting: error in {row.scenario}: {row.error}", file=sys.stderr)
+    print(f"\nSummary of {len(table)} scenario(s) written to {out / 'batch_summary.csv'}")
+    return 2 if (table["status"] == "error").any() else 0
+
+
 def _compare(args: argparse.Namespace) -> int:
     from siting import compare
     from siting.pipeline import run
@@ -151,7 +191,10 @@ def main(argv: list[str] | None = None) -> int:
             )
             if v is not None
         }
-        result = run(args.scenario, **overrides)
+        paths = _scenario_paths(args.scenario)
+        if len(paths) > 1:
+            return _batch(paths, args.workers, overrides)
+        result = run(paths[0] if paths else None, **overrides)
         _print_sites(result)
         return 0
     except SitingError as exc:

@@ -5,6 +5,7 @@ import json
 
 import geopandas as gpd
 import numpy as np
+import pandas as pd
 import pytest
 import shapely
 from test_bad_input import assert_nothing_written, assert_user_error, siting
@@ -212,3 +213,26 @@ ids = ["A"]
 def test_compare_of_a_folder_that_is_no_output_is_a_user_error(world, tmp_path):
     proc = siting("compare", tmp_path, tmp_path)
     assert_user_error(proc, "is not a run's output folder")
+
+
+def test_a_batch_runs_every_scenario_and_sums_them_up(world):
+    what_if = child(world, '[[remove]]\nlayer = "mines"\nids = ["A"]\n')
+    broken = child(world, "[friction]\noff_road = -1\n", name="broken")
+    out = world.parent / "out"
+    pattern = (what_if.parent / "*.toml").as_posix()
+    proc = siting("run", world / "scenario.toml", pattern, "--output-dir", out)
+    assert proc.returncode == 2, proc.stderr  # one scenario failed: the batch says so
+    assert f"error in {broken}" in proc.stderr and "friction.off_road" in proc.stderr
+    table = pd.read_csv(out / "batch_summary.csv")
+    assert table["scenario"].tolist() == [str(world / "scenario.toml"), str(broken), str(what_if)]
+    ok = table.set_index("name").loc[["synthetic", "whatif"]]
+    assert (ok["status"] == "ok").all()
+    for name, row in ok.iterrows():
+        info = json.loads((out / name / "run.json").read_text())
+        assert row["transport"] == pytest.approx(info["allocation"]["transport"])
+        assert row["plants"] == info["allocation"]["n_plants"]
+        sites = gpd.read_file(out / name / "siting.gpkg", layer="proposed_sites")
+        assert row["sites_processing_plant"] == (sites["profile"] == "processing_plant").sum()
+    # Without mine A (10 Mt/yr, the largest) there is less to haul.
+    assert ok.loc["whatif", "transport"] < ok.loc["synthetic", "transport"]
+    assert not (out / "broken").exists()
