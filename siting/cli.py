@@ -66,6 +66,33 @@ def _parser() -> argparse.ArgumentParser:
         type=Path,
         help="folder for the runs and for compare_<A>__<B>/ (default: outputs)",
     )
+    sens = sub.add_parser(
+        "sensitivity", help="how robust a profile's sites are to its weights (Monte Carlo)"
+    )
+    sens.add_argument("scenario", nargs="?", type=Path, help="scenario TOML (default: Kuzbass)")
+    sens.add_argument("--profile", required=True, help="the profile whose weights are varied")
+    sens.add_argument("--draws", type=int, default=200, help="weight draws (default 200)")
+    sens.add_argument(
+        "--concentration",
+        type=float,
+        default=50.0,
+        help="Dirichlet concentration around direct weights: larger = tighter (default 50)",
+    )
+    sens.add_argument(
+        "--judgement-sd",
+        type=float,
+        default=0.2,
+        help="log-scale spread of AHP judgements (default 0.2)",
+    )
+    sens.add_argument(
+        "--top", type=float, default=0.1, help="robustness: share of best land (default 0.1)"
+    )
+    sens.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    sens.add_argument("--workers", type=int, default=2, help="processes (default 2)")
+    sens.add_argument("--resolution", type=float, help="grid resolution in metres (overrides)")
+    sens.add_argument(
+        "--output-dir", type=Path, help="folder for <name>_sensitivity_<profile>/ (default outputs)"
+    )
     init = sub.add_parser("init", help="write a commented scenario template")
     init.add_argument("path", type=Path, help="where to write the template (.toml)")
     return parser
@@ -132,6 +159,43 @@ def _batch(paths: list[Path], workers: int, overrides: dict) -> int:
     return 2 if (table["status"] == "error").any() else 0
 
 
+def _sensitivity(args: argparse.Namespace) -> int:
+    from siting import sensitivity
+    from siting.pipeline import run
+    from siting.scenario import load
+
+    scenario = load(args.scenario)
+    if args.resolution is not None:
+        scenario = scenario.with_overrides(resolution=args.resolution)
+    if args.profile not in scenario.profiles:
+        raise SitingError(
+            f"--profile {args.profile!r} is not a profile of {scenario.name}",
+            f"use one of: {', '.join(scenario.profiles)}",
+        )
+    if args.draws < 1 or args.concentration <= 0 or not 0 < args.top < 1:
+        raise SitingError(
+            "--draws must be ≥ 1, --concentration > 0 and --top between 0 and 1",
+            "e.g. --draws 200 --concentration 50 --top 0.1",
+        )
+    result = run(scenario, write=False)
+    s = sensitivity.sensitivity(
+        result,
+        args.profile,
+        n=args.draws,
+        concentration=args.concentration,
+        judgement_sd=args.judgement_sd,
+        top_share=args.top,
+        seed=args.seed,
+        workers=args.workers,
+    )
+    out = (args.output_dir or Path("outputs")) / f"{scenario.name}_sensitivity_{args.profile}"
+    sensitivity.write(s, out)
+    print(f"\n{args.profile}: how often each site is proposed over {args.draws} weight draws")
+    print(s.sites.to_string(index=False, float_format=lambda v: f"{v:.2f}"))
+    print(f"\nwritten to {out} (sites.csv, sweeps.csv/.png, weights.csv, robustness.tif)")
+    return 0
+
+
 def _compare(args: argparse.Namespace) -> int:
     from siting import compare
     from siting.pipeline import run
@@ -180,6 +244,8 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         if args.command == "compare":
             return _compare(args)
+        if args.command == "sensitivity":
+            return _sensitivity(args)
         from siting.pipeline import run
 
         overrides = {
