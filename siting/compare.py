@@ -252,7 +252,7 @@ def write(c: Comparison, folder: Path) -> Path:
             "totals": json.loads(c.totals.to_json(orient="records")),
         }
         (staging / "comparison.json").write_text(json.dumps(summary, indent=2) + "\n")
-        page = _map(c).get_root().render()
+        page = comparison_map(c).get_root().render()
         (staging / "map.html").write_text(inline_assets(page), encoding="utf-8")
         blocks = _report(c)
         (staging / "report.md").write_text(report.markdown(blocks), encoding="utf-8")
@@ -267,7 +267,8 @@ def write(c: Comparison, folder: Path) -> Path:
     return folder
 
 
-def _map(c: Comparison) -> folium.Map:
+def comparison_map(c: Comparison) -> folium.Map:
+    """The comparison as one folium map: sites by change, moves, switching mines' routes."""
     wgs = "EPSG:4326"
     sites = c.sites.to_crs(wgs)
     minx, miny, maxx, maxy = sites.total_bounds

@@ -1,7 +1,9 @@
-"""The walkthrough notebook runs top to bottom on the default scenario and reports its sites."""
+"""The notebooks run top to bottom: the walkthrough of the default scenario reports its sites,
+the what-if notebook its comparison."""
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -13,7 +15,9 @@ import siting
 
 nbclient = pytest.importorskip("nbclient")
 
-NOTEBOOK = Path(__file__).resolve().parents[1] / "notebooks" / "kuzbass_default_run.ipynb"
+NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
+NOTEBOOK = NOTEBOOKS / "kuzbass_default_run.ipynb"
+WHATIF = NOTEBOOKS / "whatif_rail_spur.ipynb"
 RESOLUTION = 1000
 
 
@@ -25,8 +29,9 @@ def _stdout(cell: nbformat.NotebookNode) -> str:
     )
 
 
-def test_saved_notebook_has_no_outputs():
-    nb = nbformat.read(NOTEBOOK, as_version=4)
+@pytest.mark.parametrize("path", [NOTEBOOK, WHATIF], ids=lambda p: p.stem)
+def test_saved_notebook_has_no_outputs(path):
+    nb = nbformat.read(path, as_version=4)
     nbformat.validate(nb)
     assert nb.metadata["kernelspec"]["name"] == "python3"
     for cell in nb.cells:
@@ -34,17 +39,18 @@ def test_saved_notebook_has_no_outputs():
             assert cell.outputs == [] and cell.execution_count is None
 
 
-def test_notebook_runs_and_proposes_the_scenarios_sites(monkeypatch, tmp_path):
+def _execute(path: Path, monkeypatch, tmp_path) -> str:
+    """Run a notebook in a real kernel; the last code cell's stdout."""
     monkeypatch.setenv("SITING_NOTEBOOK_RESOLUTION", str(RESOLUTION))
     monkeypatch.delenv("MPLBACKEND", raising=False)  # the kernel's inline backend
     monkeypatch.setenv("MPLCONFIGDIR", str(tmp_path / "mpl"))
     monkeypatch.setenv("TMPDIR", str(tmp_path))  # the notebook writes its outputs to mkdtemp()
-    nb = nbformat.read(NOTEBOOK, as_version=4)
+    nb = nbformat.read(path, as_version=4)
     client = nbclient.NotebookClient(
         nb,
         timeout=600,
         kernel_name="python3",
-        resources={"metadata": {"path": str(NOTEBOOK.parent)}},
+        resources={"metadata": {"path": str(path.parent)}},
     )
     client.execute()  # raises CellExecutionError if any cell fails
 
@@ -52,7 +58,11 @@ def test_notebook_runs_and_proposes_the_scenarios_sites(monkeypatch, tmp_path):
     for cell in code_cells:
         errors = [o for o in cell.outputs if o.get("output_type") == "error"]
         assert not errors, errors
-    last = _stdout(code_cells[-1])
+    return _stdout(code_cells[-1])
+
+
+def test_notebook_runs_and_proposes_the_scenarios_sites(monkeypatch, tmp_path):
+    last = _execute(NOTEBOOK, monkeypatch, tmp_path)
 
     resolution = re.search(r"^resolution_m=(\S+)$", last, re.MULTILINE)
     assert resolution, last
@@ -72,3 +82,17 @@ def test_notebook_runs_and_proposes_the_scenarios_sites(monkeypatch, tmp_path):
     n = int(plants.group(1))
     assert n * scenario.allocation.capacity >= output
     assert n <= scenario.profiles[scenario.allocation.profile].n_sites
+
+
+def test_whatif_notebook_compares_the_spur_with_the_default(monkeypatch, tmp_path):
+    last = _execute(WHATIF, monkeypatch, tmp_path)
+    values = dict(re.findall(r"^(\w+)=(.*)$", last, re.MULTILINE))
+    assert float(values["resolution_m"]) == RESOLUTION
+    folder = Path(values["folder"])
+    summary = json.loads((folder / "comparison.json").read_text())
+    for side in ("a", "b"):
+        run = json.loads((Path(summary[side]["folder"]) / "run.json").read_text())
+        transport = float(values[f"transport_{side}"])
+        assert transport == pytest.approx(run["allocation"]["transport"], abs=1e-3)
+    assert summary["b"]["name"] == "kuzbass_spur"
+    assert int(values["switches"]) == summary["switches"] >= 1  # Taldinsky at least
