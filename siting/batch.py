@@ -34,7 +34,11 @@ def summary_row(path: Path, overrides: dict[str, Any]) -> dict[str, Any]:
     for profile in s.profiles:
         row[f"sites_{profile}"] = int((result.sites["profile"] == profile).sum())
         top = result.sites_of(profile)
-        row[f"best_{profile}"] = top["near"].iloc[0] if len(top) else ""
+        if len(top):
+            # "near" needs named places (the scenario's place_names layer); else lat, lon.
+            best = top.iloc[0]
+            near = best.get("near") or f"{best['lat']:.4f} N, {best['lon']:.4f} E"
+            row[f"best_{profile}"] = near
     if result.allocation is not None:
         a = result.allocation
         row.update(plants=a.p, transport=a.transport, mean_suitability=a.mean_suitability)
