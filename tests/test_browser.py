@@ -124,10 +124,11 @@ def click_site(page, site) -> str:
     ActionChains(page).move_to_element_with_offset(
         container, x - size["width"] / 2, y - size["height"] / 2
     ).click().perform()
-    popup = WebDriverWait(page, 10).until(
-        lambda d: d.find_element(By.CSS_SELECTOR, ".leaflet-popup-content")
+    # Wait for the popup's text, not only its element: on a loaded machine Leaflet may show the
+    # popup's frame a moment before its content is laid out.
+    return WebDriverWait(page, 10).until(
+        lambda d: d.find_element(By.CSS_SELECTOR, ".leaflet-popup-content").text or False
     )
-    return popup.text
 
 
 def test_clicking_the_top_site_opens_its_popup(page, result):
@@ -148,18 +149,23 @@ def test_clicking_a_new_technopark_opens_its_covering_popup(page, result):
     )
     container = page.find_element(By.CSS_SELECTOR, ".folium-map")
     ActionChains(page).move_to_element(container).click().perform()  # the view's centre
-    popup = WebDriverWait(page, 10).until(
-        lambda d: d.find_element(By.CSS_SELECTOR, ".leaflet-popup-content .covering-popup")
-    )
-    n = int(new["n_covered"])
-    assert f"(new: {new['site_id']}, score {new['score']:.3f})" in popup.text
-    assert (
-        f"covers {new['covered_weight']:,.0f} population in {n} "
-        f"{'settlement' if n == 1 else 'settlements'} within {c.max_minutes:g} min" in popup.text
-    )
-    page.execute_script(  # back to the view the other tests click in
-        f"{m}.closePopup(); {m}.setView(window._view[0], window._view[1], {{animate: false}});"
-    )
+    try:
+        text = WebDriverWait(page, 10).until(  # the text, not just the element (see click_site)
+            lambda d: (
+                d.find_element(By.CSS_SELECTOR, ".leaflet-popup-content .covering-popup").text
+                or False
+            )
+        )
+        n = int(new["n_covered"])
+        assert f"(new: {new['site_id']}, score {new['score']:.3f})" in text
+        assert (
+            f"covers {new['covered_weight']:,.0f} population in {n} "
+            f"{'settlement' if n == 1 else 'settlements'} within {c.max_minutes:g} min" in text
+        )
+    finally:
+        page.execute_script(  # back to the view the other tests click in, even on a failure
+            f"{m}.closePopup(); {m}.setView(window._view[0], window._view[1], {{animate: false}});"
+        )
 
 
 def test_toggling_a_layer_hides_it(page, result):
