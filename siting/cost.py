@@ -181,7 +181,8 @@ def cost_distance(
         step slips through); then every cell a bridge touches gets its friction back.
     dem, slope
         Elevation in metres on the friction's grid and a :class:`Slope` model: a step's cost is
-        multiplied by the slope factor of its grade in its direction of travel.
+        multiplied by the slope factor of its grade in its direction of travel. Cells without
+        elevation (NaN) are impassable.
 
     Returns
     -------
@@ -225,6 +226,10 @@ def cost_distance(
     height, width = friction.shape
     cells, source_of = _source_cells(sources, transform, friction.shape)
     n_sources = int(source_of.max()) + 1
+    if n_sources >= 2**26:  # the kernel packs the source index and the move in one int32
+        raise ValueError(
+            f"cost_distance: {n_sources} sources, at most {2**26 - 1}; merge nearby sources"
+        )
     costs = np.zeros(n_sources) if start_costs is None else np.asarray(start_costs, dtype=float)
     if costs.shape != (n_sources,) or not np.all(np.isfinite(costs) & (costs >= 0)):
         raise ValueError(
@@ -237,6 +242,8 @@ def cost_distance(
             # A bridge lifts the barrier, not what was impassable to begin with.
             blocked &= ~_touched(bridges, transform, friction.shape) | impassable
     del impassable
+    if dem is not None and np.shape(dem) == friction.shape:
+        blocked |= ~np.isfinite(np.asarray(dem, dtype=np.float64))  # no grade without elevation
     usable = ~blocked.ravel()[cells] & (costs[source_of] <= max_cost)
     if not usable.any():
         raise ValueError(

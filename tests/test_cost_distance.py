@@ -865,3 +865,12 @@ def test_peak_numpy_memory_stays_within_four_times_the_friction():
     assert np.isfinite(result.cost).all()
     ratio = (peak - before) / friction.nbytes
     assert ratio <= 4.0, f"peak numpy allocations {ratio:.2f}× the friction's nbytes"
+
+
+def test_cells_without_elevation_are_impassable_with_a_slope_model():
+    friction = np.ones((5, 7))
+    dem = np.zeros((5, 7))
+    dem[:, 3] = np.nan  # a column without elevation between the source and the east side
+    result = cost_distance(friction, np.array([[2, 0]]), dem=dem, slope=Slope.tobler())
+    assert np.isinf(result.cost[:, 3:]).all()
+    assert np.isfinite(result.cost[:, :3]).all()
