@@ -170,7 +170,8 @@ class TravelTimes:
         starts = np.concatenate([on_grid[reached], np.zeros(inside.sum())])
         sources = np.concatenate([self.node_points[reached], np.asarray(geometries)[inside]])
         passable = np.isfinite(self.seconds_per_m)
-        start_rows, start_cols = self.grid.index(shapely.get_x(sources), shapely.get_y(sources))
+        anchors = np.concatenate([self.node_points[reached], points[inside]])
+        start_rows, start_cols = self.grid.index(shapely.get_x(anchors), shapely.get_y(anchors))
         if not len(sources) or not passable[start_rows, start_cols].any():
             return np.full(self.grid.shape, np.inf)  # nothing to start from within the limit
         field = cost_distance(

@@ -203,3 +203,14 @@ def test_covering_over_the_road_network_equals_enumeration(world):
     assert c.baseline == pytest.approx(w[minutes[:, 0] <= 20].sum())
     open_cols = [0] + [1 + sites.index[sites["site_id"] == s][0] for s in c.sites["site_id"] if s]
     np.testing.assert_allclose(c.demand["minutes"], minutes[:, open_cols].min(axis=1))
+
+
+def test_time_from_a_polygon_starts_in_every_cell_it_touches():
+    grid, travel = corridor()
+    square = shapely.box(4_020, 4_020, 4_480, 4_480)  # cells 4,000-4,500 m north, off the road
+    minutes = travel.to_nearest(np.array([square]))
+    rows, cols = np.nonzero(grid.mask([square], all_touched=True))
+    assert (minutes[rows, cols] == 0).all()
+    # From its southern cells (centres at y = 4,050) straight south to the road: 1,500 m off-road
+    # (the square's own way onto the network, a 1.7 km leg to its nearest node, is slower).
+    assert at(grid, minutes, 4_250, 2_550) == pytest.approx(1_500 / (OFF_KMH / 3.6) / 60)
