@@ -11,8 +11,6 @@ farther apart than ``match_m``): a matched pair in the same place is ``kept``, e
 from __future__ import annotations
 
 import json
-import shutil
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -230,12 +228,10 @@ def write(c: Comparison, folder: Path) -> Path:
     """Write the comparison folder, atomically: ``comparison.gpkg`` (site_changes, site_moves,
     allocation_switches), ``sites.csv``, ``totals.csv``, ``comparison.json``, ``map.html`` and
     ``report.md``/``report.html``."""
-    from siting.exports import report
+    from siting.exports import report, staged
     from siting.exports.offline import inline_assets
 
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}.tmp-", dir=folder.parent))
-    try:
+    with staged(folder) as staging:
         gpkg = staging / "comparison.gpkg"
         c.sites.to_file(gpkg, layer="site_changes", driver="GPKG")
         if len(c.moves):
@@ -258,12 +254,6 @@ def write(c: Comparison, folder: Path) -> Path:
         (staging / "report.md").write_text(report.markdown(blocks), encoding="utf-8")
         title = f"{c.a.title} → {c.b.title}"
         (staging / "report.html").write_text(report.to_html(blocks, title), encoding="utf-8")
-        if folder.exists():
-            shutil.rmtree(folder)
-        staging.rename(folder)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
     return folder
 
 

@@ -14,8 +14,6 @@ its value (the others rescaled to keep the sum) and record every site's rank.
 from __future__ import annotations
 
 import multiprocessing
-import shutil
-import tempfile
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -238,11 +236,10 @@ def write(s: Sensitivity, folder: Path) -> Path:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    from siting.exports import staged
     from siting.exports.rasters import write_geotiff
 
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}.tmp-", dir=folder.parent))
-    try:
+    with staged(folder) as staging:
         s.sites.to_csv(staging / "sites.csv", index=False)
         s.sweeps.to_csv(staging / "sweeps.csv", index=False)
         s.weights.to_csv(staging / "weights.csv", index=False)
@@ -263,10 +260,4 @@ def write(s: Sensitivity, folder: Path) -> Path:
         fig.tight_layout()
         fig.savefig(staging / "sweeps.png", dpi=110)
         plt.close(fig)
-        if folder.exists():
-            shutil.rmtree(folder)
-        staging.rename(folder)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
     return folder

@@ -10,6 +10,8 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -23,12 +25,7 @@ def write_outputs(result: Result) -> Path:
 
     scenario = result.scenario
     final = scenario.output_dir
-    final.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{scenario.name}.tmp-", dir=final.parent))
-    umask = os.umask(0)
-    os.umask(umask)
-    staging.chmod(0o777 & ~umask)  # mkdtemp makes it private; the output folder should not be
-    try:
+    with staged(final) as staging:
         if scenario.outputs.rasters:
             rasters.write_all(result, staging)
         if scenario.outputs.gpkg:
@@ -44,11 +41,24 @@ def write_outputs(result: Result) -> Path:
         runinfo.write(result, staging / "run.json")
         if scenario.outputs.qgis:
             qgis_project.write(staging)
+    return final
+
+
+@contextmanager
+def staged(final: Path) -> Iterator[Path]:
+    """A hidden sibling folder to write into; on success it replaces ``final`` in one rename,
+    on any failure it is removed and ``final`` is left as it was."""
+    final.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{final.name}.tmp-", dir=final.parent))
+    umask = os.umask(0)
+    os.umask(umask)
+    staging.chmod(0o777 & ~umask)  # mkdtemp makes it private; the output folder should not be
+    try:
+        yield staging
         _swap(staging, final)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
-    return final
 
 
 def _swap(staging: Path, final: Path) -> None:
