@@ -147,6 +147,7 @@ class TravelTimes:
         rows, cols = self.grid.index(xy[:, 0], xy[:, 1])
         self.on_grid = self.grid.contains(rows, cols)
         self.node_points = shapely.points(xy[self.on_grid])
+        self._surfaces: dict[bytes, list[np.ndarray]] = {}
 
     def node_times(self, geometries: np.ndarray) -> np.ndarray:
         """Seconds from each feature to every graph node (features × nodes): a straight leg to
@@ -192,11 +193,8 @@ class TravelTimes:
         """Sum of ``weights`` of the features within ``minutes`` of every cell (a labour pool:
         the people who can reach a site within that time)."""
         total = np.zeros(self.grid.shape)
-        for geom, weight, times in zip(
-            geometries, weights, self.node_times(geometries), strict=True
-        ):
-            seconds = self.surface(times, np.array([geom]), minutes * 60.0)
-            total[np.isfinite(seconds)] += weight
+        for weight, seconds in zip(weights, self.per_feature(geometries), strict=True):
+            total[seconds <= minutes * 60.0] += weight
         return total
 
     def matrix(self, geometries: np.ndarray, x: np.ndarray, y: np.ndarray) -> np.ndarray:
@@ -205,9 +203,17 @@ class TravelTimes:
         rows, cols = self.grid.index(np.asarray(x), np.asarray(y))
         inside = self.grid.contains(rows, cols)
         out = np.full((len(geometries), len(rows)), np.inf)
-        for k, (geom, times) in enumerate(
-            zip(geometries, self.node_times(geometries), strict=True)
-        ):
-            seconds = self.surface(times, np.array([geom]))
+        for k, seconds in enumerate(self.per_feature(geometries)):
             out[k, inside] = seconds[rows[inside], cols[inside]] / 60.0
         return out
+
+    def per_feature(self, geometries: np.ndarray) -> list[np.ndarray]:
+        """Seconds from each feature to every cell, computed once per set of features: the
+        labour pools at different limits and the covering all read the settlements' surfaces."""
+        key = b"".join(shapely.to_wkb(np.asarray(geometries)))
+        if key not in self._surfaces:
+            self._surfaces[key] = [
+                self.surface(times, np.array([geom]))
+                for geom, times in zip(geometries, self.node_times(geometries), strict=True)
+            ]
+        return self._surfaces[key]
