@@ -11,8 +11,9 @@ import warnings
 
 import geopandas as gpd
 import pandas as pd
+import pyogrio
 import shapely
-from pyogrio.errors import DataSourceError
+from pyogrio.errors import DataLayerError, DataSourceError
 
 from siting import edits
 from siting.errors import LayerError, ScenarioError
@@ -57,7 +58,15 @@ def read_layer(spec: LayerSpec, crs: str, changes: list[Edit] | None = None) -> 
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", RuntimeWarning)
-                gdf = gpd.read_file(spec.path)
+                gdf = gpd.read_file(spec.path, layer=spec.layer)
+        except DataLayerError:
+            names = [str(n) for n in pyogrio.list_layers(spec.path)[:, 0]]
+            if spec.layer is None or spec.layer in names:
+                raise
+            raise LayerError(
+                f"layer {spec.name!r}: {spec.path} has no layer {spec.layer!r}",
+                f"set layers.{spec.name}.layer to one of: {', '.join(names)}",
+            ) from None
         except (DataSourceError, OSError, ValueError) as exc:
             raise LayerError(
                 f"layer {spec.name!r}: cannot read {spec.path}: {exc}",

@@ -86,7 +86,8 @@ class Standardization:
 @dataclass(frozen=True)
 class LayerSpec:
     """A named input layer: where it is, how to read it, which rows and fields to keep, and what
-    kind of thing it holds (checked on reading: geometry type and required fields)."""
+    kind of thing it holds (checked on reading: geometry type and required fields). ``layer``
+    picks one layer of a file that holds several (a GeoPackage)."""
 
     name: str
     path: Path
@@ -94,6 +95,7 @@ class LayerSpec:
     where: str | None = None
     fields: dict[str, str] = field(default_factory=dict)
     kind: str = "generic"
+    layer: str | None = None
 
 
 @dataclass(frozen=True)
@@ -871,6 +873,7 @@ def _layer(name: str, t: _Table, base_dir: Path) -> LayerSpec:
         name=name,
         path=path if path.is_absolute() else (base_dir / path),
         reader=t.choice("reader", READERS, "vector"),
+        layer=t.get("layer", str, None),
         where=t.get("where", str, None),
         fields=dict(fields),
         kind=t.choice("kind", tuple(LAYER_KINDS), "generic"),
