@@ -95,7 +95,77 @@ def _parser() -> argparse.ArgumentParser:
     )
     init = sub.add_parser("init", help="write a commented scenario template")
     init.add_argument("path", type=Path, help="where to write the template (.toml)")
+    _fetch_parser(sub)
     return parser
+
+
+def _fetch_parser(sub: argparse._SubParsersAction) -> None:
+    fetch = sub.add_parser("fetch", help="download input layers (OpenStreetMap)")
+    sources = fetch.add_subparsers(dest="source", required=True)
+    osm = sources.add_parser(
+        "osm",
+        help="OpenStreetMap roads, rail, stations, settlements, protected areas, water, "
+        "quarries and industrial land into one GeoPackage, with a scenario snippet",
+    )
+    where = osm.add_mutually_exclusive_group(required=True)
+    where.add_argument("--place", help='a place name, e.g. "Kemerovo Oblast, Russia"')
+    where.add_argument(
+        "--bbox", nargs=4, type=float, metavar=("W", "S", "E", "N"), help="lon/lat box"
+    )
+    where.add_argument("--scenario", type=Path, help="a scenario TOML: its study area, padded")
+    where.add_argument("--osm-file", type=Path, help="a local .osm or .osm.bz2 extract")
+    osm.add_argument("--pad-km", type=float, help="padding of --scenario's study area (km)")
+    osm.add_argument(
+        "--output", type=Path, help="GeoPackage to write (default: outputs/osm/<region>.gpkg)"
+    )
+    osm.add_argument(
+        "--roads",
+        choices=("main", "drive"),
+        default="main",
+        help="main: motorway … tertiary (default); drive: also minor and residential roads",
+    )
+    osm.add_argument(
+        "--cache-dir",
+        type=Path,
+        default=Path("outputs") / ".osm-cache",
+        help="download cache, per region (default: outputs/.osm-cache)",
+    )
+    osm.add_argument("--overpass-url", help="Overpass API (default: overpass-api.de)")
+    osm.add_argument("--nominatim-url", help="Nominatim geocoder for --place")
+    osm.add_argument("--timeout", type=float, help="seconds to wait for each answer (180)")
+    osm.add_argument("-q", "--quiet", action="store_true", help="no progress, only the result")
+
+
+def _fetch(args: argparse.Namespace) -> int:
+    from siting.sources import osm
+
+    if args.pad_km is not None and args.scenario is None:
+        raise SitingError("--pad-km pads a --scenario's study area", "add --scenario S.toml")
+    if args.osm_file is not None:
+        output = args.output or Path("outputs") / "osm" / f"{osm.slug(args.osm_file.name)}.gpkg"
+        done = osm.from_osm_file(args.osm_file, output, roads=args.roads)
+    else:
+        if args.place is not None:
+            region = osm.region_from_place(args.place, nominatim_url=args.nominatim_url)
+        elif args.bbox is not None:
+            region = osm.region_from_bbox(*args.bbox)
+        else:
+            region = osm.region_from_scenario(args.scenario, pad_km=args.pad_km)
+        output = args.output or Path("outputs") / "osm" / f"{osm.slug(region.label)}.gpkg"
+        done = osm.fetch(
+            region,
+            output,
+            roads=args.roads,
+            cache_dir=args.cache_dir,
+            overpass_url=args.overpass_url,
+            timeout=args.timeout,
+        )
+    counts = ", ".join(f"{n} {name}" for name, n in done.counts.items() if n)
+    print(f"wrote {done.gpkg} ({counts})")
+    if done.graphml is not None:
+        print(f"wrote {done.graphml} (the road graph, for osmnx)")
+    print(f'wrote {done.snippet}: use it with extends = "{done.snippet.name}" in a scenario')
+    return 0
 
 
 def _print_sites(result: Result) -> None:
@@ -246,6 +316,8 @@ def main(argv: list[str] | None = None) -> int:
             return _compare(args)
         if args.command == "sensitivity":
             return _sensitivity(args)
+        if args.command == "fetch":
+            return _fetch(args)
         from siting.pipeline import run
 
         overrides = {
