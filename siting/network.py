@@ -12,9 +12,9 @@ Nodes that cannot be reached get ``inf``. Points off the network are joined to i
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
+from collections.abc import Hashable, Iterable, Iterator, Mapping, Sequence
 from itertools import chain
-from operator import itemgetter, methodcaller
+from operator import itemgetter
 
 import networkx as nx
 import numpy as np
@@ -57,10 +57,11 @@ def graph_arrays(G: nx.Graph, weight: str = "travel_time") -> Arrays:
     Notes
     -----
     Nothing is cached: every call reads the graph again, so edits to ``G`` are always seen. The
-    conversion walks networkx's adjacency dicts with C-level iterators (``itertools.chain``,
-    ``map``, ``numpy.fromiter``) and no Python code per edge; its cost is then mostly memory
-    access, as every edge's attributes live in a separate dict. Keep the result and pass it to
-    :func:`travel_times` or :func:`od_matrix` to convert once for many queries.
+    cost is the Python-level walk over networkx's dicts, one step per (u, v) pair: it reads the
+    pair's single edge directly when that edge has key 0 (as networkx and osmnx number the first
+    edge between two nodes), and takes the minimum of parallel edges in Python only for the few
+    pairs that have them. Keep the result and pass it to :func:`travel_times` or
+    :func:`od_matrix` to convert once for many queries.
     """
     # Rows follow G.adj, the very dict that G.adjacency() walks below, so node i's neighbours are
     # the i-th adjacency entry without looking nodes up (it is also the order of G.nodes).
@@ -68,7 +69,6 @@ def graph_arrays(G: nx.Graph, weight: str = "travel_time") -> Arrays:
     n = len(node_list)
     nodes = np.empty(n, dtype=object)
     nodes[:] = node_list  # assigned, not np.array(list): tuple node ids must stay scalars
-    multi = G.is_multigraph()
     # One (u, v) pair per neighbour: a dict of parallel edges keyed by edge key in a multigraph,
     # the edge's attribute dict otherwise. Undirected graphs list every edge under both ends.
     neighbours = list(map(itemgetter(1), G.adjacency()))
@@ -76,16 +76,16 @@ def graph_arrays(G: nx.Graph, weight: str = "travel_time") -> Arrays:
     n_pairs = int(degree.sum())
     rows = np.repeat(np.arange(n, dtype=np.int64), degree)
     cols = _positions(nodes, node_list, chain.from_iterable(neighbours), n_pairs)
+    if G.is_multigraph():
+        pair_costs = _fastest_edges(neighbours, weight)
+    else:  # works on the mappings of graph views too, unlike dict.values
+        pair_costs = (attrs[weight] for pairs in neighbours for attrs in pairs.values())
     try:
-        costs, parallel = _pair_weights(neighbours, multi, weight, n_pairs)
+        costs = np.fromiter(pair_costs, float, count=n_pairs)
     except (KeyError, TypeError, ValueError):  # a missing or non-numeric weight
         raise _weight_error(G, weight) from None
     if not (costs >= 0).all():  # NaN fails too: it would silently poison Dijkstra
         raise _weight_error(G, weight)
-    if parallel is not None:
-        # Parallel edges must give their minimum (sparse constructors would *sum* them); each
-        # pair's edges are consecutive in ``costs``, so reduce every run of them.
-        costs = np.minimum.reduceat(costs, np.cumsum(parallel) - parallel)
     keep = rows != cols
     rows, cols, costs = rows[keep], cols[keep], costs[keep]
     # Built directly from CSR parts (rows come in order) so that zero-cost edges stay explicit
@@ -115,39 +115,37 @@ def _positions(
     if ids is not None:
         # Integer ids: read them into an array at C speed and look them up in pandas' hash table,
         # faster than a Python dict lookup per edge.
-        return pd.Index(ids).get_indexer(np.fromiter(wanted, np.int64, count=count))
+        found = np.fromiter(wanted, np.int64, count=count)
+        if np.array_equal(ids, np.arange(len(ids))):  # ids 0..n-1 in order: each is its own row
+            return found
+        return pd.Index(ids).get_indexer(found)
     index = dict(zip(node_list, range(len(node_list)), strict=True))
     return np.fromiter(map(index.__getitem__, wanted), np.int64, count=count)
 
 
-def _pair_weights(
-    neighbours: list, multi: bool, weight: str, n_pairs: int
-) -> tuple[np.ndarray, np.ndarray | None]:
-    """``weight`` of every edge in adjacency order, and for a multigraph the number of parallel
-    edges of each (u, v) pair (``None`` when there is one edge per pair).
+def _fastest_edges(neighbours: list[Mapping], weight: str) -> Iterator[float]:
+    """``weight`` of every (u, v) pair of a multigraph in adjacency order: the minimum over its
+    parallel edges (a route takes the fastest), as sparse constructors would *sum* them.
 
     Raises ``KeyError`` for a missing weight and ``TypeError``/``ValueError`` for one that is not
     a number; the caller turns those into a :class:`LayerError` naming the edge.
     """
-    get = itemgetter(weight)
-    # dict.values called directly is faster than a method lookup per dict; a graph view wraps
-    # its dicts in mappings, for which only the generic method call works.
-    values_1 = _values_of(neighbours[0]) if neighbours else dict.values
-    if not multi:
-        edges = chain.from_iterable(map(values_1, neighbours))
-        return np.fromiter(map(get, edges), float, count=n_pairs), None
-    keyed = list(chain.from_iterable(map(values_1, neighbours)))  # one dict of edges per pair
-    values_2 = _values_of(keyed[0]) if keyed else dict.values
-    parallel = np.fromiter(map(len, keyed), np.int64, count=n_pairs)
-    n_edges = int(parallel.sum())
-    edges = chain.from_iterable(map(values_2, keyed))
-    costs = np.fromiter(map(get, edges), float, count=n_edges)
-    return costs, (parallel if n_edges != n_pairs else None)
+    for pairs in neighbours:
+        for edges in pairs.values():
+            # Most pairs have one edge, under key 0: one dict lookup reaches it, much cheaper
+            # than iterating the dict's values. ``get`` rather than ``[0]``: a KeyError here
+            # would pass for a missing weight.
+            if len(edges) == 1 and (attrs := edges.get(0)) is not None:
+                yield attrs[weight]
+            else:
+                yield _fastest(edges, weight)
 
 
-def _values_of(sample: Mapping) -> Callable[[Mapping], Iterable]:
-    """The fastest way to get the values of mappings like ``sample``."""
-    return dict.values if isinstance(sample, dict) else methodcaller("values")
+def _fastest(edges: Mapping, weight: str) -> float:
+    """The smallest ``weight`` of parallel ``edges`` (key to attributes), or NaN if one is NaN:
+    ``min`` alone would hide a NaN that is not first, and the caller rejects NaN."""
+    costs = [float(attrs[weight]) for attrs in edges.values()]  # as numpy.fromiter reads them
+    return math.nan if any(map(math.isnan, costs)) else min(costs)
 
 
 def _weight_error(G: nx.Graph, weight: str) -> LayerError:
