@@ -86,12 +86,15 @@ def graph_arrays(G: nx.Graph, weight: str = "travel_time") -> Arrays:
         raise _weight_error(G, weight) from None
     if not (costs >= 0).all():  # NaN fails too: it would silently poison Dijkstra
         raise _weight_error(G, weight)
-    keep = rows != cols
-    rows, cols, costs = rows[keep], cols[keep], costs[keep]
+    loops = rows == cols
+    if loops.any():  # checked first: most road graphs have none, and then nothing is copied
+        keep = ~loops
+        rows, cols, costs = rows[keep], cols[keep], costs[keep]
+        degree = np.bincount(rows, minlength=n)
     # Built directly from CSR parts (rows come in order) so that zero-cost edges stay explicit
     # entries: csgraph reads an explicit zero in a sparse matrix as an edge of weight 0.
     indptr = np.zeros(n + 1, dtype=np.int64)
-    np.cumsum(np.bincount(rows, minlength=n), out=indptr[1:])
+    np.cumsum(degree, out=indptr[1:])
     matrix = sparse.csr_array((costs, cols, indptr), shape=(n, n))
     matrix.sort_indices()  # canonical CSR: columns ascending within each row, as scipy prefers
     return matrix, nodes
