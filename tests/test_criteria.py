@@ -114,6 +114,36 @@ def test_resample_is_exact_for_a_linear_surface():
     np.testing.assert_allclose(out[inner], expected[inner], rtol=1e-9)
 
 
+@pytest.mark.parametrize("coarse_res", [250.0, 400.0, 700.0])
+def test_resample_equals_scipy_map_coordinates(coarse_res: float):
+    """The separable bilinear pass replaces ndimage.map_coordinates(order=1, mode="nearest"):
+    same values, and the same inf wherever the nearest coarse cell is impassable."""
+    from scipy import ndimage
+
+    fine = grid(res=100.0, n=60)
+    coarse = fine.coarsen(coarse_res)
+    rng = np.random.default_rng(int(coarse_res))
+    data = rng.uniform(1, 100, coarse.shape)
+    data[rng.random(coarse.shape) < 0.15] = np.inf
+    out = resample(data, coarse, fine)
+
+    finite = np.isfinite(data)
+    _, (ri, ci) = ndimage.distance_transform_edt(~finite, return_indices=True)
+    fx, fy = fine.centers()
+    col = (fx - coarse.transform.c) / coarse.res - 0.5
+    row = (coarse.transform.f - fy) / coarse.res - 0.5
+    rr, cc = np.meshgrid(row, col, indexing="ij")
+    expected = ndimage.map_coordinates(data[ri, ci], [rr, cc], order=1, mode="nearest")
+    near = finite[
+        np.clip(np.round(rr).astype(int), 0, coarse.height - 1),
+        np.clip(np.round(cc).astype(int), 0, coarse.width - 1),
+    ]
+    expected[~near] = np.inf
+    assert np.isinf(out).sum() > 0
+    np.testing.assert_array_equal(np.isinf(out), np.isinf(expected))
+    np.testing.assert_allclose(out[near], expected[near], rtol=1e-12)
+
+
 def test_a_river_narrower_than_a_cell_is_a_barrier_crossed_only_on_the_bridge():
     import geopandas as gpd
 

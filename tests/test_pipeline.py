@@ -107,3 +107,23 @@ def test_failed_write_leaves_previous_outputs_intact(world, monkeypatch):
     assert after == before
     leftovers = [p.name for p in first.output_dir.parent.iterdir() if p.name.startswith(".")]
     assert leftovers == []
+
+
+def test_patch_statistics_equal_scipy_label_statistics(result):
+    """Per-patch mean and maximum equal ndimage's label statistics, which they replace."""
+    from scipy import ndimage
+
+    from siting.sites import candidate_patches
+
+    for surface in result.surfaces.values():
+        patches, labels = candidate_patches(surface)
+        assert len(patches) > 0
+        filled = np.nan_to_num(surface.suitability.data)
+        ids = patches["patch_id"].to_numpy()
+        counts = ndimage.sum_labels(np.ones_like(filled), labels, index=ids)
+        np.testing.assert_allclose(
+            patches["mean_score"], ndimage.sum_labels(filled, labels, index=ids) / counts
+        )
+        np.testing.assert_array_equal(
+            patches["max_score"], ndimage.maximum(filled, labels, index=ids)
+        )
