@@ -57,11 +57,10 @@ def graph_arrays(G: nx.Graph, weight: str = "travel_time") -> Arrays:
     Notes
     -----
     Nothing is cached: every call reads the graph again, so edits to ``G`` are always seen. The
-    cost is the Python-level walk over networkx's dicts, one step per (u, v) pair: it reads the
-    pair's single edge directly when that edge has key 0 (as networkx and osmnx number the first
-    edge between two nodes), and takes the minimum of parallel edges in Python only for the few
-    pairs that have them. Keep the result and pass it to :func:`travel_times` or
-    :func:`od_matrix` to convert once for many queries.
+    cost is the Python-level walk over networkx's dicts, one step per (u, v) pair, which reads
+    the weight of the pair's single edge or, for the few pairs with parallel edges, their
+    minimum. Keep the result and pass it to :func:`travel_times` or :func:`od_matrix` to convert
+    once for many queries.
     """
     # Rows follow G.adj, the very dict that G.adjacency() walks below, so node i's neighbours are
     # the i-th adjacency entry without looking nodes up (it is also the order of G.nodes).
@@ -135,13 +134,14 @@ def _fastest_edges(neighbours: list[Mapping], weight: str) -> Iterator[float]:
     """
     for pairs in neighbours:
         for edges in pairs.values():
-            # Most pairs have one edge, under key 0: one dict lookup reaches it, much cheaper
-            # than iterating the dict's values. ``get`` rather than ``[0]``: a KeyError here
-            # would pass for a missing weight.
-            if len(edges) == 1 and (attrs := edges.get(0)) is not None:
-                yield attrs[weight]
-            else:
+            # Most pairs have one edge: unpacking it costs less than a loop or a list per pair,
+            # and only the few parallel pairs pay for the general minimum.
+            try:
+                (attrs,) = edges.values()
+            except ValueError:  # two or more parallel edges
                 yield _fastest(edges, weight)
+            else:
+                yield attrs[weight]
 
 
 def _fastest(edges: Mapping, weight: str) -> float:
