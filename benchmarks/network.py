@@ -6,7 +6,9 @@ The graph is road-like and synthetic: a square grid with 100 m spacing, node pos
 up to ±30 m, 10 % of the street segments deleted at random, every remaining segment drivable both
 ways (two directed edges, as in an osmnx ``MultiDiGraph``) with ``travel_time`` in seconds:
 length at 60 km/h on every tenth row and column (arterials), 30 km/h elsewhere. A random
-parallel edge is added on 1 % of the segments (slower, as osmnx graphs have them).
+parallel edge is added on 1 % of the segments (slower, as osmnx graphs have them). Nodes are
+numbered 0..n-1, which ``graph_arrays`` takes as row numbers directly; osmnx's OSM ids are looked
+up in a hash table instead, about 8 % more conversion time at this size.
 
 With 10 random sources, both sides compute the time from the nearest source to every node, in
 one process: ``travel_times(G, ...)`` end to end (networkx graph → CSR matrix → one
