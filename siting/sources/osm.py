@@ -123,19 +123,17 @@ LAYERS: dict[str, tuple[str, tuple[str, ...]]] = {
     "industrial": ("generic", ("osm_id", "name", "landuse", "resource", "operator")),
 }
 
-#: One Overpass query per step (the unit of caching): its tags, and the layers it makes.
-STEPS: dict[str, tuple[dict[str, bool | str | list[str]], tuple[str, ...]]] = {
-    "roads": ({}, ("roads",)),
-    "rail": ({"railway": list(RAIL_TYPES)}, ("rail",)),
-    "stations": ({"railway": list(STATION_TYPES)}, ("stations",)),
-    "settlements": ({"place": list(PLACE_TYPES)}, ("settlements",)),
-    "protected_areas": (
-        {"boundary": "protected_area", "leisure": "nature_reserve"},
-        ("protected_areas",),
-    ),
-    "water": ({"natural": "water"}, ("water",)),
-    "rivers": ({"waterway": ["river", "canal"]}, ("rivers",)),
-    "landuse": ({"landuse": ["quarry", "industrial"]}, ("quarries", "industrial")),
+#: One Overpass query per step (the unit of caching) and its tags; ``roads`` is the graph query
+#: of :func:`road_filter`. A step makes the layer of its name (``landuse``: quarries, industrial).
+STEPS: dict[str, dict[str, bool | str | list[str]]] = {
+    "roads": {},
+    "rail": {"railway": list(RAIL_TYPES)},
+    "stations": {"railway": list(STATION_TYPES)},
+    "settlements": {"place": list(PLACE_TYPES)},
+    "protected_areas": {"boundary": "protected_area", "leisure": "nature_reserve"},
+    "water": {"natural": "water"},
+    "rivers": {"waterway": ["river", "canal"]},
+    "landuse": {"landuse": ["quarry", "industrial"]},
 }
 
 RETRY_FIX = (
@@ -886,7 +884,7 @@ def fetch(
         _osmnx_settings(Path(cache_dir) / "http", overpass_url=overpass_url, timeout=timeout),
         _http_errors("Overpass"),
     ):
-        for step, (tags, _) in STEPS.items():
+        for step, tags in STEPS.items():
             cached = _load_step(folder, step)
             if step == "roads" and cached is not None and len(cached["roads"]):
                 graph = ox.io.load_graphml(folder / "roads.graphml")
@@ -947,7 +945,7 @@ def from_osm_file(
     if not path.is_file():
         raise LayerError(f"OSM file not found: {path}", "give the path of a .osm or .osm.bz2 file")
     tags: dict[str, list[str]] = {}
-    for step_tags, _ in STEPS.values():
+    for step_tags in STEPS.values():
         for key, value in step_tags.items():
             tags.setdefault(key, []).extend([value] if isinstance(value, str) else value)
     polygon = region.polygon if region is not None else None
