@@ -5,11 +5,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import cache as memoize
 from pathlib import Path
 from typing import Any
 
@@ -18,21 +20,24 @@ import numpy as np
 import pandas as pd
 import shapely
 
+from siting import cache as cache_mod
 from siting import criteria as criteria_mod
 from siting import scenario as scenario_mod
 from siting import terrain, traveltime
 from siting.allocation import Allocation, Covering, allocate, cover, weights_of
+from siting.cache import Cache, fingerprint
 from siting.cost import CostField, friction_surface
 from siting.errors import ScenarioError
 from siting.grid import Grid, Raster, make_grid, nearest_cell
 from siting.layers import attribute, load_layers
 from siting.models import GrowthPoles, weber_point
-from siting.scenario import Scenario
+from siting.scenario import Criterion, Scenario
 from siting.sites import locate, propose
 from siting.suitability import Surface, evaluate
 from siting.traveltime import TravelTimes
 
 log = logging.getLogger("siting")
+DEFAULT_CACHE_GB = 10.0
 
 
 @dataclass
@@ -70,6 +75,9 @@ class Result:
         Where the outputs were written (None when not written).
     slope
         Terrain slope in degrees, when the scenario gives a DEM.
+    cache
+        The run's on-disk cache of intermediate results, with what it reused and computed
+        (``cache.summary()``); the exports use it too.
     """
 
     scenario: Scenario
@@ -88,6 +96,7 @@ class Result:
     output_dir: Path | None = None
     slope: Raster | None = None
     cost_fields: dict[str, CostField] = field(default_factory=dict, repr=False)
+    cache: Cache = field(default_factory=lambda: Cache(None), repr=False)
 
     def suitability(self, profile: str) -> Raster:
         """The suitability raster of a profile."""
@@ -136,7 +145,11 @@ class _Stages:
 
 
 def run(
-    scenario: Scenario | str | Path | None = None, write: bool = True, **overrides: Any
+    scenario: Scenario | str | Path | None = None,
+    write: bool = True,
+    cache: bool | str | Path | None = None,
+    cache_max_gb: float = DEFAULT_CACHE_GB,
+    **overrides: Any,
 ) -> Result:
     """Run a siting scenario.
 
@@ -148,6 +161,14 @@ def run(
     write
         Write the outputs to ``<outputs.dir>/<name>/`` (atomically: a failed run leaves the
         previous outputs as they were).
+    cache
+        Reuse intermediate results (criterion rasters, suitability, sites, model solutions,
+        exported files) computed earlier from exactly the same inputs (:mod:`siting.cache`):
+        ``True`` keeps them in ``<outputs.dir>/.cache``, a path elsewhere, ``False`` turns the
+        cache off; by default it is on when the run writes its outputs (an in-memory run writes
+        nothing). Results are the same either way.
+    cache_max_gb
+        After the run, the least recently used cache entries are deleted down to this size.
     **overrides
         Top-level scenario values to replace: ``resolution``, ``name``, ``title``, ``crs``,
         ``output_dir``.
@@ -172,11 +193,14 @@ def run(
     if overrides:
         scenario = scenario.with_overrides(**overrides)
     _check_model_profiles(scenario)
+    store = open_cache(scenario, write if cache is None else cache)
     stages = _Stages(total=6 + int(write))
     wall = time.perf_counter()
 
     with stages("layers"):
         layers, area = load_layers(scenario)
+        # Taken before the models add columns (clusters): keys see the layers as read.
+        prints = {name: fingerprint(gdf) for name, gdf in layers.items()} if store.folder else {}
     with stages("grid"):
         grid = make_grid(area, scenario.pad, scenario.resolution, scenario.crs)
         in_area = grid.mask([area])
@@ -189,14 +213,46 @@ def run(
             grid.width * grid.height / 1e6,
         )
     with stages("criteria"):
-        friction, raw, cost_fields, travel = _criteria(scenario, layers, grid)
+        inputs = _criteria(scenario, layers, grid, store, prints)
+        raw = inputs.raw
     with stages("suitability"):
+        surface_keys = {
+            name: store.key(
+                "surface",
+                # What only picks sites among the scored cells does not change the scores.
+                dataclasses.replace(
+                    p, color="", n_sites=0, min_area_ha=0, min_separation_m=0, candidate_quantile=0
+                ),
+                [inputs.keys[c.name] for c in p.criteria],
+                [prints.get(rule.layer) for rule in p.exclusions],
+                grid,
+                in_area,
+                slope,
+            )
+            for name, p in scenario.profiles.items()
+        }
         surfaces = {
-            name: evaluate(p, raw, layers, grid, in_area, slope)
+            name: _keyed(
+                store.get(
+                    "surface",
+                    f"suitability {name}",
+                    surface_keys[name],
+                    lambda p=p: evaluate(p, raw, layers, grid, in_area, slope),
+                ),
+                surface_keys[name],
+            )
             for name, p in scenario.profiles.items()
         }
     with stages("sites"):
-        proposals = [propose(s, raw) for s in surfaces.values()]
+        proposals = [
+            store.get(
+                "sites",
+                f"sites {name}",
+                store.key("sites", surface_keys[name], dataclasses.replace(s.profile, color="")),
+                lambda s=s: propose(s, raw),
+            )
+            for name, s in surfaces.items()
+        ]
         patches = pd.concat([p for p, _ in proposals], ignore_index=True)
         sites = pd.concat([s for _, s in proposals], ignore_index=True)
         sites = locate(
@@ -205,8 +261,45 @@ def run(
         )
     with stages("models"):
         clusters = _clusters(scenario, layers, surfaces)
-        allocation = allocate(scenario, layers, sites, cost_fields, friction)
-        covering = cover(scenario, layers, sites, cost_fields, friction, travel)
+        allocation = covering = None
+        if scenario.allocation is not None:
+            spec = scenario.allocation
+            allocation = store.get(
+                "allocation",
+                "allocation",
+                store.key(
+                    "allocation",
+                    spec,
+                    scenario.crs,
+                    prints.get(spec.demand),
+                    _sites_key(sites, spec.profile),
+                    inputs.friction_key,
+                ),
+                lambda: allocate(scenario, layers, sites, inputs.cost_fields, inputs.friction),
+            )
+        if scenario.covering is not None:
+            spec = scenario.covering
+            covering = store.get(
+                "covering",
+                "covering",
+                store.key(
+                    "covering",
+                    spec,
+                    scenario.crs,
+                    prints.get(spec.demand),
+                    prints.get(spec.existing) if spec.existing else None,
+                    _sites_key(sites, spec.profile),
+                    inputs.travel_key if scenario.network else inputs.friction_key,
+                ),
+                lambda: cover(
+                    scenario,
+                    layers,
+                    sites,
+                    inputs.cost_fields,
+                    inputs.friction,
+                    inputs.travel() if scenario.network else None,
+                ),
+            )
 
     stages.timings["compute_total"] = round(time.perf_counter() - wall, 3)
     result = Result(
@@ -214,7 +307,7 @@ def run(
         layers,
         area,
         grid,
-        friction,
+        inputs.friction,
         raw,
         surfaces,
         gpd.GeoDataFrame(patches, crs=scenario.crs),
@@ -224,12 +317,45 @@ def run(
         stages.timings,
         covering=covering,
         slope=slope,
-        cost_fields=cost_fields,
+        cost_fields=inputs.cost_fields,
+        cache=store,
     )
     if write:
         with stages("outputs"):
             result.write()
+    if store.folder is not None:
+        summary = store.summary()
+        log.info(
+            "cache %s: %d step(s) reused, %d computed",
+            store.folder,
+            len(summary["hits"]),
+            len(summary["misses"]),
+        )
+        cache_mod.prune(store.folder, int(cache_max_gb * 1e9))
     return result
+
+
+def open_cache(scenario: Scenario, cache: bool | str | Path) -> Cache:
+    """The run's cache: ``<outputs.dir>/.cache`` for ``True``, the given folder, or none."""
+    if cache is False:
+        return Cache(None)
+    return Cache(scenario.outputs.dir / ".cache" if cache is True else Path(cache))
+
+
+def _keyed(surface: Surface, key: str) -> Surface:
+    """The surface with its rasters named by the key of its inputs (see ``Raster.key``)."""
+    if not key:
+        return surface
+    return dataclasses.replace(
+        surface,
+        suitability=dataclasses.replace(surface.suitability, key=f"{key}:suitability"),
+        scores={n: dataclasses.replace(r, key=f"{key}:{n}") for n, r in surface.scores.items()},
+    )
+
+
+def _sites_key(sites: gpd.GeoDataFrame, profile: str) -> str:
+    """A profile's proposed sites, as the models see them."""
+    return fingerprint(sites[sites["profile"] == profile].reset_index(drop=True))
 
 
 def _check_model_profiles(scenario: Scenario) -> None:
@@ -247,32 +373,84 @@ def _check_model_profiles(scenario: Scenario) -> None:
             )
 
 
+@dataclass
+class _Inputs:
+    """What the criteria stage hands on: the friction, the raw rasters and their cache keys, and
+    the road network (built on first use: a run whose travel-time results all come from the cache
+    never builds it)."""
+
+    friction: Raster | None
+    friction_key: str
+    raw: dict[str, Raster]
+    keys: dict[str, str]
+    cost_fields: dict[str, CostField]
+    travel: Callable[[], TravelTimes]
+    travel_key: str
+
+
 def _criteria(
-    scenario: Scenario, layers: dict[str, gpd.GeoDataFrame], grid: Grid
-) -> tuple[Raster | None, dict[str, Raster], dict[str, CostField], TravelTimes | None]:
+    scenario: Scenario,
+    layers: dict[str, gpd.GeoDataFrame],
+    grid: Grid,
+    store: Cache,
+    prints: dict[str, str],
+) -> _Inputs:
     by_name = {c.name: c for p in scenario.profiles.values() for c in p.criteria}
     needs_travel = any(c.kind == "travel_time" for c in by_name.values())
     needs_travel |= scenario.covering is not None and scenario.network is not None
     needs_cost = needs_travel or any(c.kind == "cost_distance" for c in by_name.values())
     needs_cost |= scenario.allocation is not None or scenario.covering is not None
     friction = None
+    friction_key = travel_key = ""
     if needs_cost:
-        friction = friction_surface(
-            scenario.friction, layers, grid.coarsen(scenario.friction.resolution)
+        spec = scenario.friction
+        coarse = grid.coarsen(spec.resolution)
+        used = [layer for layer, _ in spec.routes] + [rule.layer for rule in spec.impassable]
+        friction_key = store.key("friction", spec, coarse, [prints.get(n) for n in used])
+        made = store.get(
+            "friction", "friction", friction_key, lambda: friction_surface(spec, layers, coarse)
         )
-    travel = None
+        friction = dataclasses.replace(made, key=friction_key)
+    network = scenario.network
+
+    @memoize
+    def travel() -> TravelTimes:
+        assert network is not None and friction is not None  # checked on loading
+        graph = traveltime.road_graph(network, layers[network.layer], friction.grid.res)
+        return traveltime.TravelTimes(graph, friction, network.off_road_kmh)
+
     if needs_travel:
-        assert scenario.network is not None and friction is not None  # checked on loading
-        graph = traveltime.road_graph(
-            scenario.network, layers[scenario.network.layer], friction.grid.res
+        assert network is not None and friction is not None
+        # The off-road leg only asks which cells are passable, not at what cost.
+        travel_key = store.key(
+            "travel", network, prints.get(network.layer), friction.grid, np.isfinite(friction.data)
         )
-        travel = traveltime.TravelTimes(graph, friction, scenario.network.off_road_kmh)
     cost_fields: dict[str, CostField] = {}
-    raw = {
-        name: criteria_mod.compute(c, layers, grid, friction, cost_fields, travel)
-        for name, c in by_name.items()
-    }
-    return friction, raw, cost_fields, travel
+    raw, keys = {}, {}
+    for name, c in by_name.items():
+        upstream = {"cost_distance": friction_key, "travel_time": travel_key}.get(c.kind, "")
+        keys[name] = store.key(
+            "criterion",
+            name,
+            c.key,
+            criteria_mod.features(layers, c) if store.folder else None,
+            grid,
+            upstream,
+        )
+        made = store.get(
+            "criterion",
+            f"criterion {name}",
+            keys[name],
+            lambda c=c: criteria_mod.compute(
+                c, layers, grid, friction, cost_fields, _travel_of(c, travel)
+            ),
+        )
+        raw[name] = dataclasses.replace(made, key=keys[name])
+    return _Inputs(friction, friction_key, raw, keys, cost_fields, travel, travel_key)
+
+
+def _travel_of(criterion: Criterion, travel: Callable[[], TravelTimes]) -> TravelTimes | None:
+    return travel() if criterion.kind == "travel_time" else None
 
 
 def _clusters(

@@ -40,7 +40,7 @@ def write_outputs(result: Result) -> Path:
             shutil.copy2(provenance, staging / "PROVENANCE.md")  # the data's caveats travel along
         runinfo.write(result, staging / "run.json")
         if scenario.outputs.qgis:
-            qgis_project.write(staging)
+            qgis_project.write(staging, result.cache)
     return final
 
 

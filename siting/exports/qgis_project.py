@@ -21,12 +21,15 @@ from types import SimpleNamespace
 from xml.etree import ElementTree
 
 import geopandas as gpd
+import numpy as np
 import pyogrio
 import rasterio
 from pyproj import CRS
 
+from siting.cache import Cache
 from siting.errors import SitingError
 from siting.exports.qgis_styles import Style, raster_style, vector_style
+from siting.exports.runinfo import sha256
 from siting.grid import Grid, Raster
 
 log = logging.getLogger("siting")
@@ -135,9 +138,13 @@ def _context(info: dict, folder: Path) -> SimpleNamespace:
     )
 
 
-def _raster(path: Path) -> Raster:
+def _raster(path: Path, read: bool = True) -> Raster:
+    """A GeoTIFF the run wrote; without ``read``, only its grid and metadata (empty data)."""
     with rasterio.open(path) as src:
-        data = src.read(1, masked=True).astype("float64").filled(float("nan"))
+        if read:
+            data = src.read(1, masked=True).astype("float64").filled(float("nan"))
+        else:
+            data = np.empty((0, 0))
         grid = Grid(src.transform, src.width, src.height, str(src.crs))
         return Raster(data, grid, path.stem, src.units[0] or "", src.descriptions[0] or "")
 
@@ -275,9 +282,12 @@ def _project_xml(
     )
 
 
-def write(folder: Path) -> Path:
+def write(folder: Path, cache: Cache | None = None) -> Path:
     """Style the GeoPackage's tables, write a ``.qml`` beside each GeoTIFF and write the QGIS
     project ``siting.qgz`` for the output ``folder``.
+
+    With a run's ``cache``, the style of a GeoTIFF whose bytes were styled before is reused (a
+    style reads every value of the raster for its range).
 
     Layers missing from an older folder are left out with a warning naming them.
 
@@ -340,9 +350,13 @@ def write(folder: Path) -> Path:
     rasters = [folder / f"suitability_{p}.tif" for p in profiles]
     missing += [p.name for p in rasters if not p.is_file()]
     criteria = sorted((folder / "criteria").glob("*.tif"))
+    store = cache or Cache(None)
     for i, path in enumerate([p for p in rasters if p.is_file()] + criteria):
-        raster = _raster(path)
-        style = raster_style(raster)
+        raster = _raster(path, read=False)
+        key = store.key("qgis_style", sha256(path)) if store.folder else ""
+        style = store.get(
+            "qgis_style", f"QGIS style {path.stem}", key, lambda p=path: raster_style(_raster(p))
+        )
         path.with_suffix(".qml").write_text(style.qml, encoding="utf-8")
         rel = path.relative_to(folder).as_posix()
         suitability = path.parent == folder

@@ -73,5 +73,18 @@ def rasters_of(result: Result) -> dict[str, Raster]:
 
 
 def write_all(result: Result, folder: Path) -> list[Path]:
-    """Write every raster of :func:`rasters_of` (their QGIS styles come with the project)."""
-    return [write_geotiff(raster, folder / name) for name, raster in rasters_of(result).items()]
+    """Write every raster of :func:`rasters_of` (their QGIS styles come with the project).
+
+    A raster whose values and metadata equal those of one written before is copied from the run's
+    cache instead of being compressed again.
+    """
+    store = result.cache
+    paths = []
+    for name, raster in rasters_of(result).items():
+        path = folder / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        key = store.key("geotiff", raster)
+        paths.append(
+            store.file("geotiff", name, key, lambda p, r=raster: write_geotiff(r, p), path)
+        )
+    return paths

@@ -12,7 +12,7 @@ import base64
 import html
 import io
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import branca.colormap
 import folium
@@ -109,6 +109,15 @@ def raster_overlay(
     west, north = transform @ (0, 0)
     east, south = transform @ (width, height)
     return uri, [[south, west], [north, east]]
+
+
+def _cached_overlay(result: Result, raster: Raster, **style: Any) -> tuple[str, list[list[float]]]:
+    """:func:`raster_overlay` through the run's cache: an unchanged raster is not warped again."""
+    store = result.cache
+    key = store.key("overlay", raster, style, MAX_PIXELS)
+    return store.get(
+        "overlay", f"overlay {raster.name}", key, lambda: raster_overlay(raster, **style)
+    )
 
 
 def _bars(row: gpd.GeoSeries, criteria: list, units: dict[str, str]) -> str:
@@ -295,7 +304,7 @@ def add_result(fmap: folium.Map | folium.Figure, result: Result, controls: bool 
         ),
     )
     for i, surface in enumerate(result.surfaces.values()):
-        uri, bounds = raster_overlay(surface.suitability, vmin=0.0, vmax=1.0)
+        uri, bounds = _cached_overlay(result, surface.suitability, vmin=0.0, vmax=1.0)
         add(
             "Suitability",
             folium.raster_layers.ImageOverlay(
@@ -303,7 +312,7 @@ def add_result(fmap: folium.Map | folium.Figure, result: Result, controls: bool 
             ),
         )
     for name, raster in result.criteria.items():
-        uri, bounds = raster_overlay(raster, cmap="magma_r")
+        uri, bounds = _cached_overlay(result, raster, cmap="magma_r")
         label = f"Criterion: {name}" + (f" ({raster.units})" if raster.units else "")
         add("Criteria", folium.raster_layers.ImageOverlay(uri, bounds, name=label, show=False))
     for surface in result.surfaces.values():

@@ -1,0 +1,236 @@
+"""The on-disk cache of intermediate results (issue #7): what a change invalidates, and that a
+run that reuses entries gives exactly the result of a run that computes everything."""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pytest
+import shapely
+
+import siting
+import siting.cache
+from siting.cache import Cache, fingerprint, prune
+from siting.cli import main
+
+from conftest import CRS, X0, Y0
+
+# What reads the rail layer in the synthetic world: the friction (rail is a route), the two
+# criteria computed from rail or over the friction, the processing-plant profile that uses them,
+# its sites, the allocation of mines to those sites, and their exported files.
+RAIL_DEPENDENTS = {
+    "friction",
+    "criterion haul_cost",
+    "criterion rail",
+    "suitability processing_plant",
+    "sites processing_plant",
+    "allocation",
+    "suitability_processing_plant.tif",
+    "criteria/haul_cost.tif",
+    "criteria/rail.tif",
+    "criteria/friction.tif",
+    "overlay suitability_processing_plant",
+    "overlay haul_cost",
+    "overlay rail",
+    "QGIS style suitability_processing_plant",
+    "QGIS style haul_cost",
+    "QGIS style rail",
+    "QGIS style friction",
+}
+
+
+def run(world: Path, **kw) -> siting.Result:
+    return siting.run(world / "scenario.toml", resolution=500, **kw)
+
+
+def move_rail(world: Path, y: float) -> None:
+    """Rewrite the rail layer's file with the main line at ``y`` metres (north of the origin)."""
+    line = shapely.LineString([(X0 - 10_000, Y0 + y), (X0 + 50_000, Y0 + y)])
+    gpd.GeoDataFrame(
+        [{"name": "Main line", "kind": "main", "geometry": line}], geometry="geometry", crs=CRS
+    ).to_file(world / "rail.gpkg")
+
+
+def assert_same_result(a: siting.Result, b: siting.Result) -> None:
+    """Every number a user sees: criteria, suitability, sites, patches, allocation."""
+    assert a.criteria.keys() == b.criteria.keys()
+    for name in a.criteria:
+        np.testing.assert_array_equal(a.criteria[name].data, b.criteria[name].data)
+    for name in a.surfaces:
+        np.testing.assert_array_equal(a.suitability(name).data, b.suitability(name).data)
+        for c, score in a.surfaces[name].scores.items():
+            np.testing.assert_array_equal(score.data, b.surfaces[name].scores[c].data)
+    pd.testing.assert_frame_equal(a.sites, b.sites)
+    pd.testing.assert_frame_equal(a.patches, b.patches)
+    assert a.allocation is not None and b.allocation is not None
+    assert a.allocation.transport == b.allocation.transport
+    pd.testing.assert_frame_equal(a.allocation.plants, b.allocation.plants)
+    pd.testing.assert_frame_equal(a.allocation.lines, b.allocation.lines)
+
+
+def tif_bytes(folder: Path) -> dict[str, bytes]:
+    return {p.relative_to(folder).as_posix(): p.read_bytes() for p in folder.rglob("*.tif")}
+
+
+def test_a_rerun_reuses_every_step_and_writes_the_same_files(world: Path):
+    cold = run(world)
+    cold_files = tif_bytes(cold.output_dir)
+    first = cold.cache.summary()
+    assert first["hits"] == []
+    assert set(first["misses"]) >= RAIL_DEPENDENTS
+    warm = run(world)
+    second = warm.cache.summary()
+    assert second["misses"] == []
+    assert sorted(second["hits"]) == sorted(first["misses"])
+    assert_same_result(cold, warm)
+    assert tif_bytes(warm.output_dir) == cold_files
+
+
+def test_changing_a_layer_file_invalidates_what_reads_it_and_nothing_else(world: Path):
+    cold = run(world)
+    move_rail(world, 19_000)
+    warm = run(world)
+    summary = warm.cache.summary()
+    assert set(summary["misses"]) == RAIL_DEPENDENTS
+    assert set(summary["hits"]) == set(cold.cache.summary()["misses"]) - RAIL_DEPENDENTS
+    assert "criterion power" in summary["hits"] and "sites technopark" in summary["hits"]
+    # What was reused and what was recomputed add up to the result of computing everything.
+    assert_same_result(warm, run(world, cache=False, write=False))
+    # The rail criterion moved with the line: 0 on the new line, about 1 km before.
+    x, y = np.array([X0 + 20_000.0]), np.array([Y0 + 19_000.0])
+    assert warm.criteria["rail"].sample(x, y)[0] == 0.0
+    assert cold.criteria["rail"].sample(x, y)[0] == pytest.approx(1000.0, abs=500.0)
+
+
+def test_a_file_rewritten_with_the_same_content_reuses_everything(world: Path):
+    run(world)
+    rail = world / "rail.gpkg"
+    move_rail(world, 20_000)  # the same line, a new file (new bytes on disk, new mtime)
+    os.utime(rail, (1, 1))
+    assert run(world).cache.summary()["misses"] == []
+
+
+def test_a_weight_change_recomputes_only_the_scores_downstream(world: Path):
+    run(world)
+    text = (world / "scenario.toml").read_text(encoding="utf-8")
+    (world / "scenario.toml").write_text(
+        text.replace("weight = 0.3", "weight = 0.35", 1).replace(
+            "weight = 0.2", "weight = 0.15", 1
+        ),
+        encoding="utf-8",
+    )
+    summary = run(world).cache.summary()
+    assert not any(label.startswith("criterion") for label in summary["misses"])
+    assert {"suitability processing_plant", "sites processing_plant", "allocation"} <= set(
+        summary["misses"]
+    )
+    assert "sites technopark" in summary["hits"]
+
+
+def test_other_code_invalidates_everything(world: Path, monkeypatch: pytest.MonkeyPatch):
+    run(world)
+    monkeypatch.setattr(siting.cache, "code_version", lambda: "another version of siting")
+    assert run(world).cache.summary()["hits"] == []
+
+
+def test_an_unreadable_entry_is_recomputed(world: Path, caplog: pytest.LogCaptureFixture):
+    cold = run(world)
+    entries = sorted((cold.cache.folder / "criterion").glob("*.pkl"))
+    assert entries
+    for entry in entries:
+        entry.write_bytes(b"not a pickle")
+    with caplog.at_level(logging.WARNING, logger="siting"):
+        warm = run(world)
+    assert "unreadable" in caplog.text
+    assert {e for e in warm.cache.summary()["misses"] if e.startswith("criterion")} == {
+        f"criterion {name}" for name in cold.criteria
+    }
+    assert_same_result(cold, warm)
+
+
+def test_cache_off_and_in_memory_runs_store_nothing(world: Path, tmp_path: Path):
+    run(world, cache=False)
+    assert not (tmp_path / "out" / ".cache").exists()
+    result = run(world, write=False)
+    assert result.cache.folder is None and result.cache.events[0].key == ""
+    elsewhere = tmp_path / "elsewhere"
+    run(world, cache=elsewhere)
+    assert (elsewhere / "criterion").is_dir()
+    assert not (tmp_path / "out" / ".cache").exists()
+
+
+def test_fingerprint_sees_values_geometry_and_types():
+    gdf = gpd.GeoDataFrame({"a": [1, 2]}, geometry=[shapely.Point(0, 0), shapely.Point(1, 1)])
+    same = gpd.GeoDataFrame({"a": [1, 2]}, geometry=[shapely.Point(0, 0), shapely.Point(1, 1)])
+    assert fingerprint(gdf) == fingerprint(same)
+    moved = same.copy()
+    moved.geometry = [shapely.Point(0, 0), shapely.Point(1, 1.000001)]
+    other_value = same.assign(a=[1, 3])
+    as_float = same.assign(a=[1.0, 2.0])
+    prints = {fingerprint(g) for g in (gdf, moved, other_value, as_float)}
+    assert len(prints) == 4
+    a = np.arange(6, dtype=float)
+    assert fingerprint(a) != fingerprint(a.reshape(2, 3))
+    assert fingerprint(a) != fingerprint(a.astype(np.float32))
+    assert fingerprint({"x": 1, "y": 2}) == fingerprint({"y": 2, "x": 1})
+    assert fingerprint(1) != fingerprint(1.0) != fingerprint("1")
+
+
+def test_prune_deletes_least_recently_used_first(tmp_path: Path):
+    for i in range(5):
+        entry = tmp_path / "kind" / f"{i}.pkl"
+        entry.parent.mkdir(exist_ok=True)
+        entry.write_bytes(b"x" * 100)
+        os.utime(entry, (1000 + i, 1000 + i))
+    os.utime(tmp_path / "kind" / "0.pkl", (2000, 2000))  # used last
+    assert prune(tmp_path, 250) == 3
+    assert sorted(p.name for p in (tmp_path / "kind").iterdir()) == ["0.pkl", "4.pkl"]
+    assert prune(tmp_path, 0) == 2
+
+
+def test_a_cache_that_cannot_be_written_only_costs_time(tmp_path: Path):
+    blocked = tmp_path / "file"
+    blocked.write_text("not a folder")
+    store = Cache(blocked)
+    assert store.get("kind", "label", store.key("kind", 1), lambda: 42) == 42
+    assert store.get("kind", "label", store.key("kind", 1), lambda: 43) == 43
+
+
+def test_cli_no_cache_and_cache_command(world: Path, tmp_path: Path, capsys):
+    scenario = str(world / "scenario.toml")
+    assert main(["run", scenario, "--resolution", "1000", "--no-cache"]) == 0
+    assert not (tmp_path / "out" / ".cache").exists()
+    assert main(["run", scenario, "--resolution", "1000"]) == 0
+    capsys.readouterr()
+    assert main(["cache", scenario]) == 0
+    shown = capsys.readouterr().out
+    assert str(tmp_path / "out" / ".cache") in shown and "entries" in shown
+    assert main(["cache", scenario, "--clear"]) == 0
+    assert siting.cache.size(tmp_path / "out" / ".cache")[0] == 0
+    shutil.rmtree(tmp_path / "out")
+
+
+def test_entries_round_trip_with_mapped_writable_arrays(tmp_path: Path):
+    from siting.grid import Grid, Raster
+
+    grid = Grid.from_bounds((0, 0, 1000, 500), 100, CRS)
+    raster = Raster(np.arange(50, dtype=np.float32).reshape(5, 10), grid, "r", "m", "", key="k")
+    value = {"raster": raster, "mask": np.eye(3, dtype=bool), "frame": pd.DataFrame({"a": [1]})}
+    path = tmp_path / "entry.pkl"
+    siting.cache.dump(value, path)
+    back = siting.cache.load(path)
+    np.testing.assert_array_equal(back["raster"].data, raster.data)
+    assert back["raster"].data.flags.aligned and back["raster"].key == "k"
+    back["raster"].data[0, 0] = -1  # copy-on-write: the run's change stays in the run
+    assert siting.cache.load(path)["raster"].data[0, 0] == 0
+    np.testing.assert_array_equal(back["mask"], np.eye(3, dtype=bool))
+    pd.testing.assert_frame_equal(back["frame"], value["frame"])
+    path.write_bytes(path.read_bytes()[:-100])  # into the last array
+    with pytest.raises(ValueError, match="truncated"):
+        siting.cache.load(path)
