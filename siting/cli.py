@@ -41,6 +41,27 @@ def _parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--name", help="scenario name, i.e. the output sub-folder (overrides)")
     run.add_argument("-q", "--quiet", action="store_true", help="no progress, only the result")
+    caching = run.add_mutually_exclusive_group()
+    caching.add_argument(
+        "--no-cache",
+        action="store_true",
+        help="compute every step afresh and store nothing (default: reuse steps whose inputs "
+        "are unchanged, from <output dir>/.cache)",
+    )
+    caching.add_argument("--cache-dir", type=Path, help="keep the cache in this folder instead")
+    cache = sub.add_parser(
+        "cache", help="show, prune or clear the cache of intermediate results of a scenario"
+    )
+    cache.add_argument(
+        "scenario", nargs="?", type=Path, help="scenario TOML (default: the Kuzbass default)"
+    )
+    cache.add_argument("--output-dir", type=Path, help="as given to 'siting run'")
+    cache.add_argument("--cache-dir", type=Path, help="as given to 'siting run'")
+    action = cache.add_mutually_exclusive_group()
+    action.add_argument("--clear", action="store_true", help="delete every entry")
+    action.add_argument(
+        "--max-gb", type=float, help="delete least recently used entries down to this size"
+    )
     export = sub.add_parser("export", help="rebuild exports of an existing output folder")
     formats = export.add_subparsers(dest="format", required=True)
     qgis = formats.add_parser(
@@ -168,6 +189,26 @@ def _fetch(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cache(args: argparse.Namespace) -> int:
+    from siting import cache
+    from siting.pipeline import open_cache
+    from siting.scenario import load
+
+    scenario = load(args.scenario)
+    if args.output_dir is not None:
+        scenario = scenario.with_overrides(output_dir=args.output_dir)
+    folder = open_cache(scenario, args.cache_dir or True).folder
+    assert folder is not None
+    if args.clear or args.max_gb is not None:
+        if args.max_gb is not None and args.max_gb < 0:
+            raise SitingError("--max-gb must be ≥ 0", "e.g. --max-gb 5")
+        removed = cache.prune(folder, 0 if args.clear else int(args.max_gb * 1e9))
+        print(f"deleted {removed} entries")
+    n, size = cache.size(folder)
+    print(f"{folder}: {n} entries, {size / 1e9:.2f} GB")
+    return 0
+
+
 def _print_sites(result: Result) -> None:
     from siting.exports.webmap import weight_unit
 
@@ -247,7 +288,7 @@ def _sensitivity(args: argparse.Namespace) -> int:
             "--draws must be ≥ 1, --concentration > 0 and --top between 0 and 1",
             "e.g. --draws 200 --concentration 50 --top 0.1",
         )
-    result = run(scenario, write=False)
+    result = run(scenario, write=False, cache=True)  # the command writes to outputs anyway
     s = sensitivity.sensitivity(
         result,
         args.profile,
@@ -318,6 +359,8 @@ def main(argv: list[str] | None = None) -> int:
             return _sensitivity(args)
         if args.command == "fetch":
             return _fetch(args)
+        if args.command == "cache":
+            return _cache(args)
         from siting.pipeline import run
 
         overrides = {
@@ -329,6 +372,8 @@ def main(argv: list[str] | None = None) -> int:
             )
             if v is not None
         }
+        if args.no_cache or args.cache_dir is not None:
+            overrides["cache"] = args.cache_dir or False
         paths = _scenario_paths(args.scenario)
         if len(paths) > 1:
             return _batch(paths, args.workers, overrides)
@@ -346,6 +391,10 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:  # e.g. `siting run | head`: the reader left, the run is complete
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
+    finally:
+        # Called again in the same process (tests, notebooks), a second handler would repeat
+        # every line, and one left on a closed stream would fail.
+        log.removeHandler(handler)
 
 
 if __name__ == "__main__":
