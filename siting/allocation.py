@@ -25,14 +25,18 @@ else the cost-distance at ``speed_kmh`` on roads.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import partial
+from typing import Any
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
 
-from siting.cost import CostField, cost_distance, cost_field, start_cells
+from siting.cost import CORES, CostField, cost_distance, cost_field, start_cells
 from siting.errors import InfeasibleError, ScenarioError
 from siting.grid import Raster
 from siting.layers import attribute, query
@@ -183,12 +187,16 @@ def allocate(
     field = cost_field(cost_fields, friction, spec.demand, None, demand.geometry.values)
     km = field.sample(candidates["x"].to_numpy(), candidates["y"].to_numpy()) / 1000.0
     suitability = candidates["score"].to_numpy(dtype=float)
-    solution = _solve(spec, km, weights, suitability, spec.suitability_weight)
-    pareto = None
-    if spec.pareto_steps:
-        pareto = pareto_front(
-            spec, km, weights, suitability, candidates["site_id"].to_numpy(), spec.pareto_steps
-        )
+    # HiGHS releases the GIL, so the sweep's solves run in threads beside the main one.
+    with ThreadPoolExecutor(max_workers=CORES) as pool:
+        main = pool.submit(_solve, spec, km, weights, suitability, spec.suitability_weight)
+        pareto = None
+        if spec.pareto_steps:
+            ids = candidates["site_id"].to_numpy()
+            pareto = pareto_front(
+                spec, km, weights, suitability, ids, spec.pareto_steps, map_=pool.map
+            )
+        solution = main.result()
     allocation = _allocation(
         spec, demand, candidates, km, weights, suitability, solution, scenario.crs, friction
     )
@@ -230,8 +238,10 @@ def pareto_front(
     suitability: np.ndarray,
     site_ids: np.ndarray,
     steps: int,
+    map_: Callable[..., Iterable[Any]] = map,
 ) -> pd.DataFrame:
-    """Solve the allocation for ``steps`` suitability weights from 0 to 1.
+    """Solve the allocation for ``steps`` suitability weights from 0 to 1 (one solve per weight,
+    through ``map_``: e.g. a thread pool's ``map``).
 
     Returns
     -------
@@ -241,8 +251,9 @@ def pareto_front(
         row has less transport and better suitability, one of them strictly).
     """
     rows = []
-    for alpha in np.linspace(0.0, 1.0, steps):
-        s = _solve(spec, km, weights, suitability, float(alpha), tol=SWEEP_TOL)
+    alphas = [float(a) for a in np.linspace(0.0, 1.0, steps)]
+    solve = partial(_solve, spec, km, weights, suitability, tol=SWEEP_TOL)
+    for alpha, s in zip(alphas, map_(solve, alphas), strict=True):
         transport, mean_suit = _outcome(s.shares, km, weights, suitability)
         rows.append(
             {

@@ -9,7 +9,9 @@ the mean of its two cells' frictions times its length).
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import geopandas as gpd
@@ -23,6 +25,9 @@ from siting import dijkstra
 from siting.exclusions import grow
 from siting.grid import Grid, Raster, nearest_cell
 from siting.scenario import Friction
+
+#: Threads for independent searches (the numba kernel runs without the GIL).
+CORES = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
 def friction_surface(friction: Friction, layers: dict[str, gpd.GeoDataFrame], grid: Grid) -> Raster:
@@ -442,9 +447,15 @@ class CostField:
     def from_features(cls, friction: Raster, geometries: np.ndarray) -> CostField:
         """Compute one surface per geometry, starting from :func:`start_cells`."""
         stack = np.empty((len(geometries), *friction.grid.shape), dtype=np.float32)
-        for i, geom in enumerate(geometries):
+
+        def one(geom: shapely.Geometry) -> np.ndarray:
             cells = start_cells(friction, geom)
-            stack[i] = cost_distance(friction.data, cells, transform=friction.grid.transform).cost
+            return cost_distance(friction.data, cells, transform=friction.grid.transform).cost
+
+        # The kernel releases the GIL: one search per core.
+        with ThreadPoolExecutor(max_workers=CORES) as pool:
+            for i, cost in enumerate(pool.map(one, geometries)):
+                stack[i] = cost
         return cls(stack, friction.grid)
 
     def weighted_mean(self, weights: np.ndarray) -> np.ndarray:

@@ -43,7 +43,7 @@ def crossed(moves: np.ndarray) -> np.ndarray:
     return out
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _slope_factor(grade: float, model: int, up: float, down: float, per_grade: float) -> float:
     """Multiplier of a step's cost at ``grade`` (rise over run): VEHICLE forbids steps steeper
     than ``up`` uphill or ``down`` downhill and adds ``per_grade`` per unit of uphill grade;
@@ -58,7 +58,7 @@ def _slope_factor(grade: float, model: int, up: float, down: float, per_grade: f
     return math.exp(3.5 * (abs(grade + 0.05) - 0.05))
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def spread(
     state: np.ndarray,
     origin: np.ndarray,
@@ -202,7 +202,7 @@ def spread(
                 pending += 1
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _grow(pool: np.ndarray, chain: np.ndarray, spare: np.ndarray) -> tuple:
     """Double the block pool and its bookkeeping."""
     bigger = np.empty((2 * len(pool), pool.shape[1]), dtype=pool.dtype)

@@ -13,6 +13,8 @@ each starting with its network time.
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
 import geopandas as gpd
 import networkx as nx
 import numpy as np
@@ -21,7 +23,7 @@ import pandas as pd
 import shapely
 
 from siting import network
-from siting.cost import cost_distance
+from siting.cost import CORES, cost_distance
 from siting.errors import LayerError
 from siting.grid import Raster
 from siting.scenario import Network
@@ -212,8 +214,13 @@ class TravelTimes:
         labour pools at different limits and the covering all read the settlements' surfaces."""
         key = b"".join(shapely.to_wkb(np.asarray(geometries)))
         if key not in self._surfaces:
-            self._surfaces[key] = [
-                self.surface(times, np.array([geom]))
-                for geom, times in zip(geometries, self.node_times(geometries), strict=True)
-            ]
+            times = self.node_times(geometries)
+            # One search per core: the kernel releases the GIL.
+            with ThreadPoolExecutor(max_workers=CORES) as pool:
+                self._surfaces[key] = list(
+                    pool.map(
+                        lambda k: self.surface(times[k], np.array([geometries[k]])),
+                        range(len(geometries)),
+                    )
+                )
         return self._surfaces[key]
