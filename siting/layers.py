@@ -53,7 +53,12 @@ def read_layer(spec: LayerSpec, crs: str, changes: list[Edit] | None = None) -> 
     if spec.reader == "gem":
         from siting.sources.gem import read_gem
 
-        gdf = read_gem(spec.path)
+        if spec.boundaries is not None and not spec.boundaries.is_file():
+            raise LayerError(
+                f"layer {spec.name!r}: boundaries file not found: {spec.boundaries}",
+                f"fix layers.{spec.name}.boundaries (relative paths start at the scenario file)",
+            )
+        gdf = read_gem(spec.path, boundaries=spec.boundaries)
     else:
         try:
             with warnings.catch_warnings():

@@ -87,7 +87,8 @@ class Standardization:
 class LayerSpec:
     """A named input layer: where it is, how to read it, which rows and fields to keep, and what
     kind of thing it holds (checked on reading: geometry type and required fields). ``layer``
-    picks one layer of a file that holds several (a GeoPackage)."""
+    picks one layer of a file that holds several (a GeoPackage). ``boundaries`` (``reader =
+    "gem"`` only) is a GEM mine-boundaries GeoJSON whose licence polygons replace the points."""
 
     name: str
     path: Path
@@ -96,6 +97,7 @@ class LayerSpec:
     fields: dict[str, str] = field(default_factory=dict)
     kind: str = "generic"
     layer: str | None = None
+    boundaries: Path | None = None
 
 
 @dataclass(frozen=True)
@@ -869,14 +871,22 @@ def _layer(name: str, t: _Table, base_dir: Path) -> LayerSpec:
     for k, v in fields.items():
         if not isinstance(v, str):
             raise ScenarioError(f"{t.key('fields')}.{k} = {v!r} must be a column name (a string)")
+    reader = t.choice("reader", READERS, "vector")
+    boundaries = t.get("boundaries", str, None)
+    if boundaries is not None and reader != "gem":
+        raise ScenarioError(
+            f"{t.key('boundaries')} is for GEM tracker layers only",
+            'add reader = "gem", or drop boundaries',
+        )
     spec = LayerSpec(
         name=name,
         path=path if path.is_absolute() else (base_dir / path),
-        reader=t.choice("reader", READERS, "vector"),
+        reader=reader,
         layer=t.get("layer", str, None),
         where=t.get("where", str, None),
         fields=dict(fields),
         kind=t.choice("kind", tuple(LAYER_KINDS), "generic"),
+        boundaries=None if boundaries is None else base_dir / boundaries,
     )
     t.done()
     return spec

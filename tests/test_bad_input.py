@@ -12,7 +12,7 @@ import shapely
 
 import siting.cache as siting_cache
 
-from conftest import CRS, X0, Y0
+from conftest import CRS, SHARED, X0, Y0
 
 
 def siting(*args: str | Path, cwd: Path | None = None) -> subprocess.CompletedProcess:
@@ -62,6 +62,22 @@ def test_missing_layer_file(world):
     path = edit(world, 'path = "rail.gpkg"', 'path = "railway.gpkg"')
     proc = siting("run", path)
     assert_user_error(proc, "layer 'rail'", "railway.gpkg", "layers.rail.path")
+    assert_nothing_written(world)
+
+
+def test_gem_boundaries_on_another_reader_and_missing(world, tmp_path):
+    path = edit(world, 'path = "rail.gpkg"', 'path = "rail.gpkg"\nboundaries = "b.geojson"')
+    proc = siting("run", path)
+    assert_user_error(proc, "layers.rail.boundaries", 'reader = "gem"')
+    assert_nothing_written(world)
+    csv = SHARED / "gem" / "gcmt_non_closed_kuzbass_bbox.csv"
+    path = edit(
+        world,
+        'path = "rail.gpkg"\nboundaries = "b.geojson"',
+        f'path = "{csv.resolve().as_posix()}"\nreader = "gem"\nboundaries = "b.geojson"',
+    )
+    proc = siting("run", path)
+    assert_user_error(proc, "boundaries file not found", "b.geojson", "layers.rail.boundaries")
     assert_nothing_written(world)
 
 

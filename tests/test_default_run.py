@@ -91,6 +91,7 @@ path = "{shared}/admin/kemerovo_oblast_boundary.geojson"
 [layers.mines]
 path = "{shared}/gem/gcmt_non_closed_kuzbass_bbox.csv"
 reader = "gem"
+boundaries = "{shared}/gem/gem_coal_mine_boundaries_methane_kuzbass.geojson"
 where = "status == 'operating' and output > 0"  # names after `fields`
 fields = {{ output = "output_mtpa" }}
 
@@ -156,6 +157,18 @@ def test_real_gem_and_boundary_scenario_runs(tmp_path):
     mines = result.layers["mines"]
     assert 70 <= len(mines) <= 86  # operating GEM mines with output, near the oblast
     assert "Raspadskaya" in set(mines["name"])
+    # Mines with a GEM licence boundary are its polygons (as the reader gives them), not points.
+    polygons = mines[mines["boundary_source"] == "gem"]
+    assert len(polygons) >= 5 and set(polygons.geom_type) <= {"Polygon", "MultiPolygon"}
+    from siting.sources.gem import read_gem
+
+    gem = read_gem(
+        SHARED / "gem" / "gcmt_non_closed_kuzbass_bbox.csv",
+        boundaries=SHARED / "gem" / "gem_coal_mine_boundaries_methane_kuzbass.geojson",
+    ).set_index("gem_id")
+    for row in polygons.itertuples():
+        expected = gem.loc[[row.gem_id]].to_crs(mines.crs).geometry.iloc[0]
+        assert row.geometry.symmetric_difference(expected).area < 1e-6 * expected.area
     checks.sites_lie_outside_every_exclusion(result)
     checks.sites_are_inside_ranked_separated_and_scored(result)
     checks.every_demand_is_allocated(result)
