@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import os
+import threading
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -28,6 +29,7 @@ from siting.scenario import Friction
 
 #: Threads for independent searches (the numba kernel runs without the GIL).
 CORES = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+_RASTERIO = threading.Lock()
 
 
 def friction_surface(friction: Friction, layers: dict[str, gpd.GeoDataFrame], grid: Grid) -> Raster:
@@ -424,10 +426,13 @@ def _window_cells(geom: shapely.Geometry, transform: Affine, shape: tuple[int, i
     if c0 >= c1 or r0 >= r1:
         return np.empty(0, dtype=np.int64)
     window = transform @ Affine.translation(c0, r0)
-    burnt = rasterio.features.rasterize(
-        [(geom, 1)], out_shape=(r1 - r0, c1 - c0), transform=window, all_touched=True,
-        dtype="uint8",
-    )  # fmt: skip
+    # Searches run in threads; rasterio's per-thread set-up is not safe to race (it then warns
+    # of a dataset without transform), so rasterising is one thread at a time.
+    with _RASTERIO:
+        burnt = rasterio.features.rasterize(
+            [(geom, 1)], out_shape=(r1 - r0, c1 - c0), transform=window, all_touched=True,
+            dtype="uint8",
+        )  # fmt: skip
     rows, cols = np.nonzero(burnt)
     return (rows + r0) * width + cols + c0
 
@@ -447,14 +452,14 @@ class CostField:
     def from_features(cls, friction: Raster, geometries: np.ndarray) -> CostField:
         """Compute one surface per geometry, starting from :func:`start_cells`."""
         stack = np.empty((len(geometries), *friction.grid.shape), dtype=np.float32)
+        starts = [start_cells(friction, geom) for geom in geometries]
 
-        def one(geom: shapely.Geometry) -> np.ndarray:
-            cells = start_cells(friction, geom)
+        def one(cells: np.ndarray) -> np.ndarray:
             return cost_distance(friction.data, cells, transform=friction.grid.transform).cost
 
         # The kernel releases the GIL: one search per core.
         with ThreadPoolExecutor(max_workers=CORES) as pool:
-            for i, cost in enumerate(pool.map(one, geometries)):
+            for i, cost in enumerate(pool.map(one, starts)):
                 stack[i] = cost
         return cls(stack, friction.grid)
 
