@@ -170,10 +170,14 @@ class Cache:
         a copy for next time."""
         path = self._path(kind, key, dest.suffix)
         if path is not None and path.is_file():
-            shutil.copyfile(path, dest)
-            self._touch(path)
-            self.events.append(Event(label, key, True))
-            return dest
+            try:
+                shutil.copyfile(path, dest)
+            except OSError as exc:  # pruned by a parallel run meanwhile: make it afresh
+                log.warning("cache entry %s unreadable (%s); recomputing", path, exc)
+            else:
+                self._touch(path)
+                self.events.append(Event(label, key, True))
+                return dest
         make(dest)
         self.events.append(Event(label, key, False))
         if path is not None:

@@ -263,32 +263,32 @@ def run(
         clusters = _clusters(scenario, layers, surfaces)
         allocation = covering = None
         if scenario.allocation is not None:
-            spec = scenario.allocation
+            plants = scenario.allocation
             allocation = store.get(
                 "allocation",
                 "allocation",
                 store.key(
                     "allocation",
-                    spec,
+                    plants,
                     scenario.crs,
-                    prints.get(spec.demand),
-                    _sites_key(sites, spec.profile),
+                    prints.get(plants.demand),
+                    _sites_key(sites, plants.profile),
                     inputs.friction_key,
                 ),
                 lambda: allocate(scenario, layers, sites, inputs.cost_fields, inputs.friction),
             )
         if scenario.covering is not None:
-            spec = scenario.covering
+            parks = scenario.covering
             covering = store.get(
                 "covering",
                 "covering",
                 store.key(
                     "covering",
-                    spec,
+                    parks,
                     scenario.crs,
-                    prints.get(spec.demand),
-                    prints.get(spec.existing) if spec.existing else None,
-                    _sites_key(sites, spec.profile),
+                    prints.get(parks.demand),
+                    prints.get(parks.existing) if parks.existing else None,
+                    _sites_key(sites, parks.profile),
                     inputs.travel_key if scenario.network else inputs.friction_key,
                 ),
                 lambda: cover(

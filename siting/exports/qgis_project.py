@@ -353,7 +353,7 @@ def write(folder: Path, cache: Cache | None = None) -> Path:
     store = cache or Cache(None)
     for i, path in enumerate([p for p in rasters if p.is_file()] + criteria):
         raster = _raster(path, read=False)
-        key = store.key("qgis_style", sha256(path)) if store.folder else ""
+        key = store.key("qgis_style", path.stem, sha256(path)) if store.folder else ""
         style = store.get(
             "qgis_style", f"QGIS style {path.stem}", key, lambda p=path: raster_style(_raster(p))
         )
