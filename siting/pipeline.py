@@ -31,7 +31,7 @@ from siting.errors import ScenarioError
 from siting.grid import Grid, Raster, make_grid, nearest_cell
 from siting.layers import attribute, load_layers
 from siting.models import GrowthPoles, weber_point
-from siting.scenario import Criterion, Scenario
+from siting.scenario import Criterion, Profile, Scenario
 from siting.sites import locate, propose
 from siting.suitability import Surface, evaluate
 from siting.traveltime import TravelTimes
@@ -240,6 +240,7 @@ def run(
                     lambda p=p: evaluate(p, raw, layers, grid, in_area, slope),
                 ),
                 surface_keys[name],
+                p,
             )
             for name, p in scenario.profiles.items()
         }
@@ -342,12 +343,15 @@ def open_cache(scenario: Scenario, cache: bool | str | Path) -> Cache:
     return Cache(scenario.outputs.dir / ".cache" if cache is True else Path(cache))
 
 
-def _keyed(surface: Surface, key: str) -> Surface:
-    """The surface with its rasters named by the key of its inputs (see ``Raster.key``)."""
+def _keyed(surface: Surface, key: str, profile: Profile) -> Surface:
+    """The surface of this run's ``profile`` (a stored one may come from a profile that differed
+    only in how sites are picked, or in colour), with its rasters named by the key of its inputs
+    (see ``Raster.key``)."""
     if not key:
-        return surface
+        return dataclasses.replace(surface, profile=profile)
     return dataclasses.replace(
         surface,
+        profile=profile,
         suitability=dataclasses.replace(surface.suitability, key=f"{key}:suitability"),
         scores={n: dataclasses.replace(r, key=f"{key}:{n}") for n, r in surface.scores.items()},
     )

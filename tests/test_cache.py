@@ -133,6 +133,21 @@ def test_a_weight_change_recomputes_only_the_scores_downstream(world: Path):
     assert "sites technopark" in summary["hits"]
 
 
+def test_a_change_in_how_sites_are_picked_reuses_the_scores(world: Path):
+    first = run(world)
+    assert len(first.sites_of("processing_plant")) == 4
+    text = (world / "scenario.toml").read_text(encoding="utf-8")
+    text = text.replace("n_sites = 4", "n_sites = 2", 1)
+    (world / "scenario.toml").write_text(text, encoding="utf-8")
+    again = run(world)
+    summary = again.cache.summary()
+    assert "suitability processing_plant" in summary["hits"]
+    assert "sites processing_plant" in summary["misses"]
+    assert again.surfaces["processing_plant"].profile.n_sites == 2
+    assert len(again.sites_of("processing_plant")) == 2
+    assert_same_result(again, run(world, cache=False, write=False))
+
+
 def test_other_code_invalidates_everything(world: Path, monkeypatch: pytest.MonkeyPatch):
     run(world)
     monkeypatch.setattr(siting.cache, "code_version", lambda: "another version of siting")
