@@ -215,7 +215,7 @@ class Cache:
                 os.replace(tmp, path)
             finally:
                 tmp.unlink(missing_ok=True)
-        except OSError as exc:
+        except Exception as exc:  # a full disk, an object that does not pickle …
             log.warning("could not write cache entry %s: %s", path, exc)
 
 

@@ -215,6 +215,10 @@ def test_a_cache_that_cannot_be_written_only_costs_time(tmp_path: Path):
     store = Cache(blocked)
     assert store.get("kind", "label", store.key("kind", 1), lambda: 42) == 42
     assert store.get("kind", "label", store.key("kind", 1), lambda: 43) == 43
+    fine = Cache(tmp_path / "cache")
+    unpicklable = lambda: None  # noqa: E731
+    assert fine.get("kind", "label", fine.key("kind", 2), lambda: unpicklable) is unpicklable
+    assert list((tmp_path / "cache" / "kind").iterdir()) == []  # no entry, no temp file left
 
 
 def test_cli_no_cache_and_cache_command(world: Path, tmp_path: Path, capsys):
