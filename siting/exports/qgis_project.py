@@ -21,7 +21,6 @@ from types import SimpleNamespace
 from xml.etree import ElementTree
 
 import geopandas as gpd
-import numpy as np
 import pyogrio
 import rasterio
 from pyproj import CRS
@@ -138,13 +137,9 @@ def _context(info: dict, folder: Path) -> SimpleNamespace:
     )
 
 
-def _raster(path: Path, read: bool = True) -> Raster:
-    """A GeoTIFF the run wrote; without ``read``, only its grid and metadata (empty data)."""
+def _raster(path: Path) -> Raster:
     with rasterio.open(path) as src:
-        if read:
-            data = src.read(1, masked=True).astype("float64").filled(float("nan"))
-        else:
-            data = np.empty((0, 0))
+        data = src.read(1, masked=True).astype("float64").filled(float("nan"))
         grid = Grid(src.transform, src.width, src.height, str(src.crs))
         return Raster(data, grid, path.stem, src.units[0] or "", src.descriptions[0] or "")
 
@@ -352,7 +347,8 @@ def write(folder: Path, cache: Cache | None = None) -> Path:
     criteria = sorted((folder / "criteria").glob("*.tif"))
     store = cache or Cache(None)
     for i, path in enumerate([p for p in rasters if p.is_file()] + criteria):
-        raster = _raster(path, read=False)
+        with rasterio.open(path) as src:  # the layer entry needs only the header
+            bounds, units = tuple(src.bounds), src.units[0] or ""
         key = store.key("qgis_style", path.stem, sha256(path)) if store.folder else ""
         style = store.get(
             "qgis_style", f"QGIS style {path.stem}", key, lambda p=path: raster_style(_raster(p))
@@ -363,7 +359,7 @@ def write(folder: Path, cache: Cache | None = None) -> Path:
         name = (
             f"Suitability: {scenario.profiles[path.stem.removeprefix('suitability_')].title}"
             if suitability
-            else f"Criterion: {path.stem}" + (f" ({raster.units})" if raster.units else "")
+            else f"Criterion: {path.stem}" + (f" ({units})" if units else "")
         )
         layers.append(
             _Layer(
@@ -374,7 +370,7 @@ def write(folder: Path, cache: Cache | None = None) -> Path:
                 provider="gdal",
                 kind="raster",
                 style=style,
-                extent=raster.grid.bounds,
+                extent=bounds,
                 checked=suitability and i == 0,
             )
         )
