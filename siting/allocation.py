@@ -25,7 +25,7 @@ else the cost-distance at ``speed_kmh`` on roads.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import partial
@@ -194,7 +194,14 @@ def allocate(
         if spec.pareto_steps:
             ids = candidates["site_id"].to_numpy()
             pareto = pareto_front(
-                spec, km, weights, suitability, ids, spec.pareto_steps, map_=pool.map
+                spec,
+                km,
+                weights,
+                suitability,
+                ids,
+                spec.pareto_steps,
+                map_=pool.map,
+                solved={spec.suitability_weight: main.result},
             )
         solution = main.result()
     allocation = _allocation(
@@ -239,9 +246,13 @@ def pareto_front(
     site_ids: np.ndarray,
     steps: int,
     map_: Callable[..., Iterable[Any]] = map,
+    solved: Mapping[float, Callable[[], _Solution]] | None = None,
 ) -> pd.DataFrame:
     """Solve the allocation for ``steps`` suitability weights from 0 to 1 (one solve per weight,
     through ``map_``: e.g. a thread pool's ``map``).
+
+    ``solved`` gives, by weight, the solution of a weight already being solved elsewhere (the run's
+    own solve, to a tighter gap): that row takes it instead of solving the same problem again.
 
     Returns
     -------
@@ -252,8 +263,11 @@ def pareto_front(
     """
     rows = []
     alphas = [float(a) for a in np.linspace(0.0, 1.0, steps)]
+    solved = solved or {}
     solve = partial(_solve, spec, km, weights, suitability, tol=SWEEP_TOL)
-    for alpha, s in zip(alphas, map_(solve, alphas), strict=True):
+    fresh = iter(map_(solve, [a for a in alphas if a not in solved]))
+    for alpha in alphas:
+        s = solved[alpha]() if alpha in solved else next(fresh)
         transport, mean_suit = _outcome(s.shares, km, weights, suitability)
         rows.append(
             {

@@ -14,7 +14,7 @@ from test_bad_input import siting as siting_cli
 
 import siting
 from siting import scenario as scenario_mod
-from siting.allocation import mixed_cost
+from siting.allocation import _Solution, mixed_cost, pareto_front
 from siting.scenario import AllocationModel, CoveringModel
 
 
@@ -92,6 +92,29 @@ def test_pareto_front_rows_are_the_optima_of_each_mix(world):
             for k in range(len(table))
         )
         assert table["pareto_optimal"].iloc[i] == (not dominated)
+
+
+def test_pareto_front_takes_a_weight_already_solved_instead_of_solving_it_again():
+    spec = AllocationModel("processing_plant", p=1)
+    km = np.array([[1.0, 5.0], [2.0, 1.0], [3.0, 1.0]])  # a: 6 km in all, b: 7 km
+    w = np.array([1.0, 1.0, 1.0])
+    suit = np.array([0.2, 0.9])
+    solved_here = []
+
+    def recording_map(solve, alphas):
+        solved_here.extend(alphas)
+        return map(solve, alphas)
+
+    given = _Solution(np.array([1]), np.array([[0.0, 1.0]] * 3), 7.0, 0.0123, 6.9, 0.0)
+    table = pareto_front(
+        spec, km, w, suit, np.array(["a", "b"]), 3, map_=recording_map, solved={0.5: lambda: given}
+    )
+    assert solved_here == [0.0, 1.0]
+    # Solved here: a has the least transport, b the better suitability.
+    assert table["plants"].tolist() == ["a", "b", "b"]
+    middle = table.set_index("suitability_weight").loc[0.5]
+    assert middle["gap"] == 0.0123
+    assert middle["transport"] == pytest.approx(7.0)
 
 
 def test_covering_keeps_existing_sites_and_equals_enumeration(world):
