@@ -153,6 +153,29 @@ def test_cost_equals_scikit_image_mcp_geometric(shape, seed, dx, dy, n_sources, 
     np.testing.assert_array_equal(ours.allocation >= 0, np.isfinite(ours.cost))
 
 
+def test_wide_buckets_equal_scikit_image_mcp_geometric():
+    # Friction in a narrow range makes each bucket a ring several cells thick: thousands of cells,
+    # sorted by the kernel's radix sort rather than a comparison sort.
+    friction = random_friction((400, 400), 8, blocked=0.05, low=1.0, high=1.2)
+    sources = random_sources(friction, 3, 8)
+    ours = cost_distance(friction, sources, transform=north_up(10.0, 10.0))
+    assert_close(ours.cost, skimage_costs(friction, sources, 10.0, 10.0))
+
+
+@pytest.mark.parametrize(
+    ("count", "cell_bits"), [(0, 4), (100, 20), (300, 9), (5000, 24), (5000, 30)]
+)
+def test_kernel_cell_sort_equals_numpy_sort(count, cell_bits):
+    # One, two and three radix passes, and the comparison sort of small batches.
+    rng = np.random.default_rng(cell_bits)
+    cells = rng.integers(0, 2**cell_bits, count + 10)
+    want = np.sort(cells[:count])
+    scratch = np.empty_like(cells)
+    digits = np.empty(1 << dijkstra._DIGIT_BITS, dtype=np.int64)
+    got = dijkstra._sort_cells(cells, scratch, count, cell_bits, digits)
+    np.testing.assert_array_equal(got, want)
+
+
 def test_allocation_is_the_cheapest_source_of_each_cell():
     friction = random_friction((60, 70), 7)
     sources = random_sources(friction, 6, 7)
