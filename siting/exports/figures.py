@@ -22,6 +22,7 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch, Rectangle
 from matplotlib.ticker import FuncFormatter
+from PIL import Image
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -32,6 +33,7 @@ if TYPE_CHECKING:
 DPI = 100
 MAP_PX = 800  # long side of a single map's raster, in samples
 PANEL_PX = 320  # long side of one small multiple's raster
+PANEL_GAP_IN = 0.15  # margin between and around the small multiples
 MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*")
 HALO = [pe.withStroke(linewidth=2.5, foreground="white")]
 # The layers drawn on the study-area map, by scenario layer kind (or name), bottom to top.
@@ -332,48 +334,71 @@ def _in_area(result: Result, raster: Raster, max_px: int) -> np.ndarray:
 
 def criteria(result: Result) -> bytes:
     """Small multiples of the raw criteria (inside the study area), each with its units on a
-    colorbar. Laid out by hand: the layout engine would cost seconds for a dozen colorbars."""
+    colorbar.
+
+    Each criterion is drawn as its own panel, cached under the criterion raster's key (a what-if
+    that changes two criteria redraws two panels), and the panels are laid side by side, four to
+    a row, into one image.
+    """
     names = list(result.criteria)
     ncols = min(4, max(1, len(names)))
     nrows = max(1, math.ceil(len(names) / ncols))
     view = _view(result)
-    map_w, map_h = _figsize(view, 2.8)
-    bar_w, title_h, gap = 1.0, 0.3, 0.15  # inches: colorbar + its labels, title, margin
-    cell_w, cell_h = map_w + bar_w + gap, map_h + title_h + gap
-    fig_w, fig_h = ncols * cell_w + gap, nrows * cell_h + gap
-    fig = Figure(figsize=(fig_w, fig_h))
-    cmap = colormaps["cividis"].with_extremes(bad=(0, 0, 0, 0))
-    inside = None
-    for k, name in enumerate(names):
-        raster = result.criteria[name]
-        if inside is None or inside.shape != downsample(raster.data, PANEL_PX).shape:
-            inside = _in_area(result, raster, PANEL_PX)
-        data = np.where(inside, downsample(raster.data, PANEL_PX), np.nan)
-        vmin, vmax = _finite_range(data)
+    store = result.cache
+    panels = [
+        store.get(
+            "figure_panel",
+            f"criteria panel {name}",
+            store.key("figure_panel", result.criteria[name], result.study_area, view),
+            lambda name=name: _criterion_panel(result, name, view),
+        )
+        for name in names
+    ]
+    gap = round(PANEL_GAP_IN * DPI)
+    height = max(p.shape[0] for p in panels) + gap
+    width = max(p.shape[1] for p in panels) + gap
+    canvas = np.full((nrows * height + gap, ncols * width + gap, 3), 255, dtype=np.uint8)
+    for k, panel in enumerate(panels):
         row, col = divmod(k, ncols)
-        left = gap + col * cell_w
-        bottom = fig_h - (row + 1) * cell_h
-        ax = fig.add_axes((left / fig_w, bottom / fig_h, map_w / fig_w, map_h / fig_h))
-        cax = fig.add_axes(
-            (
-                (left + map_w + 0.08) / fig_w,
-                (bottom + 0.1 * map_h) / fig_h,
-                0.12 / fig_w,
-                0.8 * map_h / fig_h,
-            )
-        )
-        im = ax.imshow(
-            data, extent=raster.extent, interpolation="nearest", cmap=cmap, vmin=vmin, vmax=vmax
-        )
-        _outline(ax, result.study_area, lw=0.6)
-        _limit(ax, view)
-        ax.set_xticks([])
-        ax.set_yticks([])
-        ax.set_title(name, fontsize=8.5)
-        bar = fig.colorbar(im, cax=cax, format=FuncFormatter(_short))
-        bar.set_label(raster.units or "value", fontsize=7)
-        bar.ax.tick_params(labelsize=6.5)
-    return png(fig)
+        top, left = gap + row * height, gap + col * width
+        canvas[top : top + panel.shape[0], left : left + panel.shape[1]] = panel
+    buffer = io.BytesIO()
+    Image.fromarray(canvas).save(buffer, format="png")
+    return buffer.getvalue()
+
+
+def _criterion_panel(
+    result: Result, name: str, view: tuple[float, float, float, float]
+) -> np.ndarray:
+    """One criterion's map, title and colorbar as an RGB image (rows × columns × 3, uint8). Laid
+    out by hand: the layout engine would cost a second a panel."""
+    raster = result.criteria[name]
+    map_w, map_h = _figsize(view, 2.8)
+    bar_w, title_h = 1.0, 0.3  # inches: colorbar with its labels, title
+    fig = Figure(figsize=(map_w + bar_w, map_h + title_h), dpi=DPI)
+    canvas = FigureCanvasAgg(fig)
+    fig_w, fig_h = fig.get_size_inches()
+    ax = fig.add_axes((0, 0, map_w / fig_w, map_h / fig_h))
+    cax = fig.add_axes(
+        ((map_w + 0.08) / fig_w, 0.1 * map_h / fig_h, 0.12 / fig_w, 0.8 * map_h / fig_h)
+    )
+    cmap = colormaps["cividis"].with_extremes(bad=(0, 0, 0, 0))
+    inside = _in_area(result, raster, PANEL_PX)
+    data = np.where(inside, downsample(raster.data, PANEL_PX), np.nan)
+    vmin, vmax = _finite_range(data)
+    im = ax.imshow(
+        data, extent=raster.extent, interpolation="nearest", cmap=cmap, vmin=vmin, vmax=vmax
+    )
+    _outline(ax, result.study_area, lw=0.6)
+    _limit(ax, view)
+    ax.set_xticks([])
+    ax.set_yticks([])
+    ax.set_title(name, fontsize=8.5)
+    bar = fig.colorbar(im, cax=cax, format=FuncFormatter(_short))
+    bar.set_label(raster.units or "value", fontsize=7)
+    bar.ax.tick_params(labelsize=6.5)
+    canvas.draw()
+    return np.asarray(canvas.buffer_rgba())[..., :3].copy()
 
 
 def _short(value: float, _pos: object = None) -> str:

@@ -29,6 +29,7 @@ from siting.exports.webmap import transport_unit, weight_unit
 if TYPE_CHECKING:
     from collections.abc import Callable
 
+    from siting.grid import Raster
     from siting.pipeline import Result
     from siting.scenario import Criterion, Profile, Standardization
 
@@ -89,6 +90,8 @@ class Figure:
     caption: str
     make: Callable[[], bytes]
     data: bytes = b""
+    # What the figure is drawn from: when given, its PNG is cached under these inputs' key.
+    inputs: tuple = ()
 
 
 Block = Heading | Para | Bullets | Table | Figure
@@ -301,12 +304,21 @@ def _ratio(value: float) -> str:
 
 
 def _criteria(result: Result) -> list[Block]:
-    area = result.grid.mask([result.study_area])
+    store = result.cache
+    area = None
     rows = []
     for name, r in result.criteria.items():
-        values = r.data[area]
-        values = values[np.isfinite(values)]
-        lo, hi = (float(values.min()), float(values.max())) if values.size else (np.nan, np.nan)
+
+        def extremes(r: Raster = r) -> tuple[float, float]:
+            nonlocal area
+            if area is None:
+                area = result.grid.mask([result.study_area])
+            values = r.data[area]
+            values = values[np.isfinite(values)]
+            return (float(values.min()), float(values.max())) if values.size else (np.nan, np.nan)
+
+        key = store.key("criterion_range", r, result.study_area)
+        lo, hi = store.get("criterion_range", f"range of criterion {name}", key, extremes)
         rows.append([name, r.units or "–", r.description or "–", num(lo), num(hi)])
     return [
         Heading(2, "Criteria", "criteria"),
@@ -343,6 +355,14 @@ def _suitability(result: Result) -> list[Block]:
                 f"the study area. {num(eligible.sum() * cell_km2)} km² eligible; "
                 f"{n_patches} candidate patch(es); {n_sites} site(s).",
                 lambda name=name: figures.suitability(result, name),
+                inputs=(
+                    list(result.scenario.profiles).index(name),
+                    p,
+                    surface.suitability,
+                    result.sites_of(name)[["x", "y", "rank"]],
+                    result.study_area,
+                    result.grid.crs,
+                ),
             ),
         ]
     return blocks
@@ -944,10 +964,15 @@ def write(result: Result, folder: Path) -> list[Path]:
     files = folder / FIGURES_DIR
     files.mkdir(parents=True, exist_ok=True)
     blocks = build(result)
+    store = result.cache
     written = []
     for b in blocks:
         if isinstance(b, Figure):
-            b.data = b.make()
+            if b.inputs:
+                key = store.key("figure", b.name, *b.inputs)
+                b.data = store.get("figure", f"report figure {b.name}", key, b.make)
+            else:
+                b.data = b.make()
             path = files / b.name
             path.write_bytes(b.data)
             written.append(path)
