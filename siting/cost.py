@@ -219,18 +219,17 @@ def cost_distance(
     if connectivity not in (8, 16):
         raise ValueError(f"cost_distance: connectivity must be 8 or 16, got {connectivity}")
     # Impassable as given: not finite, or nodata (GDAL's usual -9999 is negative, not an error).
-    impassable = ~np.isfinite(friction)
-    if nodata is not None:
-        impassable |= friction == nodata
-    negative = (friction < 0) & ~impassable
-    if negative.any():
-        row, col = np.argwhere(negative)[0]
+    impassable = np.empty(friction.shape, dtype=bool)
+    negative = dijkstra.impassable(
+        friction, math.nan if nodata is None else float(nodata), impassable
+    )
+    height, width = friction.shape
+    if negative >= 0:
+        row, col = divmod(negative, width)
         raise ValueError(
             f"cost_distance: friction is negative at row {row}, col {col} "
             f"({friction[row, col]:g}); mark impassable cells with NaN, inf or nodata instead"
         )
-    del negative
-    height, width = friction.shape
     cells, source_of = _source_cells(sources, transform, friction.shape)
     n_sources = int(source_of.max()) + 1
     if n_sources >= 2**26:  # the kernel packs the source index and the move in one int32
@@ -242,9 +241,9 @@ def cost_distance(
         raise ValueError(
             f"cost_distance: start_costs must be {n_sources} finite values ≥ 0, one per source"
         )
-    blocked = impassable.copy()
+    blocked = impassable
     if barriers:
-        blocked |= _touched(barriers, transform, friction.shape)
+        blocked = impassable | _touched(barriers, transform, friction.shape)
         if bridges:
             # A bridge lifts the barrier, not what was impassable to begin with.
             blocked &= ~_touched(bridges, transform, friction.shape) | impassable
@@ -280,11 +279,8 @@ def cost_distance(
 
     # Filled in place, without temporaries the size of the raster: memory is the limit on the
     # largest rasters (the numbers are in the docstring's Notes).
-    state = np.full(((height + 2 * pad) * padded_width, 2), np.inf)
-    inner = state.reshape(height + 2 * pad, padded_width, 2)[pad:-pad, pad:-pad]
-    inner[..., 1] = friction
-    inner[..., 1][blocked] = np.inf
-    extremes = _extremes(friction, blocked)
+    state = np.empty(((height + 2 * pad) * padded_width, 2))
+    extremes = dijkstra.load_state(state, friction, blocked, pad)
     del blocked
     elevation = np.zeros(1)
     params = np.zeros(3)
@@ -312,11 +308,11 @@ def cost_distance(
         source_of[order].astype(np.int32), float(max_cost), elevation, model, params, delta,
         n_buckets,
     )  # fmt: skip
-    cost = inner[..., 0].copy()
-    del state, inner
-    packed = origin.reshape(height + 2 * pad, padded_width)[pad:-pad, pad:-pad]
-    allocation = packed >> 5
-    direction = np.where(packed >= 0, (packed & 31) - 1, -1).astype(np.int8)
+    cost = state.reshape(height + 2 * pad, padded_width, 2)[pad:-pad, pad:-pad, 0].copy()
+    del state
+    allocation = np.empty((height, width), dtype=np.int32)
+    direction = np.empty((height, width), dtype=np.int8)
+    dijkstra.unpack(origin, pad, allocation, direction)
     return CostDistance(cost, allocation, direction, transform)
 
 
@@ -326,14 +322,6 @@ def _factor_range(slope: Slope, relief: float) -> tuple[float, float]:
     factors = slope.factor(np.concatenate([grades, [0.0, -0.05]]))
     finite = factors[np.isfinite(factors)]
     return float(finite.min()), float(finite.max())
-
-
-def _extremes(friction: np.ndarray, blocked: np.ndarray) -> tuple[float, float]:
-    """Smallest positive and largest friction of the passable cells (inf, 0 if none)."""
-    open_cells = ~blocked
-    largest = float(np.max(friction, where=open_cells, initial=0.0))
-    open_cells &= friction > 0
-    return float(np.min(friction, where=open_cells, initial=np.inf)), largest
 
 
 def _buckets(

@@ -48,6 +48,66 @@ def crossed(moves: np.ndarray) -> np.ndarray:
 
 
 @njit(cache=True, nogil=True)
+def impassable(friction: np.ndarray, nodata: float, out: np.ndarray) -> int:
+    """Mark in ``out`` (bool, shaped like the 2-D ``friction``) the cells that are not finite or
+    equal ``nodata`` (NaN: none); return the flat index of the first negative other cell (-1 if
+    none). One pass over the raster."""
+    height, width = friction.shape
+    negative = -1
+    for r in range(height):
+        for c in range(width):
+            value = friction[r, c]
+            blocked = not math.isfinite(value) or value == nodata
+            out[r, c] = blocked
+            if value < 0.0 and not blocked and negative < 0:
+                negative = r * width + c
+    return negative
+
+
+@njit(cache=True, nogil=True)
+def load_state(state: np.ndarray, friction: np.ndarray, blocked: np.ndarray, pad: int) -> tuple:
+    """Fill the (uninitialised) ``state`` of :func:`spread` for the 2-D ``friction`` padded by
+    ``pad`` impassable cells: costs ``inf``, friction ``inf`` on the border and ``blocked``
+    cells. Returns the smallest positive and the largest friction of the other cells (``inf``
+    and 0 if there are none), which set the bucket width.
+
+    One pass, row by row, instead of numpy's fill, copy, mask and two masked reductions over the
+    raster.
+    """
+    height, width = friction.shape
+    padded_width = width + 2 * pad
+    smallest, largest = math.inf, 0.0
+    for i in range(len(state)):
+        r = i // padded_width - pad
+        c = i % padded_width - pad
+        state[i, 0] = math.inf
+        if r < 0 or r >= height or c < 0 or c >= width or blocked[r, c]:
+            state[i, 1] = math.inf
+            continue
+        value = friction[r, c]
+        state[i, 1] = value
+        largest = max(largest, value)
+        if value > 0.0:
+            smallest = min(smallest, value)
+    return smallest, largest
+
+
+@njit(cache=True, nogil=True)
+def unpack(origin: np.ndarray, pad: int, allocation: np.ndarray, direction: np.ndarray) -> None:
+    """Fill the 2-D ``allocation`` (source label, -1 where not reached) and ``direction`` (move,
+    -1 at a start cell and where not reached) from the ``origin`` of :func:`spread`, padded by
+    ``pad`` cells."""
+    height, width = allocation.shape
+    padded_width = width + 2 * pad
+    for r in range(height):
+        row = (r + pad) * padded_width + pad
+        for c in range(width):
+            packed = origin[row + c]
+            allocation[r, c] = packed >> 5
+            direction[r, c] = (packed & 31) - 1 if packed >= 0 else -1
+
+
+@njit(cache=True, nogil=True)
 def _slope_factor(grade: float, model: int, up: float, down: float, per_grade: float) -> float:
     """Multiplier of a step's cost at ``grade`` (rise over run): VEHICLE forbids steps steeper
     than ``up`` uphill or ``down`` downhill and adds ``per_grade`` per unit of uphill grade;
