@@ -14,6 +14,7 @@ import sqlite3
 import uuid
 import warnings
 import zipfile
+from contextlib import closing
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -302,15 +303,16 @@ def write(folder: Path, cache: Cache | None = None) -> Path:
     if gpkg.is_file():
         tables = {name: geom for name, geom in pyogrio.list_layers(gpkg) if name != "layer_styles"}
         missing += [t for t in RESULT_TABLES if t not in tables]
-        styles, geometry_column, vectors = {}, {}, []
+        styles, vectors = {}, []
+        with closing(sqlite3.connect(gpkg)) as db:  # one query, not a GDAL open per table
+            columns = dict(db.execute("SELECT table_name, column_name FROM gpkg_geometry_columns"))
+        geometry_column = {table: columns.get(table, "") for table in tables}
         for table, geometry in tables.items():
             with warnings.catch_warnings():  # GDAL's notes on odd date strings in inputs
                 warnings.simplefilter("ignore", RuntimeWarning)
                 gdf = gpd.read_file(gpkg, layer=table)
-            meta = pyogrio.read_info(gpkg, layer=table)
             styles[table] = vector_style(table, gdf, context)
             spatial = geometry is not None
-            geometry_column[table] = (meta.get("geometry_name") or "geom") if spatial else ""
             bounds = tuple(float(v) for v in gdf.total_bounds) if spatial and len(gdf) else extent
             if table == "study_area" and len(gdf):
                 extent = bounds
