@@ -204,9 +204,11 @@ def cost_distance(
 
     Notes
     -----
-    Peak memory is about 3.6 times the float64 friction raster on top of the input: the kernel
-    keeps cost and friction side by side (2×) and a packed source label and move (int32, 0.5×),
-    and the float64 cost is copied out (1×) before the rest is freed.
+    Peak memory is about 2.6 times the float64 friction raster on top of the input: the kernel
+    keeps cost and friction side by side (2×) and a packed source label and move (int32, 0.5×);
+    the costs are then gathered to the front of their array, which shrinks in place to the
+    result (1×), before the allocation and direction rasters (0.625×) are unpacked. A DEM adds
+    its padded copy (1×) during the search.
     """
     friction = np.asarray(friction, dtype=np.float64)
     if friction.ndim != 2 or friction.size == 0:
@@ -308,8 +310,12 @@ def cost_distance(
         source_of[order].astype(np.int32), float(max_cost), elevation, model, params, delta,
         n_buckets,
     )  # fmt: skip
-    cost = state.reshape(height + 2 * pad, padded_width, 2)[pad:-pad, pad:-pad, 0].copy()
-    del state
+    dijkstra.gather_costs(state, height, width, pad)
+    # The costs now lead the state's buffer: resizing in place keeps them and hands the rest
+    # back (glibc's realloc shrinks a large block where it lies), so the result takes no second
+    # raster-sized array. No view of ``state`` exists, so the reference check can be skipped.
+    state.resize((height, width), refcheck=False)
+    cost = state
     allocation = np.empty((height, width), dtype=np.int32)
     direction = np.empty((height, width), dtype=np.int8)
     dijkstra.unpack(origin, pad, allocation, direction)

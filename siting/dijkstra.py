@@ -129,6 +129,24 @@ def load_state(state: np.ndarray, friction: np.ndarray, blocked: np.ndarray, pad
 
 
 @njit(cache=True, nogil=True)
+def gather_costs(state: np.ndarray, height: int, width: int, pad: int) -> None:
+    """Move the costs of the ``height`` × ``width`` raster's cells, row-major and without the
+    ``pad`` border, to the first ``height · width`` float64 values of ``state``'s buffer.
+
+    In place: a value moves to a lower place than any it has still to read (there are two
+    float64 values per padded cell), so nothing is overwritten before it is read.
+    """
+    flat = state.reshape(-1)
+    padded_width = width + 2 * pad
+    k = 0
+    for r in range(height):
+        row = 2 * ((r + pad) * padded_width + pad)
+        for c in range(width):
+            flat[k] = flat[row + 2 * c]
+            k += 1
+
+
+@njit(cache=True, nogil=True)
 def unpack(origin: np.ndarray, pad: int, allocation: np.ndarray, direction: np.ndarray) -> None:
     """Fill the 2-D ``allocation`` (source label, -1 where not reached) and ``direction`` (move,
     -1 at a start cell and where not reached) from the ``origin`` of :func:`spread`, padded by
