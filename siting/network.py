@@ -11,10 +11,11 @@ Nodes that cannot be reached get ``inf``. Points off the network are joined to i
 
 from __future__ import annotations
 
+import gc
 import math
-from collections.abc import Hashable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from itertools import chain
-from operator import itemgetter
+from operator import itemgetter, methodcaller
 
 import networkx as nx
 import numpy as np
@@ -29,6 +30,12 @@ SPEEDS_FIX = "call osmnx.routing.add_edge_speeds and add_edge_travel_times first
 #: A graph already converted by :func:`graph_arrays`: reuse it to skip the conversion.
 Arrays = tuple[sparse.csr_array, np.ndarray]
 Network = nx.Graph | Arrays
+
+
+#: Nodes converted per step. Each step reads its dicts in a few passes (targets and edges, edge
+#: counts, attributes, weights); a step this small still has them in the CPU cache for the later
+#: passes, which more than pays for the Python loop over steps.
+_STEP_NODES = 1000
 
 
 def graph_arrays(G: nx.Graph, weight: str = "travel_time") -> Arrays:
@@ -57,10 +64,9 @@ def graph_arrays(G: nx.Graph, weight: str = "travel_time") -> Arrays:
     Notes
     -----
     Nothing is cached: every call reads the graph again, so edits to ``G`` are always seen. The
-    cost is the Python-level walk over networkx's dicts, one step per (u, v) pair, which reads
-    the weight of the pair's single edge or, for the few pairs with parallel edges, their
-    minimum. Keep the result and pass it to :func:`travel_times` or :func:`od_matrix` to convert
-    once for many queries.
+    cost is reading networkx's dicts, a few C-level passes over every (u, v) pair and edge (see
+    :func:`_entries`). Keep the result and pass it to :func:`travel_times` or :func:`od_matrix`
+    to convert once for many queries.
     """
     # Rows follow G.adj, the very dict that G.adjacency() walks below, so node i's neighbours are
     # the i-th adjacency entry without looking nodes up (it is also the order of G.nodes).
@@ -74,15 +80,30 @@ def graph_arrays(G: nx.Graph, weight: str = "travel_time") -> Arrays:
     degree = np.fromiter(map(len, neighbours), np.int64, count=n)
     n_pairs = int(degree.sum())
     rows = np.repeat(np.arange(n, dtype=np.int64), degree)
-    cols = _positions(nodes, node_list, chain.from_iterable(neighbours), n_pairs)
-    if G.is_multigraph():
-        pair_costs = _fastest_edges(neighbours, weight)
-    else:  # works on the mappings of graph views too, unlike dict.values
-        pair_costs = (attrs[weight] for pairs in neighbours for attrs in pairs.values())
-    try:
-        costs = np.fromiter(pair_costs, float, count=n_pairs)
-    except (KeyError, TypeError, ValueError):  # a missing or non-numeric weight
-        raise _weight_error(G, weight) from None
+    find_rows = _row_finder(nodes, node_list)
+    multi = G.is_multigraph()
+    cost_of = itemgetter(weight)
+    # Pieces per step; the empty first ones make the concatenations valid for a graph of no nodes.
+    cols, costs, n_parallel = [np.empty(0, np.int64)], [np.empty(0)], [np.empty(0, np.int64)]
+    starts = range(0, n, _STEP_NODES)
+    for start, step_pairs in zip(starts, np.add.reduceat(degree, starts).tolist(), strict=True):
+        targets, edges = _entries(neighbours[start : start + _STEP_NODES], step_pairs)
+        cols.append(find_rows(targets))
+        if multi:  # read every parallel edge; the minimum per pair is taken at the end
+            counts = np.fromiter(map(len, edges), np.int64, count=step_pairs)
+            _, edges = _entries(edges, int(counts.sum()))
+            n_parallel.append(counts)
+        try:
+            costs.append(np.fromiter(map(cost_of, edges), float, count=len(edges)))
+        except (KeyError, TypeError, ValueError):  # a missing or non-numeric weight
+            raise _weight_error(G, weight) from None
+    # 32-bit column indices, as csgraph searches with (int64 ones are copied at every search); no
+    # networkx graph that fits in memory comes near 2**31 nodes or edges.
+    cols, costs = np.concatenate(cols, dtype=np.int32), np.concatenate(costs)
+    if len(costs) > n_pairs:  # parallel edges: keep the fastest of each pair
+        first = np.zeros(n_pairs, dtype=np.int64)
+        np.cumsum(np.concatenate(n_parallel)[:-1], out=first[1:])
+        costs = np.minimum.reduceat(costs, first)  # NaN wins, as it must: it is rejected below
     if not (costs >= 0).all():  # NaN fails too: it would silently poison Dijkstra
         raise _weight_error(G, weight)
     loops = rows == cols
@@ -92,11 +113,34 @@ def graph_arrays(G: nx.Graph, weight: str = "travel_time") -> Arrays:
         degree = np.bincount(rows, minlength=n)
     # Built directly from CSR parts (rows come in order) so that zero-cost edges stay explicit
     # entries: csgraph reads an explicit zero in a sparse matrix as an edge of weight 0.
-    indptr = np.zeros(n + 1, dtype=np.int64)
+    indptr = np.zeros(n + 1, dtype=np.int32)
     np.cumsum(degree, out=indptr[1:])
     matrix = sparse.csr_array((costs, cols, indptr), shape=(n, n))
     matrix.sort_indices()  # canonical CSR: columns ascending within each row, as scipy prefers
     return matrix, nodes
+
+
+def _entries(mappings: list[Mapping], count: int) -> tuple[list, list]:
+    """Keys and values of all ``count`` entries of ``mappings``, in iteration order.
+
+    Exact dicts (a graph's own storage) are read by one ``gc.get_referents`` call: CPython
+    traverses a dict as the value then the key of each entry, in order, which lists them without
+    a Python-level step per entry, and much faster than chaining iterators (there is no view or
+    iterator to make per mapping). It skips keys when every key is a str, and other
+    implementations may traverse differently: the length and the first entry are checked, and
+    anything else (str keys, views, dict subclasses) is iterated instead.
+    """
+    if count and set(map(type, mappings)) == {dict}:
+        refs = gc.get_referents(*mappings)
+        key, value = next(iter(next(filter(None, mappings)).items()))
+        if len(refs) == 2 * count and refs[0] is value and refs[1] is key:
+            return refs[1::2], refs[0::2]
+    keys = list(chain.from_iterable(mappings))
+    return keys, list(chain.from_iterable(map(_values, mappings)))
+
+
+#: ``mapping.values()`` as a function: unlike ``dict.values`` it also reads graph views' mappings.
+_values = methodcaller("values")
 
 
 def _integer_ids(nodes: np.ndarray) -> np.ndarray | None:
@@ -109,46 +153,18 @@ def _integer_ids(nodes: np.ndarray) -> np.ndarray | None:
         return None
 
 
-def _positions(
-    nodes: np.ndarray, node_list: list, wanted: Iterable[Hashable], count: int
-) -> np.ndarray:
-    """Row numbers of ``count`` node ids known to be in ``nodes`` (the neighbours of each node)."""
+def _row_finder(nodes: np.ndarray, node_list: list) -> Callable[[list], np.ndarray]:
+    """A function giving the row numbers of a list of node ids known to be in ``nodes``."""
     ids = _integer_ids(nodes)
-    if ids is not None:
-        # Integer ids: read them into an array at C speed and look them up in pandas' hash table,
-        # faster than a Python dict lookup per edge.
-        found = np.fromiter(wanted, np.int64, count=count)
-        if np.array_equal(ids, np.arange(len(ids))):  # ids 0..n-1 in order: each is its own row
-            return found
-        return pd.Index(ids).get_indexer(found)
-    index = dict(zip(node_list, range(len(node_list)), strict=True))
-    return np.fromiter(map(index.__getitem__, wanted), np.int64, count=count)
-
-
-def _fastest_edges(neighbours: list[Mapping], weight: str) -> Iterator[float]:
-    """``weight`` of every (u, v) pair of a multigraph in adjacency order: the minimum over its
-    parallel edges (a route takes the fastest), as sparse constructors would *sum* them.
-
-    Raises ``KeyError`` for a missing weight and ``TypeError``/``ValueError`` for one that is not
-    a number; the caller turns those into a :class:`LayerError` naming the edge.
-    """
-    for pairs in neighbours:
-        for edges in pairs.values():
-            # Most pairs have one edge: unpacking it costs less than a loop or a list per pair,
-            # and only the few parallel pairs pay for the general minimum.
-            try:
-                (attrs,) = edges.values()
-            except ValueError:  # two or more parallel edges
-                yield _fastest(edges, weight)
-            else:
-                yield attrs[weight]
-
-
-def _fastest(edges: Mapping, weight: str) -> float:
-    """The smallest ``weight`` of parallel ``edges`` (key to attributes), or NaN if one is NaN:
-    ``min`` alone would hide a NaN that is not first, and the caller rejects NaN."""
-    costs = [float(attrs[weight]) for attrs in edges.values()]  # as numpy.fromiter reads them
-    return math.nan if any(map(math.isnan, costs)) else min(costs)
+    if ids is None:  # any hashable: a dict lookup per id
+        index = dict(zip(node_list, range(len(node_list)), strict=True))
+        return lambda wanted: np.fromiter(map(index.__getitem__, wanted), np.int64, len(wanted))
+    if np.array_equal(ids, np.arange(len(ids))):  # ids 0..n-1 in order: each is its own row
+        return lambda wanted: np.fromiter(wanted, np.int64, len(wanted))
+    # Other integer ids: read at C speed and looked up in pandas' hash table, faster than a
+    # Python dict lookup per id.
+    table = pd.Index(ids)
+    return lambda wanted: table.get_indexer(np.fromiter(wanted, np.int64, len(wanted)))
 
 
 def _weight_error(G: nx.Graph, weight: str) -> LayerError:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import math
 from collections import Counter
 
@@ -193,6 +194,46 @@ def test_graph_views_match_networkx(aguascalientes):
             assert times[node] == pytest.approx(t, rel=1e-9, abs=1e-12)
 
 
+class TaggedDict(dict):
+    """A dict subclass, so not read through ``gc.get_referents`` like a plain dict."""
+
+
+class TaggedGraph(nx.MultiDiGraph):
+    edge_key_dict_factory = TaggedDict
+
+
+def same_matrix(a, b) -> bool:
+    return all(
+        np.array_equal(getattr(a, part), getattr(b, part)) for part in ("indptr", "indices", "data")
+    )
+
+
+def test_every_kind_of_adjacency_dict_gives_the_same_matrix(aguascalientes, monkeypatch):
+    # Plain dicts are listed by gc.get_referents; dicts with str keys (which it lists without
+    # their keys), dict subclasses and views are iterated. The level of neighbours and that of
+    # parallel edges each take either way.
+    calls = []
+    listed = gc.get_referents
+    monkeypatch.setattr(gc, "get_referents", lambda *objs: calls.append(objs) or listed(*objs))
+    G = aguascalientes
+    matrix, nodes = graph_arrays(G)
+    assert calls  # the plain graph's dicts were listed by gc.get_referents
+    edges = list(G.edges(keys=True, data=True))
+    string_keys, shifted_keys = nx.MultiDiGraph(), nx.MultiDiGraph()
+    for H, key in ((string_keys, lambda k: f"key {k}"), (shifted_keys, lambda k: k + 5)):
+        H.add_nodes_from(G.nodes(data=True))
+        H.add_edges_from((u, v, key(k), d) for u, v, k, d in edges)
+    tagged = TaggedGraph(G)
+    string_nodes = nx.relabel_nodes(G, str)
+    for other in (shifted_keys, string_keys, tagged, string_nodes, G.subgraph(G.nodes)):
+        got, got_nodes = graph_arrays(other)
+        assert same_matrix(got, matrix)
+        assert len(got_nodes) == len(nodes)
+    assert list(got_nodes) == list(nodes)  # the view keeps the OSM ids
+    neighbours = next(nbrs for _, nbrs in tagged.adjacency() if nbrs)
+    assert {type(parallel) for parallel in neighbours.values()} == {TaggedDict}
+
+
 @pytest.mark.parametrize(
     ("value", "message"),
     [
@@ -217,6 +258,12 @@ def test_bad_weight_names_the_first_bad_edge(value, message):
     G.remove_edge("c", "d", key=1)
     with pytest.raises(LayerError, match=r"edge \('d', 'a'\) has 'travel_time' = -5.0"):
         graph_arrays(G)
+    # Integer ids take the other way of listing the adjacency dicts (see above): same errors.
+    G.add_edge("c", "d", travel_time=value)
+    G = nx.relabel_nodes(G, {"a": 1, "b": 2, "c": 3, "d": 4})
+    with pytest.raises(LayerError) as err:
+        graph_arrays(G)
+    assert message.replace("('c', 'd')", "(3, 4)") in err.value.message
 
 
 def test_node_ids_of_any_kind():
@@ -287,6 +334,10 @@ def test_hand_built_multidigraph():
         [2.0, 3.0, math.inf],
         [math.inf, math.inf, 0.0],
     ]
+
+    # Integer ids (plain dicts listed at C speed, not iterated) give the same matrix.
+    same, _ = graph_arrays(nx.convert_node_labels_to_integers(G))
+    assert same_matrix(same, matrix)
 
     # An undirected graph is travelled both ways.
     U = nx.Graph()
