@@ -129,6 +129,24 @@ def load_state(state: np.ndarray, friction: np.ndarray, blocked: np.ndarray, pad
 
 
 @njit(cache=True, nogil=True)
+def steepest(dem: np.ndarray, moves: np.ndarray, lengths: np.ndarray) -> float:
+    """Largest absolute grade (rise over ``lengths[m]``) of any of the ``moves`` between two cells
+    of the 2-D ``dem`` that both have elevation (0 if none): it bounds the slope factors."""
+    height, width = dem.shape
+    out = 0.0
+    for m in range(len(moves)):
+        dr, dc = moves[m, 0], moves[m, 1]
+        if dr < 0 or (dr == 0 and dc < 0):
+            continue  # the opposite move has the same grades
+        for r in range(height - dr):
+            for c in range(max(0, -dc), min(width, width - dc)):
+                grade = abs(dem[r + dr, c + dc] - dem[r, c]) / lengths[m]
+                if grade > out:  # false for NaN
+                    out = grade
+    return out
+
+
+@njit(cache=True, nogil=True)
 def gather_costs(state: np.ndarray, height: int, width: int, pad: int) -> None:
     """Move the costs of the ``height`` × ``width`` raster's cells, row-major and without the
     ``pad`` border, to the first ``height · width`` float64 values of ``state``'s buffer.

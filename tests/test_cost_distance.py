@@ -784,6 +784,20 @@ def test_slope_on_a_random_dem_equals_reference_dijkstra(slope, factor, connecti
     np.testing.assert_array_equal(result.allocation, owner)
 
 
+@pytest.mark.parametrize("connectivity", [8, 16])
+def test_steepest_grade_by_hand(connectivity):
+    # Sets the slope factors' range, hence the kernel's bucket width: a 3 m bump in flat ground
+    # of 10 m cells is 0.3 by a straight step (less diagonally or by a knight's move); a cell
+    # without elevation counts for nothing.
+    dem = np.zeros((5, 6))
+    dem[2, 3] = 3.0
+    dem[0, 0] = np.nan
+    moves = dijkstra.MOVES[:connectivity]
+    lengths = np.hypot(moves[:, 0] * 10.0, moves[:, 1] * 10.0)
+    assert dijkstra.steepest(dem, moves, lengths) == pytest.approx(0.3, rel=1e-15)
+    assert dijkstra.steepest(np.full((3, 3), np.nan), moves, lengths) == 0.0
+
+
 def test_slope_factor_values_by_hand():
     truck = Slope.vehicle(max_grade=0.08, per_grade=10.0)
     np.testing.assert_allclose(
