@@ -54,7 +54,8 @@ def graph_arrays(G: nx.Graph, weight: str = "travel_time") -> Arrays:
     matrix, nodes
         ``matrix[i, j]`` is the weight of the edge from ``nodes[i]`` to ``nodes[j]``, the minimum
         one where parallel edges join the same pair (a route takes the fastest of them). Self-loops
-        are dropped: they never shorten a path. ``nodes`` is in the order of ``G.nodes``.
+        are dropped: they never shorten a path. ``nodes`` is in the order of ``G.nodes``: int64
+        when every id is an integer (osmnx's OSM ids), else objects.
 
     Raises
     ------
@@ -74,6 +75,9 @@ def graph_arrays(G: nx.Graph, weight: str = "travel_time") -> Arrays:
     n = len(node_list)
     nodes = np.empty(n, dtype=object)
     nodes[:] = node_list  # assigned, not np.array(list): tuple node ids must stay scalars
+    ids = _integer_ids(nodes)
+    if ids is not None:  # typed once here, not again by every search on these arrays
+        nodes = ids
     # One (u, v) pair per neighbour: a dict of parallel edges keyed by edge key in a multigraph,
     # the edge's attribute dict otherwise. Undirected graphs list every edge under both ends.
     neighbours = list(map(itemgetter(1), G.adjacency()))
@@ -154,16 +158,16 @@ def _integer_ids(nodes: np.ndarray) -> np.ndarray | None:
 
 
 def _row_finder(nodes: np.ndarray, node_list: list) -> Callable[[list], np.ndarray]:
-    """A function giving the row numbers of a list of node ids known to be in ``nodes``."""
-    ids = _integer_ids(nodes)
-    if ids is None:  # any hashable: a dict lookup per id
+    """A function giving the row numbers of a list of node ids known to be in ``nodes`` (the
+    ids of ``node_list``, as int64 when they are integers)."""
+    if nodes.dtype != np.int64:  # any hashable: a dict lookup per id
         index = dict(zip(node_list, range(len(node_list)), strict=True))
         return lambda wanted: np.fromiter(map(index.__getitem__, wanted), np.int64, len(wanted))
-    if np.array_equal(ids, np.arange(len(ids))):  # ids 0..n-1 in order: each is its own row
+    if np.array_equal(nodes, np.arange(len(nodes))):  # ids 0..n-1 in order: each is its own row
         return lambda wanted: np.fromiter(wanted, np.int64, len(wanted))
     # Other integer ids: read at C speed and looked up in pandas' hash table, faster than a
     # Python dict lookup per id.
-    table = pd.Index(ids)
+    table = pd.Index(nodes)
     return lambda wanted: table.get_indexer(np.fromiter(wanted, np.int64, len(wanted)))
 
 

@@ -104,7 +104,7 @@ def test_nearest_source_is_consistent_with_od_matrix(graph):
 
 def test_parallel_edges_take_the_minimum(aguascalientes):
     matrix, nodes = graph_arrays(aguascalientes)
-    assert list(nodes) == list(aguascalientes.nodes)
+    assert list(nodes) == list(aguascalientes.nodes) and nodes.dtype == np.int64  # OSM ids
     assert matrix.has_sorted_indices  # canonical CSR, whatever the adjacency order
     index = {n: i for i, n in enumerate(nodes)}
     pairs = Counter((u, v) for u, v, _ in aguascalientes.edges(keys=True) if u != v)
@@ -316,7 +316,7 @@ def test_hand_built_multidigraph():
     G.add_edge("s2", "c", travel_time=7.0)
     G.add_node("e")
     matrix, nodes = graph_arrays(G)
-    assert list(nodes) == ["a", "b", "c", "d", "s2", "e"]
+    assert list(nodes) == ["a", "b", "c", "d", "s2", "e"] and nodes.dtype == object
     assert matrix.nnz == 5 and matrix[0, 1] == 4.0 and matrix[3, 2] == 0.0
 
     times, nearest = travel_times(G, ["a"])
