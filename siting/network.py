@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import gc
 import math
-from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
+from collections.abc import Hashable, Iterable, Mapping, Sequence
 from itertools import chain
 from operator import itemgetter, methodcaller
 
@@ -84,7 +84,10 @@ def graph_arrays(G: nx.Graph, weight: str = "travel_time") -> Arrays:
     degree = np.fromiter(map(len, neighbours), np.int64, count=n)
     n_pairs = int(degree.sum())
     rows = np.repeat(np.arange(n, dtype=np.int64), degree)
-    find_rows = _row_finder(nodes, node_list)
+    # Integer ids are read as they are and found in one go at the end; others by a dict lookup.
+    row_of = None
+    if nodes.dtype != np.int64:
+        row_of = dict(zip(node_list, range(n), strict=True)).__getitem__
     multi = G.is_multigraph()
     cost_of = itemgetter(weight)
     # Pieces per step; the empty first ones make the concatenations valid for a graph of no nodes.
@@ -92,7 +95,7 @@ def graph_arrays(G: nx.Graph, weight: str = "travel_time") -> Arrays:
     starts = range(0, n, _STEP_NODES)
     for start, step_pairs in zip(starts, np.add.reduceat(degree, starts).tolist(), strict=True):
         targets, edges = _entries(neighbours[start : start + _STEP_NODES], step_pairs)
-        cols.append(find_rows(targets))
+        cols.append(np.fromiter(map(row_of, targets) if row_of else targets, np.int64, step_pairs))
         if multi:  # read every parallel edge; the minimum per pair is taken at the end
             counts = np.fromiter(map(len, edges), np.int64, count=step_pairs)
             _, edges = _entries(edges, int(counts.sum()))
@@ -101,9 +104,12 @@ def graph_arrays(G: nx.Graph, weight: str = "travel_time") -> Arrays:
             costs.append(np.fromiter(map(cost_of, edges), float, count=len(edges)))
         except (KeyError, TypeError, ValueError):  # a missing or non-numeric weight
             raise _weight_error(G, weight) from None
+    cols, costs = np.concatenate(cols), np.concatenate(costs)
+    if row_of is None and not np.array_equal(nodes, np.arange(n)):  # 0..n-1: ids are rows
+        cols = pd.Index(nodes).get_indexer(cols)  # a hash table, faster than a dict lookup per id
     # 32-bit column indices, as csgraph searches with (int64 ones are copied at every search); no
     # networkx graph that fits in memory comes near 2**31 nodes or edges.
-    cols, costs = np.concatenate(cols, dtype=np.int32), np.concatenate(costs)
+    cols = cols.astype(np.int32)
     if len(costs) > n_pairs:  # parallel edges: keep the fastest of each pair
         first = np.zeros(n_pairs, dtype=np.int64)
         np.cumsum(np.concatenate(n_parallel)[:-1], out=first[1:])
@@ -155,20 +161,6 @@ def _integer_ids(nodes: np.ndarray) -> np.ndarray | None:
         return nodes.astype(np.int64)
     except OverflowError:  # beyond int64: the generic, hash-based path handles them
         return None
-
-
-def _row_finder(nodes: np.ndarray, node_list: list) -> Callable[[list], np.ndarray]:
-    """A function giving the row numbers of a list of node ids known to be in ``nodes`` (the
-    ids of ``node_list``, as int64 when they are integers)."""
-    if nodes.dtype != np.int64:  # any hashable: a dict lookup per id
-        index = dict(zip(node_list, range(len(node_list)), strict=True))
-        return lambda wanted: np.fromiter(map(index.__getitem__, wanted), np.int64, len(wanted))
-    if np.array_equal(nodes, np.arange(len(nodes))):  # ids 0..n-1 in order: each is its own row
-        return lambda wanted: np.fromiter(wanted, np.int64, len(wanted))
-    # Other integer ids: read at C speed and looked up in pandas' hash table, faster than a
-    # Python dict lookup per id.
-    table = pd.Index(nodes)
-    return lambda wanted: table.get_indexer(np.fromiter(wanted, np.int64, len(wanted)))
 
 
 def _weight_error(G: nx.Graph, weight: str) -> LayerError:
