@@ -2,8 +2,9 @@
 
 Friction is a cost per metre: cheap along roads and rail, dear off-road, impassable (``inf``) on
 open water except where a road or rail line crosses it (a bridge). Accumulated cost is computed
-with scikit-image's ``MCP_Geometric`` (8-connected, diagonal steps √2 longer, the cost of a step
-the mean of its two cells' frictions times its length).
+by the numba kernel in :mod:`siting.dijkstra`, by the rule of scikit-image's ``MCP_Geometric``
+(8-connected, diagonal steps √2 longer, the cost of a step the mean of its two cells' frictions
+times its length) and equal to it.
 """
 
 from __future__ import annotations
