@@ -1,5 +1,6 @@
 """The whole run on the synthetic region: outputs, geometry rules, allocation, atomic writing."""
 
+import importlib
 import itertools
 
 import numpy as np
@@ -91,16 +92,16 @@ def test_in_memory_run_writes_nothing_until_asked(world, tmp_path):
     }
 
 
-def test_failed_write_leaves_previous_outputs_intact(world, monkeypatch):
+# The GeoTIFFs are written in a thread beside the other exports: a failure on either side.
+@pytest.mark.parametrize("module, function", [("webmap", "write"), ("rasters", "write_all")])
+def test_failed_write_leaves_previous_outputs_intact(world, monkeypatch, module, function):
     first = siting.run(world / "scenario.toml")
     before = {p.name: p.stat().st_mtime_ns for p in first.output_dir.iterdir()}
-
-    from siting.exports import webmap
 
     def broken(*args, **kwargs):
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr(webmap, "write", broken)
+    monkeypatch.setattr(importlib.import_module(f"siting.exports.{module}"), function, broken)
     with pytest.raises(RuntimeError, match="disk full"):
         siting.run(world / "scenario.toml")
     after = {p.name: p.stat().st_mtime_ns for p in first.output_dir.iterdir()}

@@ -11,6 +11,7 @@ import os
 import shutil
 import tempfile
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -25,9 +26,15 @@ def write_outputs(result: Result) -> Path:
 
     scenario = result.scenario
     final = scenario.output_dir
-    with staged(final) as staging:
-        if scenario.outputs.rasters:
-            rasters.write_all(result, staging)
+    # The executor is left (waiting for its thread) before a failure removes the staging folder.
+    with staged(final) as staging, ThreadPoolExecutor(max_workers=1) as background:
+        # GDAL compresses the GeoTIFFs without holding the GIL, so they are written beside the
+        # exports that are mostly Python (GeoPackage, map, report) rather than before them.
+        tiffs = (
+            background.submit(rasters.write_all, result, staging)
+            if scenario.outputs.rasters
+            else None
+        )
         if scenario.outputs.gpkg:
             gpkg.write(result, staging / "siting.gpkg")
         gpkg.write_pareto_csv(result, staging / "pareto.csv")  # when the run swept a Pareto front
@@ -35,6 +42,8 @@ def write_outputs(result: Result) -> Path:
             webmap.write(result, staging / "map.html", offline=scenario.outputs.offline_map)
         if scenario.outputs.report:
             report.write(result, staging)
+        if tiffs is not None:
+            tiffs.result()  # the QGIS project styles them, run.json lists them
         provenance = scenario.source.parent / "PROVENANCE.md" if scenario.source else None
         if provenance is not None and provenance.is_file():
             shutil.copy2(provenance, staging / "PROVENANCE.md")  # the data's caveats travel along
