@@ -3,43 +3,108 @@
 Each function takes an array of raw values and returns scores, where 1 is best. ``direction``
 says which raw values are good: ``"lower"`` (e.g. distance to rail) or ``"higher"`` (e.g. labour
 pool). NaN stays NaN.
+
+The scores are computed cell by cell in one compiled loop (:func:`_score`): suitability
+standardises every criterion of every profile over the whole grid, and array expressions made a
+dozen passes over memory per criterion where one is enough.
 """
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
+from numba import njit
 
 from siting.scenario import Standardization
 
+LINEAR, SIGMOID, THRESHOLD, TARGET = 0, 1, 2, 3
 
-def _orient(score: np.ndarray, direction: str) -> np.ndarray:
-    return score if direction == "higher" else 1.0 - score
+
+@njit(cache=True, nogil=True)
+def _score(value: float, fn: int, a: float, b: float, higher: bool) -> float:
+    """One raw value's score under function ``fn`` with parameters ``a``, ``b`` (see
+    :func:`_parameters`); NaN stays NaN."""
+    if fn == LINEAR:
+        score = (value - a) / (b - a)
+        if score < 0.0:
+            score = 0.0
+        elif score > 1.0:
+            score = 1.0
+    elif fn == SIGMOID:
+        score = 1.0 / (1.0 + math.exp(-(value - a) / b))
+    elif fn == THRESHOLD:
+        if math.isnan(value):
+            return math.nan
+        return 1.0 if (value >= a if higher else value <= a) else 0.0
+    else:  # TARGET: symmetric, no direction
+        z = (value - a) / b
+        return math.exp(-0.5 * (z * z))
+    return score if higher else 1.0 - score
+
+
+@njit(cache=True, nogil=True)
+def _scores(values: np.ndarray, fn: int, a: float, b: float, higher: bool) -> np.ndarray:
+    out = np.empty(values.size)
+    flat = values.ravel()
+    for i in range(flat.size):
+        out[i] = _score(flat[i], fn, a, b, higher)
+    return out.reshape(values.shape)
+
+
+@njit(cache=True, nogil=True)
+def _accumulate(
+    values: np.ndarray,
+    fn: int,
+    a: float,
+    b: float,
+    higher: bool,
+    weight: float,
+    total: np.ndarray,
+    scores: np.ndarray,
+) -> None:
+    flat, tot, out = values.ravel(), total.ravel(), scores.ravel()
+    for i in range(flat.size):
+        score = _score(flat[i], fn, a, b, higher)
+        out[i] = score
+        if not math.isnan(score):
+            tot[i] += weight * score
+
+
+@njit(cache=True, nogil=True)
+def _finite_range(values: np.ndarray, within: np.ndarray) -> tuple[float, float, bool]:
+    """Minimum and maximum of the finite ``values`` where ``within``; False if there are none."""
+    lo, hi, found = math.inf, -math.inf, False
+    flat, mask = values.ravel(), within.ravel()
+    for i in range(flat.size):
+        v = flat[i]
+        if mask[i] and math.isfinite(v):
+            found = True
+            lo = min(lo, v)
+            hi = max(hi, v)
+    return lo, hi, found
 
 
 def linear(values: np.ndarray, low: float, high: float, direction: str = "lower") -> np.ndarray:
     """0 at ``low`` rising to 1 at ``high`` (reversed for ``direction="lower"``), clipped."""
-    score = np.clip((values - low) / (high - low), 0.0, 1.0)
-    return _orient(score, direction)
+    return _scores(_floats(values), LINEAR, low, high, direction == "higher")
 
 
 def sigmoid(
     values: np.ndarray, midpoint: float, spread: float, direction: str = "lower"
 ) -> np.ndarray:
     """Logistic curve: 0.5 at ``midpoint``, ``spread`` the distance from 0.5 to ≈ 0.73."""
-    with np.errstate(over="ignore"):
-        score = 1.0 / (1.0 + np.exp(-(values - midpoint) / spread))
-    return _orient(score, direction)
+    return _scores(_floats(values), SIGMOID, midpoint, spread, direction == "higher")
 
 
 def threshold(values: np.ndarray, value: float, direction: str = "lower") -> np.ndarray:
     """1 where the raw value is on the good side of ``value`` (inclusive), else 0."""
-    good = values <= value if direction == "lower" else values >= value
-    return np.where(np.isnan(values), np.nan, good.astype(float))
+    return _scores(_floats(values), THRESHOLD, value, 0.0, direction == "higher")
 
 
 def target(values: np.ndarray, optimum: float, spread: float) -> np.ndarray:
     """Gaussian: 1 at ``optimum``, exp(−½) at one ``spread`` away on either side."""
-    return np.exp(-0.5 * ((values - optimum) / spread) ** 2)
+    return _scores(_floats(values), TARGET, optimum, spread, True)
 
 
 def standardize(
@@ -50,17 +115,44 @@ def standardize(
     A ``linear`` spec without ``low`` and ``high`` stretches over the finite values in the
     ``within`` mask (the study area), i.e. min–max normalisation.
     """
-    values = np.asarray(values, dtype=float)
+    values = _floats(values)
+    return _scores(values, *_parameters(values, spec, within))
+
+
+def accumulate(
+    values: np.ndarray,
+    spec: Standardization,
+    weight: float,
+    total: np.ndarray,
+    within: np.ndarray | None = None,
+) -> np.ndarray:
+    """:func:`standardize` ``values`` and add ``weight`` × score to ``total`` (in place, NaN
+    scores adding nothing), in one pass; returns the scores as float32."""
+    values = _floats(values)
+    scores = np.empty(values.shape, dtype=np.float32)
+    _accumulate(values, *_parameters(values, spec, within), weight, total, scores)
+    return scores
+
+
+def _parameters(
+    values: np.ndarray, spec: Standardization, within: np.ndarray | None
+) -> tuple[int, float, float, bool]:
+    """The function code, its two parameters and whether higher raw values are better."""
+    higher = spec.direction == "higher"
     if spec.fn == "linear":
         low, high = spec.low, spec.high
         if low is None:
-            sample = values[within] if within is not None else values
-            sample = sample[np.isfinite(sample)]
-            low, high = (float(sample.min()), float(sample.max())) if sample.size else (0.0, 1.0)
+            mask = np.ones(values.shape, dtype=bool) if within is None else within
+            low, high, found = _finite_range(values, np.ascontiguousarray(mask))
+            low, high = (low, high) if found else (0.0, 1.0)
             high = high if high > low else low + 1.0
-        return linear(values, low, high, spec.direction)
+        return LINEAR, float(low), float(high), higher
     if spec.fn == "sigmoid":
-        return sigmoid(values, spec.midpoint, spec.spread, spec.direction)
+        return SIGMOID, float(spec.midpoint), float(spec.spread), higher
     if spec.fn == "threshold":
-        return threshold(values, spec.value, spec.direction)
-    return target(values, spec.optimum, spec.spread)
+        return THRESHOLD, float(spec.value), 0.0, higher
+    return TARGET, float(spec.optimum), float(spec.spread), True
+
+
+def _floats(values: np.ndarray) -> np.ndarray:
+    return np.ascontiguousarray(values, dtype=float)

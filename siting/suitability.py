@@ -12,7 +12,7 @@ from siting.errors import InfeasibleError
 from siting.exclusions import exclusions, steep_land
 from siting.grid import Grid, Raster
 from siting.scenario import Profile
-from siting.standardize import standardize
+from siting.standardize import accumulate
 
 
 @dataclass
@@ -74,15 +74,12 @@ def evaluate(
     scores = {}
     total = np.zeros(grid.shape)
     for criterion, weight in zip(profile.criteria, profile.weights, strict=True):
-        score = standardize(raw[criterion.name].data, criterion.standardize, within=in_area)
-        scores[criterion.name] = Raster(
-            score.astype(np.float32),
-            grid,
-            criterion.name,
-            "score",
-            f"standardised {criterion.name} (0 worst, 1 best)",
+        score = accumulate(
+            raw[criterion.name].data, criterion.standardize, weight, total, within=in_area
         )
-        total += weight * np.nan_to_num(score, nan=0.0)
+        scores[criterion.name] = Raster(
+            score, grid, criterion.name, "score", f"standardised {criterion.name} (0 worst, 1 best)"
+        )
     total[~eligible] = np.nan
     suitability = Raster(
         total.astype(np.float32),

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from siting.scenario import Standardization
-from siting.standardize import linear, sigmoid, standardize, target, threshold
+from siting.standardize import accumulate, linear, sigmoid, standardize, target, threshold
 
 
 def test_linear_lower_is_better_ramps_and_clips():
@@ -50,3 +50,55 @@ def test_linear_without_range_stretches_over_mask():
 )
 def test_reach_is_where_the_score_stops_changing(spec, reach):
     assert spec.reach == reach
+
+
+def reference(values: np.ndarray, spec: Standardization, within: np.ndarray) -> np.ndarray:
+    """The standardisations as numpy array expressions, as the module computed them before its
+    compiled loop."""
+    higher = spec.direction == "higher"
+    if spec.fn == "linear":
+        low, high = spec.low, spec.high
+        if low is None:
+            sample = values[within]
+            sample = sample[np.isfinite(sample)]
+            low, high = float(sample.min()), float(sample.max())
+        score = np.clip((values - low) / (high - low), 0.0, 1.0)
+    elif spec.fn == "sigmoid":
+        with np.errstate(over="ignore"):
+            score = 1.0 / (1.0 + np.exp(-(values - spec.midpoint) / spec.spread))
+    elif spec.fn == "threshold":
+        good = values >= spec.value if higher else values <= spec.value
+        return np.where(np.isnan(values), np.nan, good.astype(float))
+    else:
+        return np.exp(-0.5 * ((values - spec.optimum) / spec.spread) ** 2)
+    return score if higher else 1.0 - score
+
+
+@pytest.mark.parametrize("direction", ["lower", "higher"])
+@pytest.mark.parametrize(
+    "spec",
+    [
+        Standardization("linear", low=2000, high=15000),
+        Standardization("linear"),
+        Standardization("sigmoid", midpoint=5000, spread=1500),
+        Standardization("sigmoid", midpoint=5000, spread=2),  # exp overflows to inf: score 0
+        Standardization("threshold", value=3000),
+        Standardization("target", optimum=6000, spread=2000),
+    ],
+)
+def test_accumulate_equals_the_array_expressions_and_adds_the_weighted_scores(spec, direction):
+    spec = Standardization(**{**spec.__dict__, "direction": direction})
+    rng = np.random.default_rng(7)
+    values = rng.uniform(-1000, 20000, (300, 200))
+    values[rng.random(values.shape) < 0.05] = np.nan
+    values[0, :3] = [np.inf, -np.inf, 3000.0]
+    within = rng.random(values.shape) < 0.8
+    want = reference(values, spec, within)
+    np.testing.assert_allclose(standardize(values, spec, within), want, rtol=1e-15, atol=1e-300)
+    total = rng.uniform(0, 1, values.shape)
+    before = total.copy()
+    scores = accumulate(values, spec, 0.3, total, within=within)
+    assert scores.dtype == np.float32
+    np.testing.assert_array_equal(scores, standardize(values, spec, within).astype(np.float32))
+    np.testing.assert_allclose(total, before + 0.3 * np.nan_to_num(want, nan=0.0), rtol=1e-15)
+    assert np.isnan(scores).sum() == np.isnan(want).sum() > 0
