@@ -128,3 +128,21 @@ def test_patch_statistics_equal_scipy_label_statistics(result):
         np.testing.assert_array_equal(
             patches["max_score"], ndimage.maximum(filled, labels, index=ids)
         )
+
+
+def test_geopackage_is_written_without_disk_syncs_and_the_setting_restored(result, tmp_path):
+    import pyogrio
+
+    from siting.exports import gpkg
+
+    option = "OGR_SQLITE_SYNCHRONOUS"
+    pyogrio.set_gdal_config_options({option: "NORMAL"})
+    try:
+        path = gpkg.write(result, tmp_path / "again.gpkg")
+        assert pyogrio.get_gdal_config_option(option) == "NORMAL"
+    finally:
+        pyogrio.set_gdal_config_options({option: None})
+    tables = gpkg.layers_of(result)
+    assert sorted(name for name, _ in pyogrio.list_layers(path)) == sorted(tables)
+    sites = pyogrio.read_dataframe(path, layer="proposed_sites")
+    assert sites["site_id"].tolist() == result.sites["site_id"].tolist()

@@ -6,6 +6,8 @@ plain DataFrames, written as GeoPackage "attributes" tables (no geometry column,
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -73,12 +75,27 @@ def is_spatial(table: pd.DataFrame) -> bool:
 
 def write(result: Result, path: Path) -> Path:
     """Write all tables of :func:`layers_of` to one GeoPackage."""
-    for name, gdf in layers_of(result).items():
-        if is_spatial(gdf):
-            gdf.to_file(path, layer=name, driver="GPKG", engine="pyogrio")
-        else:
-            pyogrio.write_dataframe(pd.DataFrame(gdf), path, layer=name, driver="GPKG")
+    with _unsynced():
+        for name, gdf in layers_of(result).items():
+            if is_spatial(gdf):
+                gdf.to_file(path, layer=name, driver="GPKG", engine="pyogrio")
+            else:
+                pyogrio.write_dataframe(pd.DataFrame(gdf), path, layer=name, driver="GPKG")
     return path
+
+
+@contextmanager
+def _unsynced() -> Iterator[None]:
+    """SQLite without a disk sync per committed table (about half of writing the GeoPackage).
+    Safe here: the file is written into a staging folder that only becomes the output folder once
+    complete (:func:`siting.exports.staged`), and is no less durable than the other outputs."""
+    option = "OGR_SQLITE_SYNCHRONOUS"
+    before = pyogrio.get_gdal_config_option(option)
+    pyogrio.set_gdal_config_options({option: "OFF"})
+    try:
+        yield
+    finally:
+        pyogrio.set_gdal_config_options({option: before})
 
 
 def write_pareto_csv(result: Result, path: Path) -> Path | None:
