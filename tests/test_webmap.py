@@ -1,8 +1,10 @@
 """The web map's content: layers, legend colours, popups, offline assets, comparison map."""
 
+import copy
 import json
 import re
 
+import folium
 import matplotlib
 import pytest
 
@@ -113,3 +115,17 @@ def test_comparison_map_shows_both_runs(run, tmp_path):
     for result in (run, other):
         for _, site in result.sites.iterrows():
             assert f"rank {site['rank']} · score <b>{site['score']:.3f}</b>" in html
+
+
+def test_render_puts_the_overlays_back_and_equals_branca_rendering(run):
+    fmap = webmap.build(run)
+    twin = copy.deepcopy(fmap)  # same element ids; a page renders only once
+    ours = webmap.render(fmap)
+    overlays = [
+        e for e in webmap._elements(fmap) if isinstance(e, folium.raster_layers.ImageOverlay)
+    ]
+    assert len(overlays) == len(run.criteria) + len(run.surfaces)
+    assert all(e.url.startswith("data:image/png;base64,") for e in overlays)
+    assert ours == twin.get_root().render()
+    assert all(ours.count(e.url) == 1 for e in overlays)
+    assert "siting-overlay-" not in ours
