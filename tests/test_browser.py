@@ -231,7 +231,14 @@ def test_report_opens_offline_with_every_figure(browser, result):
     WebDriverWait(browser, 30).until(
         lambda d: d.execute_script("return document.readyState") == "complete"
     )
-    assert [e for e in browser.get_log("browser") if e["level"] == "SEVERE"] == []
+    # Basemap tiles the earlier map page asked for can still fail after it was left; the
+    # report itself links nothing outside.
+    errors = [
+        e
+        for e in browser.get_log("browser")
+        if e["level"] == "SEVERE" and not any(host in e["message"] for host in TILE_HOSTS)
+    ]
+    assert errors == []
     widths = browser.execute_script(
         "return Array.from(document.images).map(function (i) { return i.naturalWidth; })"
     )
