@@ -127,8 +127,13 @@ def accumulate(
     within: np.ndarray | None = None,
 ) -> np.ndarray:
     """:func:`standardize` ``values`` and add ``weight`` × score to ``total`` (in place, NaN
-    scores adding nothing), in one pass; returns the scores as float32."""
+    scores adding nothing), in one pass; returns the scores as float32.
+
+    ``total`` must be a C-contiguous float64 array shaped like ``values``.
+    """
     values = _floats(values)
+    if total.shape != values.shape or total.dtype != float or not total.flags.c_contiguous:
+        raise ValueError("total must be a C-contiguous float64 array shaped like the values")
     scores = np.empty(values.shape, dtype=np.float32)
     _accumulate(values, *_parameters(values, spec, within), weight, total, scores)
     return scores

@@ -102,3 +102,12 @@ def test_accumulate_equals_the_array_expressions_and_adds_the_weighted_scores(sp
     np.testing.assert_array_equal(scores, standardize(values, spec, within).astype(np.float32))
     np.testing.assert_allclose(total, before + 0.3 * np.nan_to_num(want, nan=0.0), rtol=1e-15)
     assert np.isnan(scores).sum() == np.isnan(want).sum() > 0
+
+
+def test_accumulate_refuses_a_total_it_could_not_add_to_in_place():
+    values = np.zeros((4, 6))
+    spec = Standardization("linear", low=0, high=1)
+    with pytest.raises(ValueError, match="C-contiguous float64"):
+        accumulate(values, spec, 1.0, np.zeros((6, 4)).T)
+    with pytest.raises(ValueError, match="C-contiguous float64"):
+        accumulate(values, spec, 1.0, np.zeros((4, 6), dtype=np.float32))

@@ -349,14 +349,14 @@ def criteria(result: Result) -> bytes:
         store.get(
             "figure_panel",
             f"criteria panel {name}",
-            store.key("figure_panel", result.criteria[name], result.study_area, view),
+            store.key("figure_panel", name, result.criteria[name], result.study_area, view),
             lambda name=name: _criterion_panel(result, name, view),
         )
         for name in names
     ]
     gap = round(PANEL_GAP_IN * DPI)
-    height = max(p.shape[0] for p in panels) + gap
-    width = max(p.shape[1] for p in panels) + gap
+    height = max((p.shape[0] for p in panels), default=0) + gap
+    width = max((p.shape[1] for p in panels), default=0) + gap
     canvas = np.full((nrows * height + gap, ncols * width + gap, 3), 255, dtype=np.uint8)
     for k, panel in enumerate(panels):
         row, col = divmod(k, ncols)
