@@ -11,6 +11,7 @@ import numpy as np
 import osmnx as ox
 import pytest
 
+from siting import dictread, network
 from siting.errors import LayerError, SitingError
 from siting.network import (
     access_times,
@@ -202,6 +203,11 @@ class TaggedGraph(nx.MultiDiGraph):
     edge_key_dict_factory = TaggedDict
 
 
+def python_reader_only(monkeypatch) -> None:
+    """Make graph_arrays read every graph with its pure-Python reader."""
+    monkeypatch.setattr(network, "_read_compiled", lambda G, weight: None)
+
+
 def same_matrix(a, b) -> bool:
     return all(
         np.array_equal(getattr(a, part), getattr(b, part)) for part in ("indptr", "indices", "data")
@@ -209,9 +215,11 @@ def same_matrix(a, b) -> bool:
 
 
 def test_every_kind_of_adjacency_dict_gives_the_same_matrix(aguascalientes, monkeypatch):
-    # Plain dicts are listed by gc.get_referents; dicts with str keys (which it lists without
-    # their keys), dict subclasses and views are iterated. The level of neighbours and that of
+    # The pure-Python reader (the compiled one is turned off here, see the tests below): plain
+    # dicts are listed by gc.get_referents; dicts with str keys (which it lists without their
+    # keys), dict subclasses and views are iterated. The level of neighbours and that of
     # parallel edges each take either way.
+    python_reader_only(monkeypatch)
     calls = []
     listed = gc.get_referents
     monkeypatch.setattr(gc, "get_referents", lambda *objs: calls.append(objs) or listed(*objs))
@@ -368,3 +376,258 @@ def test_snap_and_off_network_leg(aguascalientes):
     assert got.tolist() == pytest.approx([times[node], times[node] + 1.0])
     with pytest.raises(LayerError, match="off_speed_kmh"):
         access_times(times, snapped, off_speed_kmh=0)
+
+
+# The compiled reader (siting.dictread) reads CPython 3.11's dicts directly; anything it does not
+# know falls back to the pure-Python reader. Both must give exactly the same arrays.
+
+needs_compiled_reader = pytest.mark.skipif(
+    not dictread.supported(), reason="the compiled reader runs on CPython 3.11 only"
+)
+
+
+def assert_same_reading(G, weight: str = "travel_time") -> None:
+    """The compiled reader takes ``G`` and reads exactly the arrays the pure-Python reader reads
+    (graph_arrays then builds the same matrix from either)."""
+    got = network._read_compiled(G, weight)
+    assert got is not None, "the compiled reader fell back to Python"
+    nodes, degree, cols, costs, cols_are_ids = got
+    want_nodes, want_degree, want_cols, want_costs, want_ids = network._read_python(G, weight)
+    assert cols_are_ids and want_ids  # integer ids: both give neighbours as ids
+    assert nodes.dtype == want_nodes.dtype == np.int64
+    assert np.array_equal(nodes, want_nodes)
+    assert np.array_equal(degree, want_degree)
+    assert np.array_equal(cols, want_cols)
+    assert costs.dtype == want_costs.dtype and np.array_equal(costs, want_costs)
+
+
+def dense(matrix) -> np.ndarray:
+    """The matrix with ``inf`` where there is no edge (explicit zeros stay 0)."""
+    out = np.full(matrix.shape, np.inf)
+    coo = matrix.tocoo()
+    out[coo.row, coo.col] = coo.data
+    return out
+
+
+def networkx_matrix(G, weight: str = "travel_time") -> np.ndarray:
+    """networkx's own matrix of minimum edge weights, self-loops dropped."""
+    out = nx.to_numpy_array(G, weight=weight, multigraph_weight=min, nonedge=np.inf)
+    np.fill_diagonal(out, np.inf)
+    return out
+
+
+def scipy_matrix(G, weight: str = "travel_time") -> np.ndarray:
+    """``networkx.to_scipy_sparse_array`` of a graph without parallel edges (it would add them
+    up), self-loops dropped, as :func:`dense` gives it."""
+    coo = nx.to_scipy_sparse_array(G, weight=weight, format="coo")
+    off_diagonal = coo.row != coo.col
+    out = np.full(coo.shape, np.inf)
+    out[coo.row[off_diagonal], coo.col[off_diagonal]] = coo.data[off_diagonal]
+    return out
+
+
+class StrKey(str):
+    """An attribute name equal to ``travel_time`` but not an exact str."""
+
+
+def awkward_multidigraph() -> nx.MultiDiGraph:
+    """Integer ids of every size and sign, parallel edges, str edge keys, deleted entries at every
+    level, a self-loop, zero, int and numpy weights, and attribute names that are not the
+    interned literal."""
+    G = nx.MultiDiGraph()
+    G.add_nodes_from([10, -3, 2**40, 0, 7, 2**62 + 5, 99, 555])
+    name = "".join(["travel", "_time"])  # equal to the literal, but another object
+    G.add_edge(10, -3, travel_time=2.5)
+    G.add_edge(10, -3, travel_time=1.5)  # a faster parallel edge
+    G.add_edge(10, -3, key="slow", travel_time=9.0)  # a str edge key among int ones
+    G.add_edge(7, -3, key="only", travel_time=3.0)  # str keys only: a str-only table
+    G.add_edge(-3, 2**40, **{name: 4.0})
+    G.add_edge(2**40, 0, travel_time=3)  # an int weight
+    G.add_edge(0, 7, travel_time=np.float64(0.25))
+    G.add_edge(7, 7, travel_time=1.0)  # a self-loop
+    G.add_edge(7, 10, travel_time=0.0)  # zero cost: an explicit entry
+    G.add_edge(2**62 + 5, 7, travel_time=-0.0)
+    G.add_edge(99, 0, travel_time=1)
+    G.edges[99, 0, 0][12] = "an int attribute name: a general, not a str-only, table"
+    G.add_edge(99, -3, travel_time=2.0)
+    G.edges[99, -3, 0].update({(1, 2): "a tuple name", name: 6.0})  # found by hash, then chars
+    attrs = {"tmp": 1, "travel_time": 8.0, "other": "x"}
+    del attrs["tmp"]  # a deleted attribute before the weight
+    G.add_edge(-3, 99, **attrs)
+    G.edges[-3, 99, 0].pop("travel_time")
+    G.edges[-3, 99, 0]["travel_time"] = 8.5  # deleted then added again: now last
+    G.add_edge(0, 99, travel_time=1.0)
+    G.add_edge(0, 99, travel_time=2.0)
+    G.remove_edge(0, 99, key=0)  # a deleted entry first among parallel edges
+    G.add_edge(10, 0, travel_time=1.0)
+    G.remove_edge(10, 0)  # a deleted neighbour
+    G.add_edge(555, 10, travel_time=1.0)
+    G.remove_node(555)  # a deleted node
+    G.add_edge(2**40, -(2**62), travel_time=0.5)
+    return G
+
+
+@needs_compiled_reader
+def test_compiled_reader_matches_python_on_awkward_graphs():
+    G = awkward_multidigraph()
+    assert_same_reading(G)
+    matrix, nodes = graph_arrays(G)
+    assert list(nodes) == list(G.nodes)
+    assert np.array_equal(dense(matrix), networkx_matrix(G))
+    assert matrix[list(nodes).index(10), list(nodes).index(-3)] == 1.5
+    for kind in (nx.DiGraph, nx.Graph, nx.MultiGraph):  # attribute dicts, undirected graphs
+        H = kind(G)
+        assert_same_reading(H)
+        assert np.array_equal(dense(graph_arrays(H)[0]), networkx_matrix(H))
+        if not H.is_multigraph():
+            assert np.array_equal(dense(graph_arrays(H)[0]), scipy_matrix(H))
+    # Edits are seen: nothing is cached.
+    G.edges[10, -3, 1]["travel_time"] = 0.5
+    G.add_edge(7, 2**40, travel_time=7.0)
+    assert_same_reading(G)
+    assert np.array_equal(dense(graph_arrays(G)[0]), networkx_matrix(G))
+
+
+@needs_compiled_reader
+def test_compiled_reader_on_renumbered_and_dense_graphs():
+    # Ids 0..n-1 are rows as they are; more neighbours or parallel edges than the first guess of
+    # the arrays' sizes make the kernel ask for larger ones.
+    G = nx.convert_node_labels_to_integers(awkward_multidigraph())
+    assert_same_reading(G)
+    complete = nx.complete_graph(40, create_using=nx.MultiDiGraph)
+    for u, v, k in complete.edges(keys=True):
+        complete.edges[u, v, k]["travel_time"] = float((u * 7 + v) % 11)
+    assert_same_reading(complete)
+    parallel = nx.MultiDiGraph()
+    for i in range(200):
+        parallel.add_edge(1, 2, travel_time=200.0 - i)
+        parallel.add_edge(i + 3, 1, travel_time=float(i))
+    assert_same_reading(parallel)
+    assert graph_arrays(parallel)[0][0, 1] == 1.0
+    for H in (complete, parallel):
+        assert np.array_equal(dense(graph_arrays(H)[0]), networkx_matrix(H))
+    no_edges = nx.MultiDiGraph()
+    no_edges.add_nodes_from([3, 1])
+    assert_same_reading(no_edges)
+
+
+@needs_compiled_reader
+def test_compiled_reader_reads_the_osm_graphs_as_python_does(graph):
+    assert_same_reading(graph)
+    edges = list(graph.edges(keys=True, data=True))
+    for key in (lambda k: f"key {k}", lambda k: k + 2**40):  # str-only tables, 2-digit ints
+        H = nx.MultiDiGraph()
+        H.add_nodes_from(graph.nodes(data=True))
+        H.add_edges_from((u, v, key(k), d) for u, v, k, d in edges)
+        assert_same_reading(H)
+    for H in (nx.DiGraph(graph), nx.Graph(graph), nx.MultiGraph(graph)):
+        assert_same_reading(H)
+    simple = nx.DiGraph(graph)
+    assert np.array_equal(dense(graph_arrays(simple)[0]), scipy_matrix(simple))
+
+
+class SplitTable:
+    """Its instances' ``__dict__`` is a split table (keys shared by the class)."""
+
+    def __init__(self) -> None:
+        self.travel_time = 1.0
+        self.other = 2.0
+
+
+def falling_back() -> dict:
+    """Graphs the compiled reader must hand to the pure-Python reader, by what makes them so."""
+
+    def multigraph(*edges, **attrs):
+        G = nx.MultiDiGraph()
+        for u, v, w in edges:
+            G.add_edge(u, v, travel_time=w, **attrs)
+        return G
+
+    base = [(1, 2, 3.0), (2, 3, 1.5), (3, 1, 2.0)]
+    float_neighbour = multigraph(*base)
+    float_neighbour.add_edge(1, 3.0, travel_time=4.0)  # the key of neighbour 3 is the float 3.0
+    numpy_ids = multigraph(*[(np.int64(u), np.int64(v), w) for u, v, w in base])
+    split = multigraph(*base)
+    split._succ[1][2][0] = SplitTable().__dict__
+    renamed = multigraph(*base)
+    for _, _, data in renamed.edges(data=True):
+        data[StrKey("travel_time")] = data.pop("travel_time")
+    empty_parallel = multigraph(*base)
+    empty_parallel._succ[3][2] = {}  # no networkx call leaves an empty dict of parallel edges
+    graphs = {
+        "str ids": multigraph(("a", "b", 1.0), ("b", "c", 2.0)),
+        "bool id": multigraph((True, 5, 1.0), (5, 7, 2.0)),
+        "float neighbour key": float_neighbour,
+        "numpy ids": numpy_ids,
+        "ids beyond int64": multigraph((2**63, 1, 1.0), (1, 2**70, 2.0)),
+        "int64's minimum": multigraph((-(2**63), 1, 1.0)),
+        "dict subclass": TaggedGraph(multigraph(*base)),
+        "split table": split,
+        "str subclass name": renamed,
+        "empty parallel edges": empty_parallel,
+        "view": multigraph(*base).subgraph([1, 2]),
+    }
+    for label, value in [
+        ("str weight", "1.5"),
+        ("float32 weight", np.float32(1.5)),
+        ("bool weight", True),
+        ("large int weight", 2**40),
+        ("missing weight", None),
+        ("nan weight", math.nan),
+        ("negative weight", -1.0),
+        ("negative int weight", -5),
+    ]:
+        G = multigraph(*base)
+        if value is None:
+            del G.edges[2, 3, 0]["travel_time"]
+        else:
+            G.edges[2, 3, 0]["travel_time"] = value
+        graphs[label] = G
+    return graphs
+
+
+@pytest.mark.parametrize("label", list(falling_back()))
+def test_what_the_compiled_reader_does_not_read_falls_back(label, monkeypatch):
+    G = falling_back()[label]
+    assert network._read_compiled(G, "travel_time") is None
+    outcomes = []
+    for python_only in (False, True):
+        if python_only:
+            python_reader_only(monkeypatch)
+        try:
+            matrix, nodes = graph_arrays(G)
+            outcomes.append((dense(matrix).tolist(), list(nodes), nodes.dtype))
+        except (LayerError, ValueError) as error:  # ValueError: scipy's, on the empty dict
+            outcomes.append((type(error), getattr(error, "message", str(error))))
+    assert outcomes[0] == outcomes[1]
+    if label in ("missing weight", "nan weight", "negative weight", "negative int weight"):
+        assert outcomes[0][0] is LayerError and "edge (2, 3)" in outcomes[0][1]
+
+
+def test_non_ascii_weight_names():
+    # The kernel compares only ASCII names character by character: others are found when they
+    # are the very object given, and read by Python otherwise.
+    weight = "durée"
+    G = nx.MultiDiGraph()
+    G.add_edge(1, 2, **{weight: 2.0})
+    G.add_edge(2, 1, **{weight: 3.0})
+    if dictread.supported():
+        assert_same_reading(G, weight)
+    other = "".join(["dur", "ée"])
+    assert network._read_compiled(G, other) is None
+    assert np.array_equal(dense(graph_arrays(G, other)[0]), [[np.inf, 2.0], [3.0, np.inf]])
+
+
+def test_other_interpreters_use_the_python_reader(monkeypatch):
+    monkeypatch.setattr(dictread, "supported", lambda: False)
+    monkeypatch.setattr(dictread, "_state", {})
+    G = awkward_multidigraph()
+    assert dictread.read_adjacency(G._adj, True, "travel_time") is None
+    assert network._read_compiled(G, "travel_time") is None
+    assert np.array_equal(dense(graph_arrays(G)[0]), networkx_matrix(G))
+
+
+@needs_compiled_reader
+def test_compiled_reader_passes_its_probe():
+    assert dictread._kernel() is not None
+    assert dictread._probe_passes()
