@@ -21,6 +21,7 @@ import numpy as np
 import rasterio.features
 import shapely
 from affine import Affine
+from numba import njit
 from scipy import ndimage
 
 from siting import dijkstra
@@ -513,16 +514,41 @@ def resample(data: np.ndarray, source: Grid, target: Grid) -> np.ndarray:
     # Fractional coarse indices of target cell centres (coarse centres sit at index + 0.5).
     col = (xs - source.transform.c) / source.res - 0.5
     row = (source.transform.f - ys) / source.res - 0.5
-    # The grids are aligned, so bilinear interpolation separates into a pass along the columns on
-    # the coarse rows and one along the rows: the same values as map_coordinates(order=1,
-    # mode="nearest") without its per-cell coordinate arrays (the slowest step of a 100 m run).
+    # The grids are aligned, so each fine row and column has its two coarse neighbours and weight
+    # once: the same values as map_coordinates(order=1, mode="nearest") without its per-cell
+    # coordinate arrays, in one compiled pass (numpy's passes were the slowest step at 100 m).
     c0, c1, fc = _neighbours(col, source.width)
     r0, r1, fr = _neighbours(row, source.height)
-    across = filled[:, c0] * (1.0 - fc) + filled[:, c1] * fc
-    out = across[r0] * (1.0 - fr)[:, None] + across[r1] * fr[:, None]
-    near_r = np.clip(np.round(row).astype(int), 0, source.height - 1)
-    near_c = np.clip(np.round(col).astype(int), 0, source.width - 1)
-    out[~finite[np.ix_(near_r, near_c)]] = np.inf
+    near_r = np.clip(np.round(row).astype(np.int64), 0, source.height - 1)
+    near_c = np.clip(np.round(col).astype(np.int64), 0, source.width - 1)
+    return _bilinear(filled, finite, r0, r1, fr, c0, c1, fc, near_r, near_c)
+
+
+@njit(cache=True, nogil=True)
+def _bilinear(
+    filled: np.ndarray,
+    finite: np.ndarray,
+    r0: np.ndarray,
+    r1: np.ndarray,
+    fr: np.ndarray,
+    c0: np.ndarray,
+    c1: np.ndarray,
+    fc: np.ndarray,
+    near_r: np.ndarray,
+    near_c: np.ndarray,
+) -> np.ndarray:
+    out = np.empty((len(r0), len(c0)))
+    for i in range(len(r0)):
+        top, bottom, w = filled[r0[i]], filled[r1[i]], fr[i]
+        passable = finite[near_r[i]]
+        for j in range(len(c0)):
+            if not passable[near_c[j]]:  # the nearest coarse cell is impassable
+                out[i, j] = np.inf
+                continue
+            a, b, v = c0[j], c1[j], fc[j]
+            upper = top[a] * (1.0 - v) + top[b] * v
+            lower = bottom[a] * (1.0 - v) + bottom[b] * v
+            out[i, j] = upper * (1.0 - w) + lower * w
     return out
 
 
@@ -531,8 +557,8 @@ def _neighbours(index: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray, np.n
     the first and last centres both are the edge cell ("nearest" edge mode)."""
     lower = np.floor(index)
     weight = index - lower
-    i0 = np.clip(lower.astype(int), 0, n - 1)
-    i1 = np.clip(lower.astype(int) + 1, 0, n - 1)
+    i0 = np.clip(lower.astype(np.int64), 0, n - 1)
+    i1 = np.clip(lower.astype(np.int64) + 1, 0, n - 1)
     return i0, i1, weight
 
 
