@@ -62,6 +62,8 @@ def main() -> None:
         summary = warm.cache.summary()
         print(f"what-if reused {len(summary['hits'])} step(s), recomputed:")
         print("  " + ", ".join(summary["misses"]))
+        if summary["updated"]:
+            print("of which updated from the cold run's: " + ", ".join(summary["updated"]))
         before, after = cold.allocation, warm.allocation
         if before is not None and after is not None:
             print(f"transport {before.transport:,.1f} → {after.transport:,.1f} Mt·km/yr")

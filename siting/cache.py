@@ -135,10 +135,14 @@ class Cache:
         Where entries live: ``<folder>/<kind>/<key>.pkl`` (or ``.tif`` and the like for files).
     events
         Every lookup of this run, in order; :meth:`summary` counts them.
+    updated
+        Labels of the results this run computed by updating a related cached one (a distance
+        from the features a base scenario had, plus the ones a what-if added).
     """
 
     folder: Path | None
     events: list[Event] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
 
     def key(self, kind: str, *parts: Any) -> str:
         """The key of a ``kind`` of result computed from ``parts`` by this version of siting
@@ -163,6 +167,26 @@ class Cache:
             self._store(path, lambda tmp: dump(value, tmp))
         return value
 
+    def find(self, kind: str, key: str) -> Any | None:
+        """The stored result under ``key``, or ``None`` (not counted as a lookup: for results
+        that a step may start from, not ones it returns)."""
+        path = self._path(kind, key, ".pkl")
+        if path is None or not path.is_file():
+            return None
+        try:
+            value = load(path)
+        except Exception as exc:  # a truncated or foreign file: as if absent
+            log.warning("cache entry %s unreadable (%s); ignored", path, exc)
+            return None
+        self._touch(path)
+        return value
+
+    def put(self, kind: str, key: str, value: Any) -> None:
+        """Store ``value`` under ``key`` (nothing when the cache is off)."""
+        path = self._path(kind, key, ".pkl")
+        if path is not None:
+            self._store(path, lambda tmp: dump(value, tmp))
+
     def file(
         self, kind: str, label: str, key: str, make: Callable[[Path], Any], dest: Path
     ) -> Path:
@@ -185,10 +209,12 @@ class Cache:
         return dest
 
     def summary(self) -> dict[str, list[str]]:
-        """Labels found (``hits``) and computed (``misses``) in this run."""
+        """Labels found (``hits``) and computed (``misses``) in this run, and of the misses those
+        ``updated`` from a related cached result rather than computed from scratch."""
         return {
             "hits": [e.label for e in self.events if e.hit],
             "misses": [e.label for e in self.events if not e.hit],
+            "updated": list(self.updated),
         }
 
     def _path(self, kind: str, key: str, suffix: str) -> Path | None:

@@ -36,6 +36,40 @@ def distance(grid: Grid, geometries: np.ndarray) -> np.ndarray:
     return ndimage.distance_transform_edt(~touched, sampling=grid.res)
 
 
+def distance_update(grid: Grid, base: np.ndarray, added: np.ndarray) -> np.ndarray:
+    """:func:`distance` to some features plus ``added`` ones, from ``base``, the distance to the
+    others as float32: equal to computing it afresh, cast to float32.
+
+    The distance to the union is the smaller of the two distances, and the new one can only be
+    smaller where the base exceeds the distance to the bounding box of the added cells: the
+    transform runs on the window of those cells alone (a rail spur: a few hundred thousand cells
+    of the 23 M of a 100 m Kuzbass grid).
+    """
+    out = base.astype(np.float32)  # a copy: the base may be a read-only cached map
+    touched = grid.mask(added, all_touched=True)
+    rows, cols = np.flatnonzero(touched.any(axis=1)), np.flatnonzero(touched.any(axis=0))
+    if not len(rows):  # no added feature falls on the grid
+        return out
+    # Distance from every cell centre to the box of the added cells' centres: a lower bound of
+    # the distance to any added cell (less a millionth, for the rounding of it and of the base).
+    dy, dx = _gap(grid.height, rows[0], rows[-1]), _gap(grid.width, cols[0], cols[-1])
+    closer = np.hypot(dy[:, None], dx[None, :]) * (grid.res * (1 - 1e-6)) < out
+    r, c = np.flatnonzero(closer.any(axis=1)), np.flatnonzero(closer.any(axis=0))
+    window = (
+        slice(min(rows[0], r.min(initial=rows[0])), max(rows[-1], r.max(initial=rows[-1])) + 1),
+        slice(min(cols[0], c.min(initial=cols[0])), max(cols[-1], c.max(initial=cols[-1])) + 1),
+    )
+    near = ndimage.distance_transform_edt(~touched[window], sampling=grid.res)
+    np.minimum(out[window], near.astype(np.float32), out=out[window])
+    return out
+
+
+def _gap(n: int, first: int, last: int) -> np.ndarray:
+    """Cells from each of ``0 … n-1`` to the span ``first … last`` (0 inside it)."""
+    index = np.arange(n)
+    return np.abs(index - np.clip(index, first, last)).astype(float)
+
+
 def within_radius(
     grid: Grid, geometries: np.ndarray, weights: np.ndarray, radius: float
 ) -> np.ndarray:

@@ -6,12 +6,15 @@
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import logging
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import cache as memoize
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -430,27 +433,63 @@ def _criteria(
             "travel", network, prints.get(network.layer), friction.grid, np.isfinite(friction.data)
         )
     cost_fields: dict[str, CostField] = {}
+
+    def computed(c: Criterion) -> Raster:
+        return criteria_mod.compute(c, layers, grid, friction, cost_fields, _travel_of(c, travel))
+
     raw, keys = {}, {}
     for name, c in by_name.items():
         upstream = {"cost_distance": friction_key, "travel_time": travel_key}.get(c.kind, "")
-        keys[name] = store.key(
-            "criterion",
-            name,
-            c.key,
-            criteria_mod.features(layers, c) if store.folder else None,
-            grid,
-            upstream,
-        )
-        made = store.get(
-            "criterion",
-            f"criterion {name}",
-            keys[name],
-            lambda c=c: criteria_mod.compute(
-                c, layers, grid, friction, cost_fields, _travel_of(c, travel)
-            ),
-        )
+        feats = criteria_mod.features(layers, c) if store.folder else None
+        keys[name] = store.key("criterion", name, c.key, feats, grid, upstream)
+        compute = partial(computed, c)
+        if c.kind == "distance" and feats is not None:
+            compute = partial(_distance, store, c, feats, grid, keys[name], compute)
+        made = store.get("criterion", f"criterion {name}", keys[name], compute)
         raw[name] = dataclasses.replace(made, key=keys[name])
     return _Inputs(friction, friction_key, raw, keys, cost_fields, travel, travel_key)
+
+
+#: Distance rasters remembered per criterion and grid as bases for later runs to update.
+LINEAGE = 8
+
+
+def _distance(
+    store: Cache,
+    criterion: Criterion,
+    gdf: gpd.GeoDataFrame,
+    grid: Grid,
+    key: str,
+    compute: Callable[[], Raster],
+) -> Raster:
+    """A distance criterion, updated from a cached one whose features are all among ``gdf``'s
+    when there is one (a what-if that adds a rail spur), else computed.
+
+    The cache keeps, per criterion and grid, the keys and feature geometries (as WKB digests) of
+    the last :data:`LINEAGE` distance rasters computed; the result equals computing afresh.
+    """
+    geoms = gdf.geometry.to_numpy()
+    digests = [hashlib.sha256(wkb).hexdigest() for wkb in shapely.to_wkb(geoms)]
+    lineage_key = store.key("lineage", criterion.name, criterion.key, grid)
+    lineage: list[tuple[str, list[str]]] = store.find("lineage", lineage_key) or []
+    have, made = Counter(digests), None
+    for base_key, base_digests in lineage:
+        extra, had = have - Counter(base_digests), Counter(base_digests)
+        if had - have:  # the base has a feature this run lacks
+            continue
+        base = store.find("criterion", base_key)
+        if base is None:  # pruned meanwhile
+            continue
+        added = [g for g, d in zip(geoms, digests, strict=True) if extra.pop(d, 0)]
+        made = dataclasses.replace(base, data=criteria_mod.distance_update(grid, base.data, added))
+        store.updated.append(f"criterion {criterion.name}")
+        log.info("      criterion %s: updated with %d added feature(s)", criterion.name, len(added))
+        break
+    if made is None:
+        made = compute()
+    older = [entry for entry in lineage if entry[0] != key][: LINEAGE - 1]
+    store.put("lineage", lineage_key, [(key, digests), *older])
+    return made
 
 
 def _travel_of(criterion: Criterion, travel: Callable[[], TravelTimes]) -> TravelTimes | None:

@@ -107,6 +107,7 @@ def test_changing_a_layer_file_invalidates_what_reads_it_and_nothing_else(world:
     warm = run(world)
     summary = warm.cache.summary()
     assert set(summary["misses"]) == RAIL_DEPENDENTS
+    assert summary["updated"] == []  # the old line is gone: its distances cannot be kept
     assert set(summary["hits"]) == set(cold.cache.summary()["misses"]) - RAIL_DEPENDENTS
     assert "criterion power" in summary["hits"] and "sites technopark" in summary["hits"]
     # What was reused and what was recomputed add up to the result of computing everything,
@@ -118,6 +119,24 @@ def test_changing_a_layer_file_invalidates_what_reads_it_and_nothing_else(world:
     x, y = np.array([X0 + 20_000.0]), np.array([Y0 + 19_000.0])
     assert warm.criteria["rail"].sample(x, y)[0] == 0.0
     assert cold.criteria["rail"].sample(x, y)[0] == pytest.approx(1000.0, abs=500.0)
+
+
+def test_an_added_rail_line_updates_the_cached_distances_to_the_same_result(world: Path):
+    run(world)
+    rail = gpd.read_file(world / "rail.gpkg")
+    spur = shapely.LineString([(X0 + 30_000, Y0 + 20_000), (X0 + 36_000, Y0 + 26_000)])
+    extended = pd.concat(
+        [rail, gpd.GeoDataFrame([{"name": "Spur", "kind": "branch", "geometry": spur}], crs=CRS)]
+    )
+    extended.to_file(world / "rail.gpkg")
+    warm = run(world)
+    summary = warm.cache.summary()
+    assert set(summary["misses"]) == RAIL_DEPENDENTS
+    assert summary["updated"] == ["criterion rail"]
+    fresh = run(world, cache=False, output_dir=world / "fresh")
+    assert_same_result(warm, fresh)
+    x, y = np.array([X0 + 33_100.0]), np.array([Y0 + 23_100.0])  # on the spur
+    assert warm.criteria["rail"].sample(x, y)[0] == 0.0
 
 
 def test_a_file_rewritten_with_the_same_content_reuses_everything(world: Path):

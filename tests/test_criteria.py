@@ -5,7 +5,7 @@ from affine import Affine
 from skimage.graph import MCP_Geometric
 
 from siting.cost import CostField, cost_distance, friction_surface, resample
-from siting.criteria import distance, within_radius
+from siting.criteria import distance, distance_update, within_radius
 from siting.grid import Grid, Raster
 from siting.scenario import Exclusion, Friction
 
@@ -14,6 +14,41 @@ CRS = "EPSG:32645"
 
 def grid(res=100.0, n=50):
     return Grid.from_bounds((0, 0, n * res, n * res), res, CRS)
+
+
+def random_lines(rng: np.random.Generator, extent: float, n: int) -> list[shapely.LineString]:
+    return [
+        shapely.LineString(rng.uniform(0, extent, (int(rng.integers(2, 5)), 2))) for _ in range(n)
+    ]
+
+
+@pytest.mark.parametrize("res", [100.0, 250.0, 37.5])
+@pytest.mark.parametrize("seed", range(4))
+def test_distance_update_equals_the_distance_computed_afresh(res: float, seed: int):
+    """Adding features to a cached distance raster gives, bit for bit, the float32 raster of
+    the distance to all of them: near and far from the old ones, short and long additions."""
+    rng = np.random.default_rng(seed)
+    g = grid(res=res, n=160)
+    extent = 160 * res
+    base = random_lines(rng, extent, 3)
+    added = random_lines(rng, extent, 1 + seed % 2)
+    if seed == 3:  # a short spur in a corner, the what-if's case: a small window
+        added = [
+            shapely.LineString([(0.02 * extent, 0.03 * extent), (0.1 * extent, 0.05 * extent)])
+        ]
+    old = distance(g, np.array(base)).astype(np.float32)
+    expected = distance(g, np.array(base + added)).astype(np.float32)
+    np.testing.assert_array_equal(distance_update(g, old, np.array(added)), expected)
+
+
+def test_distance_update_with_nothing_on_the_grid_is_the_base():
+    g = grid()
+    old = distance(g, np.array([shapely.Point(1000, 1000)])).astype(np.float32)
+    old.flags.writeable = False  # a cached raster is a read-only map
+    off = np.array([shapely.Point(-50_000, -50_000)])
+    out = distance_update(g, old, off)
+    np.testing.assert_array_equal(out, old)
+    assert out.flags.writeable
 
 
 def test_distance_to_a_point_equals_the_analytic_distance():
