@@ -262,6 +262,24 @@ def test_raster_styles_ramp_over_the_finite_values(run):
         qgis_styles.raster_style(categorical, kind="hillshade")
 
 
+def test_a_run_styles_its_rasters_from_memory_as_from_the_files(run, tmp_path):
+    """The styles a run writes from the rasters in memory (skipping reading the GeoTIFFs back)
+    are those of the files it wrote, byte for byte."""
+    from siting.exports.qgis_project import _raster
+
+    written = rasters.rasters_of(run)
+    grid = run.grid
+    thirds = np.linspace(1 / 3, 2 / 3, grid.width * grid.height).reshape(grid.shape)
+    # float64 values that float32 rounds: the style must see the rounded ones, as in the file
+    written["criteria/thirds.tif"] = Raster(thirds, grid, "thirds", "m", "a float64 raster")
+    for rel, raster in written.items():
+        path = rasters.write_geotiff(raster, tmp_path / rel)
+        from_file = qgis_styles.raster_style(_raster(path))
+        from_memory = qgis_styles.raster_style(_raster(path, raster))
+        assert from_memory == from_file, rel
+    assert len(written) >= 6
+
+
 # --- in QGIS itself -------------------------------------------------------------------------------
 
 

@@ -49,7 +49,8 @@ def write_outputs(result: Result) -> Path:
             shutil.copy2(provenance, staging / "PROVENANCE.md")  # the data's caveats travel along
         runinfo.write(result, staging / "run.json")
         if scenario.outputs.qgis:
-            qgis_project.write(staging, result.cache)
+            written = rasters.rasters_of(result) if scenario.outputs.rasters else None
+            qgis_project.write(staging, result.cache, written)
     return final
 
 

@@ -14,14 +14,17 @@ import sqlite3
 import uuid
 import warnings
 import zipfile
+from collections.abc import Mapping
 from contextlib import closing
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from functools import partial
 from pathlib import Path
 from types import SimpleNamespace
 from xml.etree import ElementTree
 
 import geopandas as gpd
+import numpy as np
 import pyogrio
 import rasterio
 from pyproj import CRS
@@ -138,9 +141,15 @@ def _context(info: dict, folder: Path) -> SimpleNamespace:
     )
 
 
-def _raster(path: Path) -> Raster:
+def _raster(path: Path, written: Raster | None = None) -> Raster:
+    """The GeoTIFF at ``path`` as a :class:`Raster`; its values are taken from ``written``, the
+    raster it was written from, when given (float32, as :mod:`~siting.exports.rasters` writes
+    them, so that a style sees the same range either way)."""
     with rasterio.open(path) as src:
-        data = src.read(1, masked=True).astype("float64").filled(float("nan"))
+        if written is None:
+            data = src.read(1, masked=True).astype("float64").filled(float("nan"))
+        else:
+            data = written.data.astype(np.float32)
         grid = Grid(src.transform, src.width, src.height, str(src.crs))
         return Raster(data, grid, path.stem, src.units[0] or "", src.descriptions[0] or "")
 
@@ -278,12 +287,15 @@ def _project_xml(
     )
 
 
-def write(folder: Path, cache: Cache | None = None) -> Path:
+def write(
+    folder: Path, cache: Cache | None = None, in_memory: Mapping[str, Raster] | None = None
+) -> Path:
     """Style the GeoPackage's tables, write a ``.qml`` beside each GeoTIFF and write the QGIS
     project ``siting.qgz`` for the output ``folder``.
 
     With a run's ``cache``, the style of a GeoTIFF whose bytes were styled before is reused (a
-    style reads every value of the raster for its range).
+    style reads every value of the raster for its range). ``in_memory`` gives, by path relative
+    to ``folder``, the rasters a run has just written there: their values are not read back.
 
     Layers missing from an older folder are left out with a warning naming them.
 
@@ -351,12 +363,18 @@ def write(folder: Path, cache: Cache | None = None) -> Path:
     for i, path in enumerate([p for p in rasters if p.is_file()] + criteria):
         with rasterio.open(path) as src:  # the layer entry needs only the header
             bounds, units = tuple(src.bounds), src.units[0] or ""
-        key = store.key("qgis_style", path.stem, sha256(path)) if store.folder else ""
+        rel = path.relative_to(folder).as_posix()
+        written = (in_memory or {}).get(rel)
+        if written is None:
+            key = store.key("qgis_style", path.stem, sha256(path)) if store.folder else ""
+            make = partial(_raster, path)
+        else:  # the run's own raster: its key names its values, and they need no reading
+            key = store.key("qgis_style", path.stem, written)
+            make = partial(_raster, path, written)
         style = store.get(
-            "qgis_style", f"QGIS style {path.stem}", key, lambda p=path: raster_style(_raster(p))
+            "qgis_style", f"QGIS style {path.stem}", key, lambda make=make: raster_style(make())
         )
         path.with_suffix(".qml").write_text(style.qml, encoding="utf-8")
-        rel = path.relative_to(folder).as_posix()
         suitability = path.parent == folder
         name = (
             f"Suitability: {scenario.profiles[path.stem.removeprefix('suitability_')].title}"
