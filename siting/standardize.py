@@ -11,11 +11,14 @@ dozen passes over memory per criterion where one is enough.
 
 from __future__ import annotations
 
+import itertools
 import math
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 from numba import njit
 
+from siting.cost import CORES
 from siting.scenario import Standardization
 
 LINEAR, SIGMOID, THRESHOLD, TARGET = 0, 1, 2, 3
@@ -135,7 +138,17 @@ def accumulate(
     if total.shape != values.shape or total.dtype != float or not total.flags.c_contiguous:
         raise ValueError("total must be a C-contiguous float64 array shaped like the values")
     scores = np.empty(values.shape, dtype=np.float32)
-    _accumulate(values, *_parameters(values, spec, within), weight, total, scores)
+    parameters = _parameters(values, spec, within)
+    # Cell by cell, so bands of rows are independent: one per core (the loop releases the GIL).
+    edges = np.linspace(0, len(values), CORES + 1).astype(int).tolist()
+    bands = [slice(a, b) for a, b in itertools.pairwise(edges) if b > a] or [...]
+    with ThreadPoolExecutor(max_workers=len(bands)) as pool:
+        done = [
+            pool.submit(_accumulate, values[b], *parameters, weight, total[b], scores[b])
+            for b in bands
+        ]
+    for future in done:
+        future.result()
     return scores
 
 
@@ -160,4 +173,7 @@ def _parameters(
 
 
 def _floats(values: np.ndarray) -> np.ndarray:
-    return np.ascontiguousarray(values, dtype=float)
+    """``values`` as a C-contiguous float array: float32 rasters (the criteria) as they are,
+    since widening each value in the loop is exact and a float64 copy costs a pass and memory."""
+    values = np.asarray(values)
+    return np.ascontiguousarray(values, dtype=np.float32 if values.dtype == np.float32 else float)

@@ -104,6 +104,22 @@ def test_accumulate_equals_the_array_expressions_and_adds_the_weighted_scores(sp
     assert np.isnan(scores).sum() == np.isnan(want).sum() > 0
 
 
+@pytest.mark.parametrize("shape", [(301, 7), (1, 50), (40,), (0, 3)])
+def test_accumulate_takes_float32_as_they_are_in_bands_of_rows(shape):
+    """A float32 raster (the criteria) scores exactly as its values widened to float64, and the
+    bands of rows done on separate threads add up to the whole, for any shape."""
+    rng = np.random.default_rng(3)
+    values = rng.uniform(0, 50_000, shape).astype(np.float32)
+    spec = Standardization("sigmoid", midpoint=20_000, spread=5_000)
+    total32, total64 = np.full(shape, 0.25), np.full(shape, 0.25)
+    scores32 = accumulate(values, spec, 0.4, total32)
+    scores64 = accumulate(values.astype(float), spec, 0.4, total64)
+    np.testing.assert_array_equal(scores32, scores64)
+    np.testing.assert_array_equal(total32, total64)
+    want = 0.25 + 0.4 * (1 - 1 / (1 + np.exp(-(values.astype(float) - 20_000) / 5_000)))
+    np.testing.assert_allclose(total32, want, rtol=1e-14)
+
+
 def test_accumulate_refuses_a_total_it_could_not_add_to_in_place():
     values = np.zeros((4, 6))
     spec = Standardization("linear", low=0, high=1)
