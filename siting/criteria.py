@@ -13,9 +13,12 @@
 
 from __future__ import annotations
 
+import math
+
 import geopandas as gpd
 import numpy as np
 import shapely
+from numba import njit
 from scipy import ndimage, signal
 
 from siting.cost import CostField, cost_field, resample
@@ -50,24 +53,35 @@ def distance_update(grid: Grid, base: np.ndarray, added: np.ndarray) -> np.ndarr
     rows, cols = np.flatnonzero(touched.any(axis=1)), np.flatnonzero(touched.any(axis=0))
     if not len(rows):  # no added feature falls on the grid
         return out
-    # Distance from every cell centre to the box of the added cells' centres: a lower bound of
-    # the distance to any added cell (less a millionth, for the rounding of it and of the base).
-    dy, dx = _gap(grid.height, rows[0], rows[-1]), _gap(grid.width, cols[0], cols[-1])
-    closer = np.hypot(dy[:, None], dx[None, :]) * (grid.res * (1 - 1e-6)) < out
-    r, c = np.flatnonzero(closer.any(axis=1)), np.flatnonzero(closer.any(axis=0))
+    r0, r1, c0, c1 = _reach(out, rows[0], rows[-1], cols[0], cols[-1], grid.res)
     window = (
-        slice(min(rows[0], r.min(initial=rows[0])), max(rows[-1], r.max(initial=rows[-1])) + 1),
-        slice(min(cols[0], c.min(initial=cols[0])), max(cols[-1], c.max(initial=cols[-1])) + 1),
+        slice(min(r0, rows[0]), max(r1, rows[-1]) + 1),
+        slice(min(c0, cols[0]), max(c1, cols[-1]) + 1),
     )
     near = ndimage.distance_transform_edt(~touched[window], sampling=grid.res)
     np.minimum(out[window], near.astype(np.float32), out=out[window])
     return out
 
 
-def _gap(n: int, first: int, last: int) -> np.ndarray:
-    """Cells from each of ``0 … n-1`` to the span ``first … last`` (0 inside it)."""
-    index = np.arange(n)
-    return np.abs(index - np.clip(index, first, last)).astype(float)
+@njit(cache=True, nogil=True)
+def _reach(
+    base: np.ndarray, first_row: int, last_row: int, first_col: int, last_col: int, res: float
+) -> tuple[int, int, int, int]:
+    """First and last row and column of the cells whose ``base`` distance exceeds their distance
+    to the box of rows ``first_row … last_row`` and columns ``first_col … last_col`` (a lower
+    bound of the distance to any cell in it): where cells in the box may be nearer. Less a
+    millionth, for the rounding of both; ``(n, -1, m, -1)`` when there are none."""
+    height, width = base.shape
+    r0, r1, c0, c1 = height, -1, width, -1
+    scale = res * (1 - 1e-6)
+    for i in range(height):
+        dy = max(first_row - i, i - last_row, 0)
+        for j in range(width):
+            dx = max(first_col - j, j - last_col, 0)
+            if math.sqrt(dy * dy + dx * dx) * scale < base[i, j]:
+                r0, r1 = min(r0, i), max(r1, i)
+                c0, c1 = min(c0, j), max(c1, j)
+    return r0, r1, c0, c1
 
 
 def within_radius(
