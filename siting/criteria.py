@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 
 import geopandas as gpd
 import numpy as np
@@ -39,7 +40,7 @@ def distance(grid: Grid, geometries: np.ndarray) -> np.ndarray:
     return ndimage.distance_transform_edt(~touched, sampling=grid.res)
 
 
-def distance_update(grid: Grid, base: np.ndarray, added: np.ndarray) -> np.ndarray:
+def distance_update(grid: Grid, base: np.ndarray, added: Iterable[shapely.Geometry]) -> np.ndarray:
     """:func:`distance` to some features plus ``added`` ones, from ``base``, the distance to the
     others as float32: equal to computing it afresh, cast to float32.
 

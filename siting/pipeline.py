@@ -469,7 +469,7 @@ def _distance(
     the last :data:`LINEAGE` distance rasters computed; the result equals computing afresh.
     """
     geoms = gdf.geometry.to_numpy()
-    digests = [hashlib.sha256(wkb).hexdigest() for wkb in shapely.to_wkb(geoms)]
+    digests = [hashlib.sha256(wkb or b"").hexdigest() for wkb in shapely.to_wkb(geoms)]
     lineage_key = store.key("lineage", criterion.name, criterion.key, grid)
     lineage: list[tuple[str, list[str]]] = store.find("lineage", lineage_key) or []
     have, made = Counter(digests), None
