@@ -119,13 +119,17 @@ def test_comparison_map_shows_both_runs(run, tmp_path):
             assert f"rank {site['rank']} · score <b>{site['score']:.3f}</b>" in html
 
 
+def elements(element):
+    yield element
+    for child in element._children.values():
+        yield from elements(child)
+
+
 def test_render_equals_branca_rendering(run):
     fmap = webmap.build(run)
     twin = copy.deepcopy(fmap)  # same element ids; a page renders only once
     ours = webmap.render(fmap)
-    overlays = [
-        e for e in webmap._elements(fmap) if isinstance(e, folium.raster_layers.ImageOverlay)
-    ]
+    overlays = [e for e in elements(fmap) if isinstance(e, folium.raster_layers.ImageOverlay)]
     assert len(overlays) == len(run.criteria) + len(run.surfaces)
     assert all(ours.count(e.url) == 1 for e in overlays)
     # The same lines; the layer control lists its layers in set order, which differs by copy.

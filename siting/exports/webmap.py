@@ -13,7 +13,6 @@ import html
 import io
 import re
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -763,12 +762,6 @@ def _template(source: str) -> jinja2.Template | _Literal:
     """What branca's ``Element(template=source)`` compiles: a :class:`_Literal` when ``source``
     holds no Jinja syntax, else the Jinja template itself."""
     return jinja2.Template(source) if _JINJA_SYNTAX.search(source) else _Literal(source)
-
-
-def _elements(element: branca.element.Element) -> Iterator[branca.element.Element]:
-    yield element
-    for child in list(element._children.values()):
-        yield from _elements(child)
 
 
 def write_comparison(
