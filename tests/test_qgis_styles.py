@@ -515,3 +515,33 @@ def test_qgis_colours_each_covering_feature_and_labels_utilisation(probed, run, 
     assert pareto["valid"] and pareto["renderer"] is None
     assert pareto["features"] == len(run.allocation.pareto)
     assert pareto["aliases"]["suitability_weight"].startswith("Suitability weight α")
+
+
+def test_a_run_makes_its_qgis_project_from_memory_as_from_its_files(run, tmp_path):
+    """A run makes its QGIS project from the rasters in memory, before their GeoTIFFs are
+    written: the project and the styles are those made afterwards from the folder's files."""
+    import re
+    import zipfile
+
+    from siting.exports import qgis_project
+
+    def made(folder: Path) -> tuple[str, dict[str, str]]:
+        with zipfile.ZipFile(folder / "siting.qgz") as qgz:
+            xml = qgz.read("siting.qgs").decode()
+        styles = {p.relative_to(folder).as_posix(): p.read_text() for p in folder.rglob("*.qml")}
+        return re.sub(r"<creation>[^<]*</creation>", "", xml), styles
+
+    folder = run.write(tmp_path / "run")
+    written = rasters.rasters_of(run)
+    for leftover in [folder / "siting.qgz", *folder.rglob("*.qml"), *folder.rglob("*.tif")]:
+        leftover.unlink()
+    qgis_project.write(folder, None, written)  # no GeoTIFF on disk yet
+    from_memory = made(folder)
+    assert not list(folder.rglob("*.tif"))
+    for rel, raster in written.items():
+        rasters.write_geotiff(raster, folder / rel)
+    qgis_project.write(folder)
+    xml, styles = made(folder)
+    assert from_memory == (xml, styles)
+    assert sorted(styles) == sorted(rel.replace(".tif", ".qml") for rel in written)
+    assert xml.count('providerKey="gdal"') == len(written)

@@ -42,15 +42,16 @@ def write_outputs(result: Result) -> Path:
             webmap.write(result, staging / "map.html", offline=scenario.outputs.offline_map)
         if scenario.outputs.report:
             report.write(result, staging)
-        if tiffs is not None:
-            tiffs.result()  # the QGIS project styles them, run.json lists them
         provenance = scenario.source.parent / "PROVENANCE.md" if scenario.source else None
         if provenance is not None and provenance.is_file():
             shutil.copy2(provenance, staging / "PROVENANCE.md")  # the data's caveats travel along
         runinfo.write(result, staging / "run.json")
         if scenario.outputs.qgis:
+            # Made from the rasters in memory, so it need not wait for their GeoTIFFs.
             written = rasters.rasters_of(result) if scenario.outputs.rasters else None
             qgis_project.write(staging, result.cache, written)
+        if tiffs is not None:
+            tiffs.result()
     return final
 
 

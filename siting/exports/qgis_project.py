@@ -100,10 +100,13 @@ def _info(folder: Path) -> dict:
     return json.loads(path.read_text(encoding="utf-8"))
 
 
-def _context(info: dict, folder: Path) -> SimpleNamespace:
+def _context(
+    info: dict, folder: Path, in_memory: Mapping[str, Raster] | None = None
+) -> SimpleNamespace:
     """What the styles need of a run (profiles, layers, allocation, grid, criterion units), read
-    back from ``run.json`` and the rasters, in the shape of :class:`siting.pipeline.Result`: the
-    same code then styles a fresh run and an older output folder."""
+    back from ``run.json`` and the rasters (or the run's ``in_memory`` ones), in the shape of
+    :class:`siting.pipeline.Result`: the same code then styles a fresh run and an older output
+    folder."""
     scenario = info["scenario"]
     profiles = {
         n: SimpleNamespace(name=n, title=p["title"], color=p["color"])
@@ -121,9 +124,13 @@ def _context(info: dict, folder: Path) -> SimpleNamespace:
     allocation, clusters = scenario.get("allocation"), scenario.get("clusters")
     covering = scenario.get("covering")  # absent from folders written before covering existed
     criteria = {}
-    for tif in sorted((folder / "criteria").glob("*.tif")):
-        with rasterio.open(tif) as src:
-            criteria[tif.stem] = SimpleNamespace(name=tif.stem, units=src.units[0] or "")
+    for tif in _criteria_tifs(folder, in_memory):
+        if in_memory is None:
+            with rasterio.open(tif) as src:
+                units = src.units[0] or ""
+        else:
+            units = in_memory[tif.relative_to(folder).as_posix()].units or ""
+        criteria[tif.stem] = SimpleNamespace(name=tif.stem, units=units)
     return SimpleNamespace(
         scenario=SimpleNamespace(
             name=scenario["name"],
@@ -141,15 +148,24 @@ def _context(info: dict, folder: Path) -> SimpleNamespace:
     )
 
 
+def _criteria_tifs(folder: Path, in_memory: Mapping[str, Raster] | None) -> list[Path]:
+    """The criterion GeoTIFFs of ``folder``, or those the run is writing there."""
+    if in_memory is None:
+        return sorted((folder / "criteria").glob("*.tif"))
+    return sorted(folder / rel for rel in in_memory if rel.startswith("criteria/"))
+
+
 def _raster(path: Path, written: Raster | None = None) -> Raster:
-    """The GeoTIFF at ``path`` as a :class:`Raster`; its values are taken from ``written``, the
-    raster it was written from, when given (float32, as :mod:`~siting.exports.rasters` writes
-    them, so that a style sees the same range either way)."""
+    """The GeoTIFF at ``path`` as a :class:`Raster`, or, given ``written``, the raster it is
+    written from as :mod:`~siting.exports.rasters` writes it (float32 values, its description
+    and units), without reading the file: a style then sees the same range either way."""
+    if written is not None:
+        data = written.data.astype(np.float32)
+        return Raster(
+            data, written.grid, path.stem, written.units or "", written.description or written.name
+        )
     with rasterio.open(path) as src:
-        if written is None:
-            data = src.read(1, masked=True).astype("float64").filled(float("nan"))
-        else:
-            data = written.data.astype(np.float32)
+        data = src.read(1, masked=True).astype("float64").filled(float("nan"))
         grid = Grid(src.transform, src.width, src.height, str(src.crs))
         return Raster(data, grid, path.stem, src.units[0] or "", src.descriptions[0] or "")
 
@@ -295,7 +311,8 @@ def write(
 
     With a run's ``cache``, the style of a GeoTIFF whose bytes were styled before is reused (a
     style reads every value of the raster for its range). ``in_memory`` gives, by path relative
-    to ``folder``, the rasters a run has just written there: their values are not read back.
+    to ``folder``, the rasters a run writes there: the project is then made from them, not from
+    the files, which may still be being written.
 
     Layers missing from an older folder are left out with a warning naming them.
 
@@ -306,7 +323,7 @@ def write(
     """
     folder = Path(folder)
     info = _info(folder)
-    context = _context(info, folder)
+    context = _context(info, folder, in_memory)
     scenario = context.scenario
     layers: list[_Layer] = []
     gpkg = folder / "siting.gpkg"
@@ -355,25 +372,29 @@ def write(
         layers += vectors
     else:
         missing.append("siting.gpkg")
-    profiles = list(scenario.profiles)
-    rasters = [folder / f"suitability_{p}.tif" for p in profiles]
-    missing += [p.name for p in rasters if not p.is_file()]
-    criteria = sorted((folder / "criteria").glob("*.tif"))
+    suitability = [folder / f"suitability_{p}.tif" for p in scenario.profiles]
+    if in_memory is None:
+        present = [p for p in suitability if p.is_file()]
+    else:
+        present = [p for p in suitability if p.relative_to(folder).as_posix() in in_memory]
+    missing += [p.name for p in suitability if p not in present]
     store = cache or Cache(None)
-    for i, path in enumerate([p for p in rasters if p.is_file()] + criteria):
-        with rasterio.open(path) as src:  # the layer entry needs only the header
-            bounds, units = tuple(src.bounds), src.units[0] or ""
+    for i, path in enumerate(present + _criteria_tifs(folder, in_memory)):
         rel = path.relative_to(folder).as_posix()
         written = (in_memory or {}).get(rel)
         if written is None:
+            with rasterio.open(path) as src:  # the layer entry needs only the header
+                bounds, units = tuple(src.bounds), src.units[0] or ""
             key = store.key("qgis_style", path.stem, sha256(path)) if store.folder else ""
             make = partial(_raster, path)
         else:  # the run's own raster: its key names its values, and they need no reading
+            bounds, units = written.grid.bounds, written.units or ""
             key = store.key("qgis_style", path.stem, written)
             make = partial(_raster, path, written)
         style = store.get(
             "qgis_style", f"QGIS style {path.stem}", key, lambda make=make: raster_style(make())
         )
+        path.parent.mkdir(parents=True, exist_ok=True)
         path.with_suffix(".qml").write_text(style.qml, encoding="utf-8")
         suitability = path.parent == folder
         name = (
