@@ -181,6 +181,18 @@ class Cache:
         self._touch(path)
         return value
 
+    def has(self, kind: str, key: str) -> bool:
+        """Whether a result is stored under ``key`` (marking it used, like a lookup)."""
+        path = self._path(kind, key, ".pkl")
+        if path is None or not path.is_file():
+            return False
+        self._touch(path)
+        return True
+
+    def record(self, label: str, key: str, hit: bool) -> None:
+        """Count a lookup made with :meth:`find` (a result stored in parts) in :meth:`summary`."""
+        self.events.append(Event(label, key, hit))
+
     def put(self, kind: str, key: str, value: Any) -> None:
         """Store ``value`` under ``key`` (nothing when the cache is off)."""
         path = self._path(kind, key, ".pkl")

@@ -148,7 +148,8 @@ def test_a_file_rewritten_with_the_same_content_reuses_everything(world: Path):
 
 
 def test_a_weight_change_recomputes_only_the_scores_downstream(world: Path):
-    run(world)
+    cold = run(world)
+    stored = sorted((cold.cache.folder / "score").glob("*.pkl"))
     text = (world / "scenario.toml").read_text(encoding="utf-8")
     (world / "scenario.toml").write_text(
         text.replace("weight = 0.3", "weight = 0.35", 1).replace(
@@ -156,12 +157,36 @@ def test_a_weight_change_recomputes_only_the_scores_downstream(world: Path):
         ),
         encoding="utf-8",
     )
-    summary = run(world).cache.summary()
+    warm = run(world)
+    summary = warm.cache.summary()
     assert not any(label.startswith("criterion") for label in summary["misses"])
     assert {"suitability processing_plant", "sites processing_plant", "allocation"} <= set(
         summary["misses"]
     )
     assert "sites technopark" in summary["hits"]
+    # Weights do not change the standardised scores: the new surface stores none of its own.
+    assert sorted((cold.cache.folder / "score").glob("*.pkl")) == stored
+    assert_same_result(warm, run(world, cache=False, output_dir=world / "fresh"))
+
+
+def test_a_what_if_stores_again_only_the_scores_it_changed(world: Path):
+    cold = run(world)
+    scores = cold.cache.folder / "score"
+    before = {p.name: p.stat().st_ino for p in scores.glob("*.pkl")}
+    n_criteria = {name: len(profile.criteria) for name, profile in cold.scenario.profiles.items()}
+    assert len(before) == len({c.name for p in cold.scenario.profiles.values() for c in p.criteria})
+    assert n_criteria["processing_plant"] > 2
+    move_rail(world, 19_000)
+    warm = run(world)
+    after = {p.name: p.stat().st_ino for p in scores.glob("*.pkl")}
+    assert len(after.keys() - before.keys()) == 2  # rail and haul_cost
+    assert {name: after[name] for name in before} == before  # the others are not written again
+    # Scores pruned meanwhile: the surfaces are computed again, to the same values.
+    for entry in scores.glob("*.pkl"):
+        entry.unlink()
+    again = run(world)
+    assert {f"suitability {name}" for name in n_criteria} <= set(again.cache.summary()["misses"])
+    assert_same_result(warm, again)
 
 
 def test_a_change_in_how_sites_are_picked_reuses_the_scores(world: Path):
