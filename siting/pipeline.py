@@ -270,7 +270,7 @@ def run(
             layers.get(scenario.place_names) if scenario.place_names else None,
         )
     with stages("models"):
-        clusters = _clusters(scenario, layers, surfaces)
+        clusters = _clusters(scenario, layers, surfaces, store, prints)
         allocation = covering = None
         if scenario.allocation is not None:
             plants = scenario.allocation
@@ -534,7 +534,11 @@ def _travel_of(criterion: Criterion, travel: Callable[[], TravelTimes]) -> Trave
 
 
 def _clusters(
-    scenario: Scenario, layers: dict[str, gpd.GeoDataFrame], surfaces: dict[str, Surface]
+    scenario: Scenario,
+    layers: dict[str, gpd.GeoDataFrame],
+    surfaces: dict[str, Surface],
+    store: Cache,
+    prints: dict[str, str],
 ) -> gpd.GeoDataFrame | None:
     spec = scenario.clusters
     if spec is None:
@@ -543,14 +547,21 @@ def _clusters(
     weights = weights_of(gdf, spec.weight_field, "models.clusters.weight_field", spec.layer)
     points = gdf.geometry.representative_point()
     xy = np.column_stack([points.x, points.y])
-    model = GrowthPoles(
-        spec.method,
-        spec.eps_m,
-        spec.min_weight,
-        spec.min_cluster_size,
-        spec.n_clusters,
-        spec.bootstrap,
-    ).fit(xy, weights)
+    # The poles and their bootstrap read only the layer: a what-if that leaves it alone reuses
+    # them, and only their Weber points are snapped again to the profile's eligible land.
+    model = store.get(
+        "growth_poles",
+        "growth poles",
+        store.key("growth_poles", spec, prints.get(spec.layer)),
+        lambda: GrowthPoles(
+            spec.method,
+            spec.eps_m,
+            spec.min_weight,
+            spec.min_cluster_size,
+            spec.n_clusters,
+            spec.bootstrap,
+        ).fit(xy, weights),
+    )
     gdf["cluster"] = model.labels_
     capacity = None
     if spec.capacity_field is not None:

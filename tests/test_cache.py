@@ -73,6 +73,8 @@ def assert_same_result(a: siting.Result, b: siting.Result) -> None:
             np.testing.assert_array_equal(score.data, b.surfaces[name].scores[c].data)
     pd.testing.assert_frame_equal(a.sites, b.sites)
     pd.testing.assert_frame_equal(a.patches, b.patches)
+    pd.testing.assert_frame_equal(a.clusters, b.clusters)
+    pd.testing.assert_frame_equal(a.layers["mines"], b.layers["mines"])  # with their pole
     assert a.allocation is not None and b.allocation is not None
     assert a.allocation.transport == b.allocation.transport
     pd.testing.assert_frame_equal(a.allocation.plants, b.allocation.plants)
@@ -110,6 +112,7 @@ def test_changing_a_layer_file_invalidates_what_reads_it_and_nothing_else(world:
     assert summary["updated"] == []  # the old line is gone: its distances cannot be kept
     assert set(summary["hits"]) == set(cold.cache.summary()["misses"]) - RAIL_DEPENDENTS
     assert "criterion power" in summary["hits"] and "sites technopark" in summary["hits"]
+    assert "growth poles" in summary["hits"]  # only their snapping reads the changed profile
     # What was reused and what was recomputed add up to the result of computing everything,
     # down to the report's figures (the criteria's is put together from reused panels).
     fresh = run(world, cache=False, output_dir=world / "fresh")
@@ -137,6 +140,18 @@ def test_an_added_rail_line_updates_the_cached_distances_to_the_same_result(worl
     assert_same_result(warm, fresh)
     x, y = np.array([X0 + 33_100.0]), np.array([Y0 + 23_100.0])  # on the spur
     assert warm.criteria["rail"].sample(x, y)[0] == 0.0
+
+
+def test_the_growth_poles_follow_their_layer(world: Path):
+    cold = run(world)
+    mines = gpd.read_file(world / "mines.gpkg")
+    mines.loc[mines["name"] == "C", "geometry"] = shapely.Point(X0 + 29_000, Y0 + 10_000)
+    mines.to_file(world / "mines.gpkg")
+    warm = run(world)
+    assert "growth poles" in warm.cache.summary()["misses"]
+    fresh = run(world, cache=False, output_dir=world / "fresh")
+    pd.testing.assert_frame_equal(warm.clusters, fresh.clusters)
+    assert not warm.clusters["n_members"].equals(cold.clusters["n_members"])
 
 
 def test_a_file_rewritten_with_the_same_content_reuses_everything(world: Path):
