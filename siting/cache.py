@@ -37,6 +37,7 @@ from siting.grid import Raster
 
 log = logging.getLogger("siting")
 T = TypeVar("T")
+_ABSENT = object()  # what a lookup finds when nothing is stored (None may be a stored result)
 
 
 @memoize
@@ -151,35 +152,20 @@ class Cache:
 
     def get(self, kind: str, label: str, key: str, compute: Callable[[], T]) -> T:
         """The stored result under ``key``, or ``compute()``'s, stored for next time."""
-        path = self._path(kind, key, ".pkl")
-        if path is not None and path.is_file():
-            try:
-                value = load(path)
-            except Exception as exc:  # a truncated or foreign file: recompute and replace it
-                log.warning("cache entry %s unreadable (%s); recomputing", path, exc)
-            else:
-                self._touch(path)
-                self.events.append(Event(label, key, True))
-                return value
+        value = self._load(kind, key)
+        if value is not _ABSENT:
+            self.record(label, key, hit=True)
+            return value
         value = compute()
-        self.events.append(Event(label, key, False))
-        if path is not None:
-            self._store(path, lambda tmp: dump(value, tmp))
+        self.record(label, key, hit=False)
+        self.put(kind, key, value)
         return value
 
     def find(self, kind: str, key: str) -> Any | None:
         """The stored result under ``key``, or ``None`` (not counted as a lookup: for results
         that a step may start from, not ones it returns)."""
-        path = self._path(kind, key, ".pkl")
-        if path is None or not path.is_file():
-            return None
-        try:
-            value = load(path)
-        except Exception as exc:  # a truncated or foreign file: as if absent
-            log.warning("cache entry %s unreadable (%s); ignored", path, exc)
-            return None
-        self._touch(path)
-        return value
+        value = self._load(kind, key)
+        return None if value is _ABSENT else value
 
     def has(self, kind: str, key: str) -> bool:
         """Whether a result is stored under ``key`` (marking it used, like a lookup)."""
@@ -228,6 +214,19 @@ class Cache:
             "misses": [e.label for e in self.events if not e.hit],
             "updated": list(self.updated),
         }
+
+    def _load(self, kind: str, key: str) -> Any:
+        """The stored result under ``key`` (marked used), or ``_ABSENT``."""
+        path = self._path(kind, key, ".pkl")
+        if path is None or not path.is_file():
+            return _ABSENT
+        try:
+            value = load(path)
+        except Exception as exc:  # a truncated or foreign file: as if absent, then replaced
+            log.warning("cache entry %s unreadable (%s); computing afresh", path, exc)
+            return _ABSENT
+        self._touch(path)
+        return value
 
     def _path(self, kind: str, key: str, suffix: str) -> Path | None:
         return None if self.folder is None else self.folder / kind / f"{key}{suffix}"
