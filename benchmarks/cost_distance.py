@@ -1,4 +1,5 @@
-"""Time accumulated cost-distance: siting.cost.cost_distance against scikit-image and GRASS r.cost.
+"""Time accumulated cost-distance: siting.raster.cost.cost_distance against scikit-image and
+GRASS r.cost.
 
 Usage: python benchmarks/cost_distance.py [--cells N] [--sizes N [N ...]] [--sources 50]
                                           [--seed 0] [--no-grass]
@@ -13,7 +14,8 @@ On the same raster and sources, in one process, three engines compute the least 
 from the nearest source, 8-connected, a step costing its length times the mean friction of its
 two cells:
 
-- ours: ``siting.cost.cost_distance(friction, cells, transform=...)`` end to end. Its numba kernel
+- ours: ``siting.raster.cost.cost_distance(friction, cells, transform=...)`` end to end. Its
+  numba kernel
   is warmed up once on a 20 × 20 raster before anything is timed, so compiling (or loading the
   on-disk compile cache) is not counted.
 - scikit-image: ``MCP_Geometric(friction, sampling=(100, 100))`` then ``find_costs(starts)``,
@@ -63,7 +65,7 @@ from pathlib import Path
 import numpy as np
 from affine import Affine
 
-from siting.cost import cost_distance
+from siting.raster.cost import cost_distance
 
 CELL_M = 100.0
 EPSG = 32645
@@ -266,7 +268,9 @@ def compare(got: np.ndarray, want: np.ndarray) -> tuple[float, bool]:
 def parse_args(argv: list[str]) -> argparse.Namespace:
     """The command line; see the module doc."""
     parser = argparse.ArgumentParser(
-        description="Time siting.cost.cost_distance against scikit-image MCP and GRASS r.cost."
+        description=(
+            "Time siting.raster.cost.cost_distance against scikit-image MCP and GRASS r.cost."
+        )
     )
     parser.add_argument("--cells", type=int, help="run one square size of about N cells")
     parser.add_argument(

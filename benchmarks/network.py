@@ -1,4 +1,4 @@
-"""Time multi-source network travel time: siting.network.travel_times against networkx.
+"""Time multi-source network travel time: siting.network.graph.travel_times against networkx.
 
 Usage: python benchmarks/network.py [NODES]   (default: 200000)
 
@@ -14,7 +14,7 @@ With 10 random sources, both sides compute the time from the nearest source to e
 one process: ``travel_times(G, ...)`` end to end (networkx graph → CSR matrix → one
 ``csgraph.dijkstra`` call), the search alone on a reused ``graph_arrays`` result, and networkx's
 ``multi_source_dijkstra_path_length``. The end-to-end call is the process's first conversion, so
-it includes compiling the reader of CPython's dicts (``siting.dictread``, about 0.04 s); the
+it includes compiling the reader of CPython's dicts (``siting.network.dictread``, about 0.04 s); the
 conversion timed alone is the second, and says which reader read the graph. The last line
 compares end-to-end time with networkx and the largest absolute difference (seconds) over all
 nodes; both must agree on which are unreached.
@@ -29,8 +29,8 @@ import time
 import networkx as nx
 import numpy as np
 
-from siting import network
-from siting.network import graph_arrays, travel_times
+from siting.network import graph as network
+from siting.network.graph import graph_arrays, travel_times
 
 SPACING_M = 100.0
 

@@ -8,10 +8,10 @@ limits, on GIS layers. The first region is Kuzbass, around UgleNaukoGrad in Keme
 >>> result.sites.head()              # doctest: +SKIP
 """
 
-from siting.batch import run_batch
+from siting.config.scenario import Scenario, load
 from siting.errors import SitingError
-from siting.pipeline import Result, run
-from siting.scenario import Scenario, load
+from siting.pipeline.stages import Result, run
+from siting.whatif.batch import run_batch
 
 __all__ = ["Result", "Scenario", "SitingError", "load", "run", "run_batch"]
 __version__ = "0.1.0"

@@ -2,7 +2,7 @@
 
 Processing plants ([models.allocation]): the demand layer (mines weighted by output) is allocated
 to a profile's proposed sites over the cost-distance surface, by p-median or by capacitated
-facility location with opening costs (:mod:`siting.models`). The friction is cost per metre
+facility location with opening costs (:mod:`siting.models.facility`). The friction is cost per metre
 relative to a road, so costs here are road-equivalent kilometres and the transport objective is
 weight × km (Mt·km per year for mines weighted by Mt/yr).
 
@@ -18,7 +18,8 @@ the sites used.
 
 Technoparks ([models.covering]): maximal covering of demand (settlements weighted by population)
 within a travel time, keeping existing institutions (UgleNaukoGrad) open. Travel time is door
-to door over the road network ([network], :mod:`siting.traveltime`) when the scenario has one,
+to door over the road network ([network], :mod:`siting.network.traveltime`) when the scenario
+has one,
 else the cost-distance at ``speed_kmh`` on roads.
 """
 
@@ -36,13 +37,13 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from siting.cost import CORES, CostField, cost_distance, cost_field, start_cells
+from siting.config.scenario import AllocationModel, Scenario
 from siting.errors import InfeasibleError, ScenarioError
-from siting.grid import Raster
-from siting.layers import attribute, query
-from siting.models import CapacitatedFacilityLocation, MaximalCovering, PMedian
-from siting.scenario import AllocationModel, Scenario
-from siting.traveltime import TravelTimes
+from siting.inputs.layers import attribute, query
+from siting.models.facility import CapacitatedFacilityLocation, MaximalCovering, PMedian
+from siting.network.traveltime import TravelTimes
+from siting.raster.cost import CORES, CostField, cost_distance, cost_field, start_cells
+from siting.raster.grid import Raster
 
 log = logging.getLogger("siting")
 

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 from siting.errors import SitingError
 
 if TYPE_CHECKING:
-    from siting.pipeline import Result
+    from siting.pipeline.stages import Result
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -158,7 +158,7 @@ def _fetch_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def _fetch(args: argparse.Namespace) -> int:
-    from siting.sources import osm
+    from siting.inputs.sources import osm
 
     if args.pad_km is not None and args.scenario is None:
         raise SitingError("--pad-km pads a --scenario's study area", "add --scenario S.toml")
@@ -190,9 +190,9 @@ def _fetch(args: argparse.Namespace) -> int:
 
 
 def _cache(args: argparse.Namespace) -> int:
-    from siting import cache
-    from siting.pipeline import open_cache
-    from siting.scenario import load
+    from siting.config.scenario import load
+    from siting.pipeline import cache
+    from siting.pipeline.stages import open_cache
 
     scenario = load(args.scenario)
     if args.output_dir is not None:
@@ -210,7 +210,7 @@ def _cache(args: argparse.Namespace) -> int:
 
 
 def _print_sites(result: Result) -> None:
-    from siting.exports.webmap import weight_unit
+    from siting.exports.webmap.page import weight_unit
 
     notes: dict[str, str] = {}
     if result.allocation is not None:
@@ -252,7 +252,7 @@ def _scenario_paths(given: list[str]) -> list[Path]:
 
 
 def _batch(paths: list[Path], workers: int, overrides: dict) -> int:
-    from siting.batch import run_batch
+    from siting.whatif.batch import run_batch
 
     table = run_batch(paths, workers=workers, **overrides)
     out = Path(overrides.get("output_dir") or "outputs")
@@ -271,9 +271,9 @@ def _batch(paths: list[Path], workers: int, overrides: dict) -> int:
 
 
 def _sensitivity(args: argparse.Namespace) -> int:
-    from siting import sensitivity
-    from siting.pipeline import run
-    from siting.scenario import load
+    from siting.config.scenario import load
+    from siting.pipeline.stages import run
+    from siting.whatif import sensitivity
 
     scenario = load(args.scenario)
     if args.resolution is not None:
@@ -308,8 +308,8 @@ def _sensitivity(args: argparse.Namespace) -> int:
 
 
 def _compare(args: argparse.Namespace) -> int:
-    from siting import compare
-    from siting.pipeline import run
+    from siting.pipeline.stages import run
+    from siting.whatif import compare
 
     overrides = {
         k: v
@@ -342,13 +342,13 @@ def main(argv: list[str] | None = None) -> int:
     log.setLevel(logging.WARNING if getattr(args, "quiet", False) else logging.INFO)
     try:
         if args.command == "init":
-            from siting.scenario import write_template
+            from siting.config.scenario import write_template
 
             path = write_template(args.path)
             print(f"wrote {path}: edit it, then run 'siting run {path}'")
             return 0
         if args.command == "export":
-            from siting.exports import qgis_project
+            from siting.exports.qgis import project as qgis_project
 
             project = qgis_project.write(args.folder)
             print(f"wrote {project} (open it in QGIS; paths are relative to the folder)")
@@ -361,7 +361,7 @@ def main(argv: list[str] | None = None) -> int:
             return _fetch(args)
         if args.command == "cache":
             return _cache(args)
-        from siting.pipeline import run
+        from siting.pipeline.stages import run
 
         overrides = {
             k: v

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import tomllib
 
-from siting.scenario import Scenario, from_dict
+from siting.config.scenario import Scenario, from_dict
 
 from conftest import SCENARIO, write_world
 

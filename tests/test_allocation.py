@@ -13,9 +13,9 @@ from test_bad_input import assert_nothing_written, assert_user_error, edit
 from test_bad_input import siting as siting_cli
 
 import siting
-from siting import scenario as scenario_mod
 from siting.allocation import _Solution, mixed_cost, pareto_front
-from siting.scenario import AllocationModel, CoveringModel
+from siting.config import scenario as scenario_mod
+from siting.config.scenario import AllocationModel, CoveringModel
 
 
 def run(world, **models):

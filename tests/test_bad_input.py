@@ -10,7 +10,7 @@ import geopandas as gpd
 import pytest
 import shapely
 
-import siting.cache as siting_cache
+import siting.pipeline.cache as siting_cache
 
 from conftest import CRS, SHARED, X0, Y0
 

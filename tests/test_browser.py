@@ -11,7 +11,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
 import siting
-from siting.exports import report
+from siting.exports.report import document as report
 
 ROOT = Path(__file__).resolve().parents[1]
 # Basemap tiles are the one thing the offline map still fetches; everything else must load.
@@ -201,7 +201,7 @@ def test_screenshot_is_saved_under_outputs(page, result):
 
 
 def test_comparison_map_opens_offline(browser, result, tmp_path):
-    from siting.exports import webmap
+    from siting.exports.webmap import page as webmap
 
     other = siting.run(result.scenario.with_overrides(name="what-if", resolution=2000), write=False)
     path = webmap.write_comparison(

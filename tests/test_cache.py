@@ -15,9 +15,9 @@ import pytest
 import shapely
 
 import siting
-import siting.cache
-from siting.cache import Cache, fingerprint, prune
+import siting.pipeline.cache
 from siting.cli import main
+from siting.pipeline.cache import Cache, fingerprint, prune
 
 from conftest import CRS, X0, Y0
 
@@ -221,7 +221,7 @@ def test_a_change_in_how_sites_are_picked_reuses_the_scores(world: Path):
 
 def test_other_code_invalidates_everything(world: Path, monkeypatch: pytest.MonkeyPatch):
     run(world)
-    monkeypatch.setattr(siting.cache, "code_version", lambda: "another version of siting")
+    monkeypatch.setattr(siting.pipeline.cache, "code_version", lambda: "another version of siting")
     assert run(world).cache.summary()["hits"] == []
 
 
@@ -302,25 +302,25 @@ def test_cli_no_cache_and_cache_command(world: Path, tmp_path: Path, capsys):
     shown = capsys.readouterr().out
     assert str(tmp_path / "out" / ".cache") in shown and "entries" in shown
     assert main(["cache", scenario, "--clear"]) == 0
-    assert siting.cache.size(tmp_path / "out" / ".cache")[0] == 0
+    assert siting.pipeline.cache.size(tmp_path / "out" / ".cache")[0] == 0
     shutil.rmtree(tmp_path / "out")
 
 
 def test_entries_round_trip_with_mapped_writable_arrays(tmp_path: Path):
-    from siting.grid import Grid, Raster
+    from siting.raster.grid import Grid, Raster
 
     grid = Grid.from_bounds((0, 0, 1000, 500), 100, CRS)
     raster = Raster(np.arange(50, dtype=np.float32).reshape(5, 10), grid, "r", "m", "", key="k")
     value = {"raster": raster, "mask": np.eye(3, dtype=bool), "frame": pd.DataFrame({"a": [1]})}
     path = tmp_path / "entry.pkl"
-    siting.cache.dump(value, path)
-    back = siting.cache.load(path)
+    siting.pipeline.cache.dump(value, path)
+    back = siting.pipeline.cache.load(path)
     np.testing.assert_array_equal(back["raster"].data, raster.data)
     assert back["raster"].data.flags.aligned and back["raster"].key == "k"
     back["raster"].data[0, 0] = -1  # copy-on-write: the run's change stays in the run
-    assert siting.cache.load(path)["raster"].data[0, 0] == 0
+    assert siting.pipeline.cache.load(path)["raster"].data[0, 0] == 0
     np.testing.assert_array_equal(back["mask"], np.eye(3, dtype=bool))
     pd.testing.assert_frame_equal(back["frame"], value["frame"])
     path.write_bytes(path.read_bytes()[:-100])  # into the last array
     with pytest.raises(ValueError, match="truncated"):
-        siting.cache.load(path)
+        siting.pipeline.cache.load(path)

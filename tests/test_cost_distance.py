@@ -1,4 +1,4 @@
-"""siting.cost.cost_distance and its numba kernel (siting.dijkstra), checked against
+"""siting.raster.cost.cost_distance and its numba kernel (siting.raster.dijkstra), checked against
 scikit-image's MCP_Geometric, hand-computed grids, analytic slope ramps and a plain-Python
 heap Dijkstra written here from the documented step rule."""
 
@@ -14,8 +14,8 @@ import shapely
 from affine import Affine
 from skimage.graph import MCP_Geometric
 
-from siting import dijkstra
-from siting.cost import Slope, cost_distance
+from siting.raster import dijkstra
+from siting.raster.cost import Slope, cost_distance
 
 SQ2, SQ5 = math.sqrt(2.0), math.sqrt(5.0)
 KING = [(-1, 0), (1, 0), (0, -1), (0, 1), (-1, -1), (-1, 1), (1, -1), (1, 1)]

@@ -4,10 +4,10 @@ import shapely
 from affine import Affine
 from skimage.graph import MCP_Geometric
 
-from siting.cost import CostField, cost_distance, friction_surface, resample
-from siting.criteria import distance, distance_update, within_radius
-from siting.grid import Grid, Raster
-from siting.scenario import Exclusion, Friction
+from siting.config.scenario import Exclusion, Friction
+from siting.mcda.criteria import distance, distance_update, within_radius
+from siting.raster.cost import CostField, cost_distance, friction_surface, resample
+from siting.raster.grid import Grid, Raster
 
 CRS = "EPSG:32645"
 

@@ -160,7 +160,7 @@ def test_real_gem_and_boundary_scenario_runs(tmp_path):
     # Mines with a GEM licence boundary are its polygons (as the reader gives them), not points.
     polygons = mines[mines["boundary_source"] == "gem"]
     assert len(polygons) >= 5 and set(polygons.geom_type) <= {"Polygon", "MultiPolygon"}
-    from siting.sources.gem import read_gem
+    from siting.inputs.sources.gem import read_gem
 
     gem = read_gem(
         SHARED / "gem" / "gcmt_non_closed_kuzbass_bbox.csv",

@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from siting.errors import LayerError
-from siting.sources.gem import SCHEMA, read_gcmt_table, read_gem
+from siting.inputs.sources.gem import SCHEMA, read_gcmt_table, read_gem
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 GEM = DATA / "gem"

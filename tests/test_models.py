@@ -8,10 +8,10 @@ import shapely
 from scipy.optimize import minimize
 from scipy.spatial import cKDTree
 
-from siting.criteria import within_radius
-from siting.grid import Grid
-from siting.models import GrowthPoles, PMedian, weber_point
-from siting.sources.orlib import read_pmed
+from siting.inputs.sources.orlib import read_pmed
+from siting.mcda.criteria import within_radius
+from siting.models.facility import GrowthPoles, PMedian, weber_point
+from siting.raster.grid import Grid
 
 
 def test_weber_point_matches_a_general_optimiser():
@@ -185,7 +185,7 @@ def small_instance(seed: int, n: int = 6, m: int = 4):
 def test_capacitated_multi_sourcing_equals_enumeration(seed):
     from scipy.optimize import linprog
 
-    from siting.models import CapacitatedFacilityLocation
+    from siting.models.facility import CapacitatedFacilityLocation
 
     cost, w, cap, fixed = small_instance(seed)
     n, m = cost.shape
@@ -210,7 +210,7 @@ def test_capacitated_multi_sourcing_equals_enumeration(seed):
 
 @pytest.mark.parametrize("seed", [3, 4])
 def test_capacitated_single_sourcing_equals_enumeration(seed):
-    from siting.models import CapacitatedFacilityLocation
+    from siting.models.facility import CapacitatedFacilityLocation
 
     cost, w, cap, fixed = small_instance(seed)
     n, m = cost.shape
@@ -229,7 +229,7 @@ def test_capacitated_single_sourcing_equals_enumeration(seed):
 
 def test_capacitated_infeasible_capacity_is_a_clear_error():
     from siting.errors import InfeasibleError
-    from siting.models import CapacitatedFacilityLocation
+    from siting.models.facility import CapacitatedFacilityLocation
 
     cost, w, cap, fixed = small_instance(0)
     with pytest.raises(InfeasibleError, match=r"total demand .* exceeds the capacity"):
@@ -237,7 +237,7 @@ def test_capacitated_infeasible_capacity_is_a_clear_error():
 
 
 def test_maximal_covering_with_a_fixed_site_equals_enumeration():
-    from siting.models import MaximalCovering
+    from siting.models.facility import MaximalCovering
 
     rng = np.random.default_rng(6)
     cost = rng.uniform(0, 60, (25, 7))
@@ -252,7 +252,7 @@ def test_maximal_covering_with_a_fixed_site_equals_enumeration():
 
 
 def test_p_center_equals_enumeration():
-    from siting.models import PCenter
+    from siting.models.facility import PCenter
 
     rng = np.random.default_rng(7)
     cost = rng.uniform(1, 100, (20, 8))
@@ -271,7 +271,7 @@ def test_p_center_equals_enumeration():
 )
 def test_model_inputs_are_checked(cost, weights, message):
     from siting.errors import InfeasibleError
-    from siting.models import CapacitatedFacilityLocation, MaximalCovering
+    from siting.models.facility import CapacitatedFacilityLocation, MaximalCovering
 
     with pytest.raises(InfeasibleError, match=message):
         CapacitatedFacilityLocation(10.0, 1.0).fit(cost, weights)

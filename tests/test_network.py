@@ -1,4 +1,4 @@
-"""Network travel times (siting.network) against networkx on real OpenStreetMap extracts."""
+"""Network travel times (siting.network.graph) against networkx on real OpenStreetMap extracts."""
 
 from __future__ import annotations
 
@@ -11,9 +11,10 @@ import numpy as np
 import osmnx as ox
 import pytest
 
-from siting import dictread, network
 from siting.errors import LayerError, SitingError
-from siting.network import (
+from siting.network import dictread
+from siting.network import graph as network
+from siting.network.graph import (
     access_times,
     graph_arrays,
     od_matrix,
@@ -378,7 +379,8 @@ def test_snap_and_off_network_leg(aguascalientes):
         access_times(times, snapped, off_speed_kmh=0)
 
 
-# The compiled reader (siting.dictread) reads CPython 3.11's dicts directly; anything it does not
+# The compiled reader (siting.network.dictread) reads CPython 3.11's dicts directly; anything it
+# does not
 # know falls back to the pure-Python reader. Both must give exactly the same arrays.
 
 needs_compiled_reader = pytest.mark.skipif(

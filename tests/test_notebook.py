@@ -77,7 +77,7 @@ def test_notebook_runs_and_proposes_the_scenarios_sites(monkeypatch, tmp_path):
     plants = re.search(r"^plants: (\d+)$", last, re.MULTILINE)
     assert plants, last
     # The capacitated default lets the opening cost choose: enough plants for all the output.
-    mines = gpd.read_file(siting.scenario.LAYERS / "kuzbass" / "mines.geojson")
+    mines = gpd.read_file(siting.config.scenario.LAYERS / "kuzbass" / "mines.geojson")
     output = mines.loc[mines["status"] == "operating", "output_mtpa"].sum()
     n = int(plants.group(1))
     assert n * scenario.allocation.capacity >= output

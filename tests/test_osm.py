@@ -1,4 +1,4 @@
-"""OpenStreetMap layers (siting.sources.osm, ``siting fetch osm``).
+"""OpenStreetMap layers (siting.inputs.sources.osm, ``siting fetch osm``).
 
 Real extracts go through ``--osm-file``; the download path runs against a local HTTP server that
 speaks Overpass and Nominatim (their status, interpreter and search endpoints) with answers
@@ -30,7 +30,7 @@ import shapely
 import siting
 from siting.cli import main
 from siting.errors import LayerError, SitingError
-from siting.sources import osm
+from siting.inputs.sources import osm
 
 from conftest import SHARED
 
@@ -339,8 +339,8 @@ def test_a_scenario_on_the_extract_runs(aguascalientes: osm.Fetched, tmp_path: P
 
 
 def test_a_layer_name_the_geopackage_lacks(aguascalientes: osm.Fetched) -> None:
-    from siting.layers import read_layer
-    from siting.scenario import LayerSpec
+    from siting.config.scenario import LayerSpec
+    from siting.inputs.layers import read_layer
 
     spec = LayerSpec(name="stations", path=aguascalientes.gpkg, layer="stations")
     with pytest.raises(LayerError, match="has no layer 'stations'") as err:
@@ -589,5 +589,5 @@ def test_region_of_a_scenario_is_its_study_area_padded(world: Path) -> None:
     assert padded.contains(boundary.geometry.iloc[0].buffer(5000 * 0.74))
     assert not padded.contains(boundary.geometry.iloc[0].buffer(5000 * 1.01))
     # by default its largest buffer or search distance (a criterion's 20 km reach here)
-    assert siting.scenario.load(world / "scenario.toml").pad == 20_000
+    assert siting.config.scenario.load(world / "scenario.toml").pad == 20_000
     assert osm.region_from_scenario(world / "scenario.toml").label == "synthetic + 20 km"

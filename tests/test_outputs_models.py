@@ -18,7 +18,8 @@ import pyogrio
 import pytest
 
 import siting
-from siting.exports import report, webmap
+from siting.exports.report import document as report
+from siting.exports.webmap import page as webmap
 
 
 @pytest.fixture(scope="module")

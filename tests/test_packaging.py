@@ -41,7 +41,7 @@ def test_wheel_ships_the_layers_and_runs_the_default(tmp_path):
     ).is_file()
     env = {**os.environ, "PYTHONPATH": str(target)}
     code = (
-        "import siting, siting.scenario as s; print(s.DEFAULT_SCENARIO); "
+        "import siting, siting.config.scenario as s; print(s.DEFAULT_SCENARIO); "
         "r = siting.run(resolution=3000, write=False); print(len(r.sites))"
     )
     proc = subprocess.run(

@@ -114,7 +114,7 @@ def test_patch_statistics_equal_scipy_label_statistics(result):
     """Per-patch mean and maximum equal ndimage's label statistics, which they replace."""
     from scipy import ndimage
 
-    from siting.sites import candidate_patches
+    from siting.mcda.sites import candidate_patches
 
     for surface in result.surfaces.values():
         patches, labels = candidate_patches(surface)

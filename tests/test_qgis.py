@@ -15,7 +15,7 @@ import rasterio
 
 import siting
 from siting.exports import gpkg
-from siting.exports.qgis_styles import vector_style
+from siting.exports.qgis.styles import vector_style
 
 ROOT = Path(__file__).resolve().parents[1]
 PROBE = Path(__file__).with_name("qgis_project_probe.py")

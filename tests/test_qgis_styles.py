@@ -17,8 +17,9 @@ import numpy as np
 import pytest
 
 import siting
-from siting.exports import gpkg, qgis_styles, rasters
-from siting.grid import Raster
+from siting.exports import gpkg, rasters
+from siting.exports.qgis import styles as qgis_styles
+from siting.raster.grid import Raster
 
 HERE = Path(__file__).resolve().parent
 PROBE = HERE / "qgis_style_probe.py"
@@ -265,7 +266,7 @@ def test_raster_styles_ramp_over_the_finite_values(run):
 def test_a_run_styles_its_rasters_from_memory_as_from_the_files(run, tmp_path):
     """The styles a run writes from the rasters in memory (skipping reading the GeoTIFFs back)
     are those of the files it wrote, byte for byte."""
-    from siting.exports.qgis_project import _raster
+    from siting.exports.qgis.project import _raster
 
     written = rasters.rasters_of(run)
     grid = run.grid
@@ -523,7 +524,7 @@ def test_a_run_makes_its_qgis_project_from_memory_as_from_its_files(run, tmp_pat
     import re
     import zipfile
 
-    from siting.exports import qgis_project
+    from siting.exports.qgis import project as qgis_project
 
     def made(folder: Path) -> tuple[str, dict[str, str]]:
         with zipfile.ZipFile(folder / "siting.qgz") as qgz:

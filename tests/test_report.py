@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 
 import siting
-from siting.exports import figures, report
+from siting.exports.report import document as report
+from siting.exports.report import figures
 from siting.exports.runinfo import sha256
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"

@@ -6,8 +6,8 @@ import sys
 import pytest
 
 import siting
+from siting.config.scenario import DEFAULT_SCENARIO, from_dict, load
 from siting.errors import ScenarioError
-from siting.scenario import DEFAULT_SCENARIO, from_dict, load
 
 
 def test_default_scenario_loads_with_three_profiles():

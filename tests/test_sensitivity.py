@@ -8,9 +8,9 @@ import pytest
 from test_bad_input import assert_user_error, siting
 
 import siting as siting_pkg
-from siting import scenario as scenario_mod
-from siting.sensitivity import sensitivity, weight_draws
-from siting.weights import ahp_weights
+from siting.config import scenario as scenario_mod
+from siting.mcda.weights import ahp_weights
+from siting.whatif.sensitivity import sensitivity, weight_draws
 
 
 def test_dirichlet_draws_centre_on_the_weights_with_the_stated_spread():

@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 
-from siting.scenario import Standardization
-from siting.standardize import accumulate, linear, sigmoid, standardize, target, threshold
+from siting.config.scenario import Standardization
+from siting.mcda.standardize import accumulate, linear, sigmoid, standardize, target, threshold
 
 
 def test_linear_lower_is_better_ramps_and_clips():

@@ -7,8 +7,8 @@ from affine import Affine
 
 import siting
 from siting.errors import LayerError, ScenarioError
-from siting.grid import Grid
-from siting.terrain import read_dem, slope
+from siting.raster.grid import Grid
+from siting.raster.terrain import read_dem, slope
 
 from conftest import CRS, X0, Y0
 

@@ -11,10 +11,10 @@ import shapely
 from test_bad_input import assert_nothing_written, assert_user_error, edit, siting
 
 import siting as siting_pkg
-from siting import scenario as scenario_mod
-from siting.grid import Grid, Raster
-from siting.scenario import CoveringModel
-from siting.traveltime import TravelTimes, graph_from_lines, road_graph
+from siting.config import scenario as scenario_mod
+from siting.config.scenario import CoveringModel
+from siting.network.traveltime import TravelTimes, graph_from_lines, road_graph
+from siting.raster.grid import Grid, Raster
 
 CRS = "EPSG:32645"
 ROAD_KMH = 60.0

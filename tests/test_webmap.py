@@ -11,8 +11,8 @@ import matplotlib
 import pytest
 
 import siting
-from siting.exports import webmap
-from siting.exports.offline import inline_assets
+from siting.exports.webmap import page as webmap
+from siting.exports.webmap.offline import inline_assets
 
 
 @pytest.fixture(scope="module")

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from siting.errors import ScenarioError
-from siting.weights import ahp_weights
+from siting.mcda.weights import ahp_weights
 
 
 def test_saaty_textbook_matrix():

@@ -11,8 +11,8 @@ import shapely
 from test_bad_input import assert_nothing_written, assert_user_error, siting
 
 import siting as siting_pkg
-from siting import compare
-from siting import scenario as scenario_mod
+from siting.config import scenario as scenario_mod
+from siting.whatif import compare
 
 from conftest import CRS, X0, Y0
 

@@ -17,12 +17,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from siting.pipeline import Result
+    from siting.pipeline.stages import Result
 
 
 def write_outputs(result: Result) -> Path:
     """Write every output the scenario asks for and return the output folder."""
-    from siting.exports import gpkg, qgis_project, rasters, report, runinfo, webmap
+    from siting.exports import gpkg, rasters, runinfo
+    from siting.exports.qgis import project as qgis_project
+    from siting.exports.report import document as report
+    from siting.exports.webmap import page as webmap
 
     scenario = result.scenario
     final = scenario.output_dir

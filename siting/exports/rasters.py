@@ -11,10 +11,10 @@ import rasterio
 import rasterio.shutil
 from rasterio.io import MemoryFile
 
-from siting.grid import Raster
+from siting.raster.grid import Raster
 
 if TYPE_CHECKING:
-    from siting.pipeline import Result
+    from siting.pipeline.stages import Result
 
 NODATA = -9999.0
 

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 if TYPE_CHECKING:
-    from siting.pipeline import Result
+    from siting.pipeline.stages import Result
 
 PACKAGES = (
     "siting",
@@ -79,7 +79,7 @@ def _number(value: Any) -> float | int | None:
 def allocation_info(result: Result) -> dict[str, Any] | None:
     """``run.json``'s "allocation": the model, the solver's proof and the plants opened, and the
     Pareto sweep (one record per suitability weight) when there was one."""
-    from siting.exports.webmap import transport_unit
+    from siting.exports.webmap.page import transport_unit
 
     a = result.allocation
     if a is None:

@@ -1,0 +1,1 @@
+"""The planners' report (``report.html`` and ``report.md``) and its figures."""

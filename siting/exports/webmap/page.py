@@ -1,0 +1,773 @@
+"""``map.html``: the interactive folium map of a run, and a side-by-side map of two runs.
+
+Overlays are grouped (Proposals, Technoparks (covering), Suitability, Criteria, Constraints,
+Inputs) in one layer control; basemaps (OpenStreetMap, satellite, terrain, from xyzservices) in
+another. With ``offline=True`` (the default) every script and style is inlined, so the file opens
+on a closed network; only basemap tiles need one.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+import re
+import threading
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import branca.colormap
+import branca.element
+import folium
+import folium.plugins
+import geopandas as gpd
+import jinja2
+import matplotlib
+import matplotlib.image
+import numpy as np
+import xyzservices.providers as xyz
+from affine import Affine
+from rasterio.warp import Resampling, calculate_default_transform, reproject
+
+from siting.exports.webmap.offline import inline_assets
+from siting.raster.grid import Raster
+
+if TYPE_CHECKING:
+    from siting.pipeline.stages import Result
+
+WGS84 = "EPSG:4326"
+MAX_PIXELS = 1000
+CLUSTER_COLOR = "#7b3294"
+STATUS_COLORS = {
+    "operating": "#252525",
+    "mothballed": "#8c6d31",
+    "proposed": "#1f77b4",
+    "closed": "#969696",
+}
+LINE_STYLES = {  # (layer, kind) → colour, weight
+    ("rail", "main"): ("#000000", 3.5),
+    ("rail", "branch"): ("#525252", 2.0),
+    ("roads", "federal"): ("#d94801", 3.0),
+    ("roads", "regional"): ("#fd8d3c", 2.0),
+}
+COVERED_COLORS = {True: "#1a9850", False: "#d73027"}  # demand reached in time, or not
+EXISTING_COLOR = "#e7298a"  # facilities kept open by the covering model (UgleNaukoGrad's pink)
+COVERING_GROUP = "Technoparks (covering)"
+BASEMAPS = (
+    (xyz.OpenStreetMap.Mapnik, "OpenStreetMap"),
+    (xyz.Esri.WorldImagery, "Satellite (Esri World Imagery)"),
+    (xyz.OpenTopoMap, "Terrain (OpenTopoMap)"),
+)
+TITLE = (
+    "<style>.leaflet-control-layers-expanded{{max-height:calc(100vh - 160px);"
+    "overflow-y:auto}}</style>"
+    "<div id='siting-title' style='position:fixed;top:10px;left:60px;z-index:1000;"
+    "background:white;padding:6px 10px;border-radius:4px;box-shadow:0 1px 4px #0004;"
+    "font:13px sans-serif;max-width:480px'><b>{title}</b><br>scenario <code>{name}</code> · "
+    "grid {res:g} m · {n_sites} proposed sites{notes}</div>"
+)
+
+
+def raster_overlay(
+    raster: Raster, cmap: str = "viridis", vmin: float | None = None, vmax: float | None = None
+) -> tuple[str, list[list[float]]]:
+    """A raster warped to lon/lat as a PNG data URI, with its bounds for ``ImageOverlay``.
+
+    Values are scaled from ``vmin``–``vmax`` (default: the raster's finite range) to the colour
+    map; no-data is transparent.
+    """
+    grid = raster.grid
+    # Thin the source to about the overlay's size first: GDAL's bilinear kernel widens with the
+    # downsampling factor, which made warping a full-resolution grid the map's slowest step.
+    step = max(1, max(grid.width, grid.height) // MAX_PIXELS)
+    data = raster.data[step // 2 :: step, step // 2 :: step]
+    src = np.where(np.isfinite(data), data, np.nan).astype(np.float32)
+    src_transform = grid.transform @ Affine.scale(step)
+    transform, width, height = calculate_default_transform(
+        grid.crs, WGS84, grid.width, grid.height, *grid.bounds
+    )
+    scale = max(1.0, max(width, height) / MAX_PIXELS)
+    width, height = int(width / scale), int(height / scale)
+    transform = transform @ transform.scale(scale, scale)
+    dst = np.full((height, width), np.nan, dtype=np.float32)
+    reproject(
+        src,
+        dst,
+        src_transform=src_transform,
+        src_crs=grid.crs,
+        dst_transform=transform,
+        dst_crs=WGS84,
+        src_nodata=np.nan,
+        dst_nodata=np.nan,
+        resampling=Resampling.bilinear,
+    )
+    finite = np.isfinite(dst)
+    lo = float(np.nanmin(dst)) if vmin is None and finite.any() else (vmin or 0.0)
+    hi = float(np.nanmax(dst)) if vmax is None and finite.any() else (vmax or 1.0)
+    scaled = (np.nan_to_num(dst, nan=lo) - lo) / ((hi - lo) or 1.0)
+    rgba = matplotlib.colormaps[cmap](np.clip(scaled, 0, 1))
+    rgba[..., 3] = np.where(finite, 0.75, 0.0)
+    buffer = io.BytesIO()
+    matplotlib.image.imsave(buffer, rgba, format="png")
+    uri = "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
+    west, north = transform @ (0, 0)
+    east, south = transform @ (width, height)
+    return uri, [[south, west], [north, east]]
+
+
+def _cached_overlay(result: Result, raster: Raster, **style: Any) -> tuple[str, list[list[float]]]:
+    """:func:`raster_overlay` through the run's cache: an unchanged raster is not warped again."""
+    store = result.cache
+    key = store.key("overlay", raster, style, MAX_PIXELS)
+    return store.get(
+        "overlay", f"overlay {raster.name}", key, lambda: raster_overlay(raster, **style)
+    )
+
+
+def _bars(row: gpd.GeoSeries, criteria: list, units: dict[str, str]) -> str:
+    rows = "".join(
+        f"<tr><td>{html.escape(c.title or c.name)}</td><td style='width:110px'>"
+        f"<div class='bar' style='background:#2b8cbe;height:10px;"
+        f"width:{max(0.0, row[f'w_{c.name}']) / max(row['score'], 1e-9) * 100:.0f}%'></div></td>"
+        f"<td>{row[f'w_{c.name}']:.3f}</td><td>{row[f'raw_{c.name}']:,.0f} "
+        f"{html.escape(units[c.name])}</td></tr>"
+        for c in criteria
+    )
+    return (
+        "<table style='font-size:11px'><tr><th>criterion</th><th colspan=2>contribution</th>"
+        f"<th>raw value</th></tr>{rows}</table>"
+    )
+
+
+def weight_unit(field_name: str | None) -> str:
+    """Units of demand weights named by a weight field: a mine's ``output`` is in Mt/yr."""
+    return "Mt/yr" if field_name == "output" else (field_name or "weight")
+
+
+def transport_unit(field_name: str | None) -> str:
+    """Units of weight × km (road-equivalent km): Mt·km/yr for mines weighted by ``output``."""
+    if field_name == "output":
+        return "Mt·km/yr"
+    return f"{weight_unit(field_name)}·km"
+
+
+def _site_popup(row: gpd.GeoSeries, result: Result) -> str:
+    profile = result.scenario.profiles[row["profile"]]
+    units = {name: r.units for name, r in result.criteria.items()}
+    head = (
+        f"<div class='site-popup'><b>{html.escape(profile.title)} #{row['rank']}</b> "
+        f"<code>{html.escape(row['site_id'])}</code><br>rank {row['rank']} · score "
+        f"<b>{row['score']:.3f}</b><br>{html.escape(str(row.get('near', '')))} "
+        f"({row['lat']:.4f} N, {row['lon']:.4f} E)"
+    )
+    served = ""
+    a = result.allocation
+    if a is not None and row["site_id"] in set(a.plants["site_id"]):
+        served = _plant_block(result, row["site_id"])
+    return head + served + _bars(row, list(profile.criteria), units) + "</div>"
+
+
+def _fmt(value: float, digits: int = 1) -> str:
+    return f"{value:,.{digits}f}" if np.isfinite(value) else "–"
+
+
+def _plant_block(result: Result, site_id: str) -> str:
+    """The popup lines of a site the location-allocation opened: what it serves, its transport,
+    and its capacity and utilisation in the capacitated model."""
+    a = result.allocation
+    spec = result.scenario.allocation
+    unit = weight_unit(spec.weight_field)
+    plant = a.plants[a.plants["site_id"] == site_id].iloc[0]
+    lines = a.lines[a.lines["site_id"] == site_id].sort_values("weight", ascending=False)
+    items = "".join(
+        f"<li>{html.escape(str(d))}: {w:.2f} {unit}, {km:.1f} km"
+        + (f" ({share:.0%} of it)" if share < 1 - 1e-6 else "")
+        + "</li>"
+        for d, w, km, share in zip(
+            lines["demand"], lines["weight"], lines["km"], lines["share"], strict=True
+        )
+    )
+    what = "mines" if spec.demand == "mines" else f"{html.escape(spec.demand)} features"
+    capacity = ""
+    if "capacity" in plant.index and np.isfinite(plant["capacity"]):
+        capacity = (
+            f"<br>capacity {_fmt(plant['capacity'])} {unit}, utilisation "
+            f"<b>{plant['utilisation']:.0%}</b>"
+        )
+    return (
+        f"<br><b>{html.escape(a.model)} plant</b>: serves {int(plant['n_served'])} {what}, "
+        f"{plant['served_weight']:.1f} {unit}{capacity}<br>transport "
+        f"{_fmt(plant['weight_x_km'])} {transport_unit(spec.weight_field)} (road-equivalent km)"
+        f"<ul style='margin:2px 0;padding-left:16px'>{items}</ul>"
+    )
+
+
+def _lines(gdf: gpd.GeoDataFrame, layer: str, name: str) -> folium.GeoJson:
+    def style(feature: dict) -> dict:
+        color, weight = LINE_STYLES.get(
+            (layer, feature["properties"].get("kind")), ("#636363", 2.0)
+        )
+        return {"color": color, "weight": weight}
+
+    fields = [c for c in ("name", "ref", "kind") if c in gdf.columns]
+    return folium.GeoJson(
+        gdf.to_crs(WGS84),
+        name=name,
+        style_function=style,
+        tooltip=folium.GeoJsonTooltip(fields) if fields else None,
+    )
+
+
+def _points(
+    gdf: gpd.GeoDataFrame,
+    name: str,
+    size_field: str | None,
+    color_of,
+    label,
+    show: bool = True,
+    scale: float = 2.5,
+) -> folium.FeatureGroup:
+    group = folium.FeatureGroup(name=name, show=show)
+    wgs = gdf.to_crs(WGS84)
+    sizes = (
+        wgs[size_field].to_numpy(dtype=float) if size_field in wgs.columns else np.ones(len(wgs))
+    )
+    for (_, row), size in zip(wgs.iterrows(), sizes, strict=True):
+        point = row.geometry.representative_point()
+        folium.CircleMarker(
+            [point.y, point.x],
+            radius=3 + scale * np.sqrt(max(size, 0.0)),
+            color=color_of(row),
+            fill=True,
+            fill_opacity=0.6,
+            weight=1,
+            tooltip=label(row),
+        ).add_to(group)
+    return group
+
+
+def _polygons(
+    gdf: gpd.GeoDataFrame,
+    name: str,
+    color: str,
+    show: bool,
+    fields: list[str],
+    opacity: float = 0.25,
+    dash: str | None = None,
+) -> folium.GeoJson:
+    fields = [f for f in fields if f in gdf.columns]
+    return folium.GeoJson(
+        gdf.to_crs(WGS84),
+        name=name,
+        show=show,
+        style_function=lambda _: {
+            "color": color,
+            "weight": 1,
+            "fillOpacity": opacity,
+            "dashArray": dash,
+        },
+        tooltip=folium.GeoJsonTooltip(fields) if fields else None,
+    )
+
+
+def _no_site_notes(result: Result) -> list[str]:
+    notes = []
+    for name, p in result.scenario.profiles.items():
+        if not (result.sites["profile"] == name).any():
+            notes.append(
+                f"No site proposed for {p.title}: no patch of the best "
+                f"{100 * (1 - p.candidate_quantile):g} % of eligible land reaches "
+                f"{p.min_area_ha:g} ha."
+            )
+    return notes
+
+
+def add_result(fmap: folium.Map | folium.Figure, result: Result, controls: bool = True) -> dict:
+    """Draw a run's layers onto ``fmap``; returns the overlay groups {group: [layers]}."""
+    layers = result.layers
+    groups: dict[str, list] = {
+        "Proposals": [],
+        COVERING_GROUP: [],
+        "Suitability": [],
+        "Criteria": [],
+        "Constraints": [],
+        "Inputs": [],
+    }
+
+    def add(group: str, layer) -> None:
+        layer.add_to(fmap)
+        groups[group].append(layer)
+
+    area = gpd.GeoSeries([result.study_area], crs=result.scenario.crs).to_crs(WGS84)
+    add(
+        "Inputs",
+        folium.GeoJson(
+            area.__geo_interface__,
+            name="Study area",
+            style_function=lambda _: {"color": "#333", "weight": 2, "fill": False},
+        ),
+    )
+    for i, surface in enumerate(result.surfaces.values()):
+        uri, bounds = _cached_overlay(result, surface.suitability, vmin=0.0, vmax=1.0)
+        add(
+            "Suitability",
+            folium.raster_layers.ImageOverlay(
+                uri, bounds, name=f"Suitability: {surface.profile.title}", show=i == 0
+            ),
+        )
+    for name, raster in result.criteria.items():
+        uri, bounds = _cached_overlay(result, raster, cmap="magma_r")
+        label = f"Criterion: {name}" + (f" ({raster.units})" if raster.units else "")
+        add("Criteria", folium.raster_layers.ImageOverlay(uri, bounds, name=label, show=False))
+    for surface in result.surfaces.values():
+        if len(surface.exclusions):
+            add(
+                "Constraints",
+                _polygons(
+                    surface.exclusions,
+                    f"Exclusions: {surface.profile.title}",
+                    "#b2182b",
+                    False,
+                    ["reason"],
+                    opacity=0.3,
+                    dash="4 4",
+                ),
+            )
+    if "protected_areas" in layers:
+        add(
+            "Constraints",
+            _polygons(
+                layers["protected_areas"],
+                "Protected areas",
+                "#1a9850",
+                True,
+                ["name", "kind", "area_km2"],
+                opacity=0.2,
+            ),
+        )
+    if "water" in layers:
+        add(
+            "Constraints",
+            _polygons(
+                layers["water"],
+                "Lakes and reservoirs",
+                "#2171b5",
+                True,
+                ["name", "kind"],
+                opacity=0.5,
+            ),
+        )
+    if "rivers" in layers:
+        add(
+            "Constraints",
+            folium.GeoJson(
+                layers["rivers"].to_crs(WGS84),
+                name="Rivers",
+                style_function=lambda _: {"color": "#4292c6", "weight": 1.5},
+                tooltip=folium.GeoJsonTooltip(
+                    [c for c in ("name", "width_m") if c in layers["rivers"].columns] or None
+                ),
+            ),
+        )
+    for layer, title in (("roads", "Roads"), ("rail", "Rail")):
+        if layer in layers:
+            add("Inputs", _lines(layers[layer], layer, title))
+    if "settlements" in layers and "population" in layers["settlements"].columns:
+        add(
+            "Inputs",
+            _points(
+                layers["settlements"],
+                "Settlements (size = population)",
+                "population",
+                lambda _: "#6a51a3",
+                lambda r: f"{r.get('name', '')}: {int(r['population']):,}",
+                show=False,
+                scale=0.012,
+            ),
+        )
+    if result.clusters is not None and len(result.clusters):
+        add(
+            "Inputs",
+            _polygons(
+                result.clusters,
+                "Growth poles (mine clusters)",
+                CLUSTER_COLOR,
+                True,
+                [
+                    "cluster",
+                    "n_members",
+                    "total_weight",
+                    *(["total_capacity"] if result.scenario.clusters.capacity_field else []),
+                    "stability",
+                    "members",
+                ],
+                opacity=0.08,
+            ),
+        )
+        add("Inputs", _weber_points(result))
+    if "mines" in layers:
+        add(
+            "Inputs",
+            _points(
+                layers["mines"],
+                "Mines (size = output, colour = status)",
+                "output",
+                lambda r: STATUS_COLORS.get(str(r.get("status", "")), "#252525"),
+                lambda r: (
+                    f"{r.get('name', '')}: {float(r.get('output', np.nan)):.1f} Mt/yr, "
+                    f"{r.get('status', '')}, {r.get('mine_type', '')}"
+                ),
+            ),
+        )
+    if result.allocation is not None:
+        lines = result.allocation.lines.to_crs(WGS84)
+        top = float(lines["weight"].max()) or 1.0
+        unit = weight_unit(result.scenario.allocation.weight_field)
+        per_km = transport_unit(result.scenario.allocation.weight_field)
+        group = folium.FeatureGroup(name="Haul routes: mine → plant (width = output)")
+        for _, row in lines.iterrows():
+            share = f" ({row['share']:.0%} of it)" if row["share"] < 1 - 1e-6 else ""
+            folium.PolyLine(
+                [(y, x) for x, y in row.geometry.coords],
+                color="#636363",
+                weight=1 + 6 * row["weight"] / top,
+                opacity=0.7,
+                tooltip=f"{row['demand']} → {row['site_id']}: {row['weight']:.2f} {unit}{share}, "
+                f"{row['km']:.1f} km road-equivalent cost over {row['route_km']:.1f} km of "
+                f"least-cost route, {row['weight_x_km']:,.1f} {per_km}",
+            ).add_to(group)
+        add("Proposals", group)
+    if result.covering is not None:
+        for layer in _covering(result):
+            add(COVERING_GROUP, layer)
+    for name, surface in result.surfaces.items():
+        profile = surface.profile
+        sites = result.sites[result.sites["profile"] == name].to_crs(WGS84)
+        group = folium.FeatureGroup(name=f"Sites: {profile.title}")
+        for _, row in sites.iterrows():
+            folium.CircleMarker(
+                [row.geometry.y, row.geometry.x],
+                radius=9,
+                color="white",
+                weight=2,
+                fill=True,
+                fill_color=profile.color,
+                fill_opacity=0.95,
+                popup=folium.Popup(_site_popup(row, result), max_width=460),
+                tooltip=f"{profile.title} #{row['rank']}: {row.get('near', '')} "
+                f"(score {row['score']:.2f})",
+            ).add_to(group)
+        add("Proposals", group)
+    return {group: layers for group, layers in groups.items() if layers}
+
+
+def _weber_name(result: Result) -> str:
+    spec = result.scenario.clusters
+    if spec is not None and spec.snap_profile is not None:
+        return "Growth-pole Weber points (★ snapped to eligible land)"
+    return "Growth-pole Weber points"
+
+
+def _weber_points(result: Result) -> folium.FeatureGroup:
+    """Each growth pole's Weber point (small ring) and, with a snap profile, the nearest eligible
+    cell it was moved to (star), joined by a dashed line."""
+    spec = result.scenario.clusters
+    clusters = result.clusters
+    snap = spec.snap_profile if spec is not None else None
+    title = result.scenario.profiles[snap].title if snap in result.scenario.profiles else snap
+    group = folium.FeatureGroup(name=_weber_name(result))
+    exact = gpd.GeoSeries(
+        gpd.points_from_xy(clusters["weber_x"], clusters["weber_y"]), crs=result.scenario.crs
+    ).to_crs(WGS84)
+    has_snap = snap is not None and "weber_snap_x" in clusters.columns
+    moved = (
+        gpd.GeoSeries(
+            gpd.points_from_xy(clusters["weber_snap_x"], clusters["weber_snap_y"]),
+            crs=result.scenario.crs,
+        ).to_crs(WGS84)
+        if has_snap
+        else exact
+    )
+    for k, (_, c) in enumerate(clusters.iterrows()):
+        a, b = exact.iloc[k], moved.iloc[k]
+        text = f"Pole {c['cluster']}: Weber point (least output-weighted distance to its mines)"
+        if has_snap:
+            text = (
+                f"Pole {c['cluster']}: Weber point moved {c['snap_m'] / 1000:.1f} km to the "
+                f"nearest eligible {title} cell"
+            )
+            folium.PolyLine(
+                [(a.y, a.x), (b.y, b.x)], color=CLUSTER_COLOR, weight=1.5, dash_array="4 4"
+            ).add_to(group)
+        folium.CircleMarker(
+            [a.y, a.x], radius=4, color=CLUSTER_COLOR, weight=2, fill=False, tooltip=text
+        ).add_to(group)
+        if has_snap:
+            folium.Marker(
+                [b.y, b.x],
+                icon=_glyph("★", CLUSTER_COLOR, 20),
+                tooltip=text,
+            ).add_to(group)
+    return group
+
+
+def _glyph(char: str, color: str, size: int) -> folium.DivIcon:
+    """A marker drawn as one character (★, ◆) with a white halo: core Leaflet, no plugin."""
+    return folium.DivIcon(
+        html=(
+            f"<div style='font-size:{size}px;line-height:{size}px;color:{color};"
+            "text-shadow:0 0 2px #fff,0 0 2px #fff,0 0 3px #fff;text-align:center'>"
+            f"{char}</div>"
+        ),
+        icon_size=(size, size),
+        icon_anchor=(size // 2, size // 2),
+        class_name="siting-glyph",
+    )
+
+
+def covering_names(result: Result) -> dict[str, str]:
+    """The covering group's layer names: existing sites, new sites, demand."""
+    c = result.covering
+    return {
+        "existing": "Technoparks kept open (existing, ★)",
+        "new": "Technoparks new (maximal covering, ◆)",
+        "demand": f"Demand reached within {c.max_minutes:g} min (green) or not (red)",
+    }
+
+
+def _covering_popup(row: gpd.GeoSeries, result: Result) -> str:
+    c = result.covering
+    spec = result.scenario.covering
+    weight = spec.weight_field or "demand"
+    n = int(row["n_covered"])
+    what = "settlement" if spec.demand == "settlements" else f"{spec.demand} feature"
+    what += "" if n == 1 else "s"
+    head = f"<div class='covering-popup'><b>{html.escape(str(row['name']))}</b> " + (
+        "(existing, kept open)"
+        if row["status"] == "existing"
+        else f"(new: <code>{html.escape(str(row['site_id']))}</code>, score {row['score']:.3f})"
+    )
+    return (
+        f"{head}<br>covers {_fmt(row['covered_weight'], 0)} {html.escape(weight)} in {n} "
+        f"{html.escape(what)} within {c.max_minutes:g} min (those nearest to it among the open "
+        "sites)</div>"
+    )
+
+
+def _covering(result: Result) -> list[folium.FeatureGroup]:
+    """The maximal covering: existing sites (★), new sites (◆) and the demand points, green
+    where an open site is within the time limit, red where none is."""
+    c = result.covering
+    spec = result.scenario.covering
+    names = covering_names(result)
+    profile = result.scenario.profiles.get(c.profile)
+    new_color = profile.color if profile is not None else "#2ca02c"
+    sites = c.sites.to_crs(WGS84)
+    out = []
+    for status, glyph, color in (("existing", "★", EXISTING_COLOR), ("new", "◆", new_color)):
+        chosen = sites[sites["status"] == status]
+        if chosen.empty:  # no existing facility named in the scenario
+            continue
+        group = folium.FeatureGroup(name=names[status])
+        for _, row in chosen.iterrows():
+            folium.Marker(
+                [row.geometry.y, row.geometry.x],
+                icon=_glyph(glyph, color, 24),
+                popup=folium.Popup(_covering_popup(row, result), max_width=360),
+                tooltip=f"{row['name']} ({status}): covers {_fmt(row['covered_weight'], 0)} "
+                f"{spec.weight_field or 'demand'}",
+            ).add_to(group)
+        out.append(group)
+    demand = c.demand.to_crs(WGS84)
+    top = float(demand["weight"].max()) if len(demand) else 1.0
+    group = folium.FeatureGroup(name=names["demand"])
+    for _, row in demand.iterrows():
+        covered = bool(row["covered"])
+        minutes = float(row["minutes"])
+        reach = (
+            f"{minutes:.1f} min to {row['served_by']}"
+            if covered
+            else (
+                f"{minutes:.1f} min to the nearest open site"
+                if np.isfinite(minutes)
+                else "no open site reachable"
+            )
+        )
+        folium.CircleMarker(
+            [row.geometry.y, row.geometry.x],
+            radius=3 + 9 * np.sqrt(max(float(row["weight"]), 0.0) / (top or 1.0)),
+            color=COVERED_COLORS[covered],
+            fill=True,
+            fill_opacity=0.6,
+            weight=1,
+            tooltip=f"{row['name']}: {_fmt(row['weight'], 0)} {spec.weight_field or 'demand'}, "
+            f"{reach} ({'covered' if covered else 'not covered'})",
+        ).add_to(group)
+    out.append(group)
+    return out
+
+
+def covering_note(result: Result) -> str:
+    """One line on the covering result for the map's title box ('' without covering)."""
+    c = result.covering
+    if c is None or not c.total:
+        return ""
+    return (
+        f"Technoparks: {c.p} new + {int((c.sites['status'] == 'existing').sum())} existing reach "
+        f"{c.coverage / c.total:.1%} of {result.scenario.covering.weight_field or 'demand'} "
+        f"within {c.max_minutes:g} min (existing alone {c.baseline / c.total:.1%})."
+    )
+
+
+def _legend() -> branca.colormap.LinearColormap:
+    return branca.colormap.LinearColormap(
+        [matplotlib.colors.rgb2hex(matplotlib.colormaps["viridis"](v)) for v in (0.0, 0.5, 1.0)],
+        vmin=0,
+        vmax=1,
+        caption="Suitability (0 worst – 1 best)",
+    )
+
+
+def _basemaps(fmap: folium.Map) -> None:
+    for i, (provider, name) in enumerate(BASEMAPS):
+        folium.TileLayer(provider, name=name, show=i == 0).add_to(fmap)
+
+
+def build(result: Result) -> folium.Map:
+    """The folium map of a run."""
+    s = result.scenario
+    area = gpd.GeoSeries([result.study_area], crs=s.crs).to_crs(WGS84)
+    minx, miny, maxx, maxy = area.total_bounds
+    fmap = folium.Map(
+        location=[(miny + maxy) / 2, (minx + maxx) / 2],
+        zoom_start=7,
+        tiles=None,
+        control_scale=True,
+    )
+    _basemaps(fmap)
+    groups = add_result(fmap, result)
+    _legend().add_to(fmap)
+    folium.LayerControl(position="topright", collapsed=True).add_to(fmap)
+    folium.plugins.GroupedLayerControl(
+        groups, exclusive_groups=False, collapsed=False, position="topright"
+    ).add_to(fmap)
+    folium.plugins.Fullscreen(position="topleft").add_to(fmap)
+    folium.plugins.MeasureControl(
+        position="topleft",
+        primary_length_unit="kilometers",
+        secondary_length_unit="meters",
+        primary_area_unit="hectares",
+    ).add_to(fmap)
+    folium.plugins.MiniMap(
+        tile_layer=folium.TileLayer(xyz.OpenStreetMap.Mapnik),
+        position="bottomleft",
+        toggle_display=True,
+    ).add_to(fmap)
+    notes = "".join(
+        f"<br><span class='no-sites'>{html.escape(n)}</span>" for n in _no_site_notes(result)
+    )
+    if covering_note(result):
+        notes += f"<br><span class='covering'>{html.escape(covering_note(result))}</span>"
+    fmap.get_root().html.add_child(
+        folium.Element(
+            TITLE.format(
+                title=html.escape(s.title),
+                name=html.escape(s.name),
+                res=result.grid.res,
+                n_sites=len(result.sites),
+                notes=notes,
+            )
+        )
+    )
+    fmap.fit_bounds([[miny, minx], [maxy, maxx]])
+    return fmap
+
+
+def build_comparison(
+    a: Result, b: Result, labels: tuple[str, str] | None = None
+) -> folium.plugins.DualMap:
+    """Two runs side by side, panning and zooming together (for what-if comparisons)."""
+    labels = labels or (a.scenario.title, b.scenario.title)
+    area = gpd.GeoSeries([a.study_area], crs=a.scenario.crs).to_crs(WGS84)
+    minx, miny, maxx, maxy = area.total_bounds
+    dual = folium.plugins.DualMap(
+        location=[(miny + maxy) / 2, (minx + maxx) / 2],
+        zoom_start=7,
+        tiles=None,
+        layout="horizontal",
+    )
+    for side, result, label in ((dual.m1, a, labels[0]), (dual.m2, b, labels[1])):
+        for i, (provider, name) in enumerate(BASEMAPS):
+            folium.TileLayer(provider, name=name, show=i == 0).add_to(side)
+        groups = add_result(side, result)
+        folium.plugins.GroupedLayerControl(groups, exclusive_groups=False, collapsed=True).add_to(
+            side
+        )
+        side.get_root().html.add_child(
+            folium.Element(
+                f"<div class='compare-label' style='display:none'>{html.escape(label)}</div>"
+            )
+        )
+    head = (
+        f"<div style='position:fixed;top:8px;left:50%;transform:translateX(-50%);"
+        f"z-index:1000;background:white;padding:4px 10px;border-radius:4px;"
+        f"font:13px sans-serif'><b>{html.escape(labels[0])}</b> ⟷ "
+        f"<b>{html.escape(labels[1])}</b></div>"
+    )
+    dual.get_root().html.add_child(folium.Element(head))
+    dual.fit_bounds([[miny, minx], [maxy, maxx]])
+    return dual
+
+
+def write(result: Result, path: Path, offline: bool = True) -> Path:
+    """Write ``map.html`` (self-contained when ``offline``)."""
+    page = render(build(result))
+    path.write_text(inline_assets(page) if offline else page, encoding="utf-8")
+    return path
+
+
+def render(fmap: folium.Map | folium.plugins.DualMap) -> str:
+    """The HTML page of ``fmap``, as ``fmap.get_root().render()`` gives it, in a sixth of the time.
+
+    branca wraps each element's rendered output (its script with the GeoJSON data, its HTML, an
+    overlay's PNG data URI) in a new element whose template is that output, compiling it with
+    Jinja: about 700 compilations of already rendered text for the Kuzbass map, most of the render
+    time. While the page renders, such text without any Jinja syntax becomes a :class:`_Literal`.
+    """
+    with _RENDERING:  # one render at a time swaps branca's Template (threads of a batch)
+        original, branca.element.Template = branca.element.Template, _template
+        try:
+            return fmap.get_root().render()
+        finally:
+            branca.element.Template = original
+
+
+_RENDERING = threading.Lock()
+_JINJA_SYNTAX = re.compile(r"\{[{%#]")
+
+
+class _Literal:
+    """A template of text without Jinja syntax: it renders to the text as Jinja would (newlines
+    normalised to ``\\n``, one trailing newline dropped), without compiling it."""
+
+    def __init__(self, source: str) -> None:
+        text = source.replace("\r\n", "\n").replace("\r", "\n")
+        self.text = text.removesuffix("\n")
+
+    def render(self, *args: Any, **kwargs: Any) -> str:
+        return self.text
+
+
+def _template(source: str) -> jinja2.Template | _Literal:
+    """What branca's ``Element(template=source)`` compiles: a :class:`_Literal` when ``source``
+    holds no Jinja syntax, else the Jinja template itself."""
+    return jinja2.Template(source) if _JINJA_SYNTAX.search(source) else _Literal(source)
+
+
+def write_comparison(
+    a: Result, b: Result, path: Path, offline: bool = True, labels: tuple[str, str] | None = None
+) -> Path:
+    """Write a side-by-side comparison map of two runs."""
+    page = render(build_comparison(a, b, labels))
+    path.write_text(inline_assets(page) if offline else page, encoding="utf-8")
+    return path

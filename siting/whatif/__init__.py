@@ -1,0 +1,2 @@
+"""What-if questions on runs: comparisons of two runs, batches of scenarios and weight
+sensitivity."""
