@@ -6,7 +6,7 @@ Usage: python benchmarks/orlib_pmedian.py DIR [--spopt-budget SECONDS] [--spopt-
 DIR holds Beasley's ``pmed*.txt`` files and ``optima.csv`` (columns instance, n, p, optimal),
 e.g. /work/shared/data/orlib. Each instance is read as its all-pairs shortest-path cost matrix
 (every node a client of weight 1 and a candidate site) and solved with
-``siting.models.facility.PMedian(method="exact")``; one line per instance gives our objective, the
+``siting.models.PMedian(method="exact")``; one line per instance gives our objective, the
 published optimum, our gap to it (%), the solver's proven gap (%) and our wall time.
 
 Then, in the same process and on the same cost matrices, spopt's ``PMedian`` (PuLP model solved
@@ -37,7 +37,7 @@ from pathlib import Path
 import numpy as np
 
 from siting.inputs.sources.orlib import read_pmed
-from siting.models.facility import PMedian
+from siting.models import PMedian
 
 METHOD = "exact"
 

@@ -1,0 +1,246 @@
+"""Covering and center models, solved by HiGHS: maximal covering (MCLP) and the p-center."""
+
+from __future__ import annotations
+
+import numbers
+import time
+
+import numpy as np
+import scipy.sparse as sp
+from scipy.optimize import LinearConstraint
+
+from siting.errors import InfeasibleError
+from siting.models import milp
+from siting.models.validation import (
+    CostMatrixEstimator,
+    check_cost,
+    check_int,
+    check_number,
+    check_sample_weight,
+    finite_costs,
+)
+
+
+class MaximalCovering(CostMatrixEstimator):
+    """Open ``p`` sites to cover the most client weight within a ``radius`` of cost (MCLP,
+    Church & ReVelle), keeping ``fixed`` sites open (existing facilities). Solved with HiGHS.
+
+    A scikit-learn estimator: ``__init__`` only stores the parameters (so ``get_params``,
+    ``clone`` and the repr work), :meth:`fit` checks them and learns the attributes ending in
+    ``_``.
+
+    Parameters
+    ----------
+    p
+        Number of sites open in the solution, the ``fixed`` ones included.
+    radius
+        A client is covered by a site whose cost (e.g. travel minutes) is at most this.
+    fixed
+        Indices of sites (columns of the cost matrix) kept open, e.g. existing facilities.
+    time_limit
+        Seconds for the solver.
+
+    Attributes
+    ----------
+    facilities_
+        Indices of the open sites (``fixed`` included), sorted.
+    covered_
+        Per client, whether an open site covers it.
+    coverage_
+        Covered client weight.
+    gap_
+        HiGHS's relative optimality gap (0 = proven optimal).
+    seconds_
+        Solver wall time.
+    """
+
+    def __init__(
+        self,
+        p: int,
+        radius: float,
+        fixed: np.ndarray | list[int] | None = None,
+        time_limit: float = 60.0,
+    ) -> None:
+        self.p = p
+        self.radius = radius
+        self.fixed = fixed
+        self.time_limit = time_limit
+
+    def fit(
+        self, X: np.ndarray, y: object = None, sample_weight: np.ndarray | None = None
+    ) -> MaximalCovering:
+        """Choose the sites.
+
+        Parameters
+        ----------
+        X
+            Cost matrix, shape (n_clients, n_sites), e.g. travel minutes, ``inf`` where
+            impossible. Clients are the samples (rows), candidate sites the features (columns).
+        y
+            Not used; present for scikit-learn's ``fit(X, y)`` convention. Give the weights as
+            ``sample_weight=``, not second.
+        sample_weight
+            Weight of each client (e.g. population), shape (n_clients,), >= 0 (None: 1 each).
+
+        Returns
+        -------
+        MaximalCovering
+            The fitted estimator.
+
+        Raises
+        ------
+        ValueError, TypeError
+            If a parameter, ``X`` or ``sample_weight`` is invalid (a programmer error).
+        InfeasibleError
+            If ``p`` is below the number of fixed sites or above the number of sites.
+        """
+        model = "maximal covering"
+        p = check_int(self.p, "p", model, 1)
+        check_number(self.radius, "radius", model)
+        check_number(self.time_limit, "time_limit", model)
+        cost = check_cost(self, X, model)
+        w = check_sample_weight(sample_weight, len(cost), model)
+        n, m = cost.shape
+        fixed = _check_fixed(self.fixed, m, model)
+        if not len(fixed) <= p <= m:
+            raise InfeasibleError(
+                f"{model}: p = {p} with {len(fixed)} fixed sites and {m} candidates",
+                "p must lie between the fixed count and m",
+            )
+        reach = (cost <= self.radius).astype(float)
+        start = time.perf_counter()
+        # Variables: y (m sites) then z (n clients covered).
+        objective = np.concatenate([np.zeros(m), -w])
+        cover = sp.hstack([-sp.csr_matrix(reach), sp.eye(n)])
+        count = sp.hstack([sp.csr_matrix(np.ones((1, m))), sp.csr_matrix((1, n))])
+        lower = np.zeros(m + n)
+        lower[fixed] = 1
+        constraints = [
+            LinearConstraint(cover, -np.inf, 0),
+            LinearConstraint(count, p, p),
+            LinearConstraint(sp.eye(m + n), lower, 1),
+        ]
+        integrality = np.concatenate([np.ones(m), np.zeros(n)])
+        res = milp.solve(objective, constraints, integrality, self.time_limit, model)
+        self.seconds_ = time.perf_counter() - start
+        self.facilities_ = np.flatnonzero(res.x[:m] > 0.5)
+        self.covered_ = reach[:, self.facilities_].any(axis=1)
+        self.coverage_ = float(w[self.covered_].sum())
+        self.gap_ = milp.mip_gap(res)
+        return self
+
+
+def _check_fixed(fixed: object, m: int, model: str) -> np.ndarray:
+    """The fixed sites as distinct column indices of the cost matrix."""
+    if fixed is None:
+        return np.zeros(0, dtype=int)
+    array = np.asarray(fixed)
+    if array.size == 0:
+        return np.zeros(0, dtype=int)
+    if array.ndim != 1 or not all(isinstance(v, numbers.Integral) for v in array.tolist()):
+        raise TypeError(f"{model}: fixed must be a 1-D sequence of site indices, not {fixed!r}")
+    if array.min() < 0 or array.max() >= m or len(np.unique(array)) != len(array):
+        raise ValueError(
+            f"{model}: fixed = {array.tolist()} must be distinct column indices of X (0 to {m - 1})"
+        )
+    return array.astype(int)
+
+
+class PCenter(CostMatrixEstimator):
+    """Open ``p`` sites minimising the largest client cost to its nearest open site. HiGHS.
+
+    A scikit-learn estimator: ``__init__`` only stores the parameters (so ``get_params``,
+    ``clone`` and the repr work), :meth:`fit` checks them and learns the attributes ending in
+    ``_``. The objective is a maximum, so client weights do not enter it and :meth:`fit` takes
+    none.
+
+    Parameters
+    ----------
+    p
+        Number of sites to open.
+    time_limit
+        Seconds for the solver.
+
+    Attributes
+    ----------
+    facilities_
+        Indices of the open sites, sorted.
+    assignment_
+        For each client, the index of its nearest open site.
+    objective_
+        The largest client cost to its nearest open site.
+    gap_
+        HiGHS's relative optimality gap (0 = proven optimal).
+    seconds_
+        Solver wall time.
+    """
+
+    def __init__(self, p: int, time_limit: float = 60.0) -> None:
+        self.p = p
+        self.time_limit = time_limit
+
+    def fit(self, X: np.ndarray, y: object = None) -> PCenter:
+        """Choose the sites.
+
+        Parameters
+        ----------
+        X
+            Cost matrix, shape (n_clients, n_sites), ``inf`` where impossible. Clients are the
+            samples (rows), candidate sites the features (columns).
+        y
+            Not used; present for scikit-learn's ``fit(X, y)`` convention.
+
+        Returns
+        -------
+        PCenter
+            The fitted estimator.
+
+        Raises
+        ------
+        ValueError, TypeError
+            If a parameter or ``X`` is invalid (a programmer error).
+        InfeasibleError
+            If ``p`` exceeds the number of sites.
+        """
+        model = "p-center"
+        p = check_int(self.p, "p", model, 1)
+        check_number(self.time_limit, "time_limit", model)
+        cost = check_cost(self, X, model)
+        n, m = cost.shape
+        if p > m:
+            raise InfeasibleError(
+                f"{model}: p = {p} but {m} candidate sites", "lower p or add candidates"
+            )
+        c = finite_costs(cost, model)
+        start = time.perf_counter()
+        # Variables: y (m), x (n × m), then D (the largest cost, scaled to [0, 1] by c.max()).
+        scale = c.max() or 1.0
+        objective = np.concatenate([np.zeros(m + n * m), [1.0]])
+        one_each = sp.hstack(
+            [sp.csr_matrix((n, m)), sp.kron(sp.eye(n), np.ones((1, m))), sp.csr_matrix((n, 1))]
+        )
+        link = sp.hstack(
+            [-sp.kron(np.ones((n, 1)), sp.eye(m)), sp.eye(n * m), sp.csr_matrix((n * m, 1))]
+        )
+        radius = sp.hstack(
+            [
+                sp.csr_matrix((n, m)),
+                sp.block_diag([c[i][None, :] / scale for i in range(n)]),
+                -sp.csr_matrix(np.ones((n, 1))),
+            ]
+        )
+        count = sp.hstack([sp.csr_matrix(np.ones((1, m))), sp.csr_matrix((1, n * m + 1))])
+        constraints = [
+            LinearConstraint(one_each, 1, 1),
+            LinearConstraint(link, -np.inf, 0),
+            LinearConstraint(radius, -np.inf, 0),
+            LinearConstraint(count, p, p),
+        ]
+        integrality = np.concatenate([np.ones(m), np.zeros(n * m + 1)])
+        res = milp.solve(objective, constraints, integrality, self.time_limit, model)
+        self.seconds_ = time.perf_counter() - start
+        self.facilities_ = np.flatnonzero(res.x[:m] > 0.5)
+        self.assignment_ = self.facilities_[np.argmin(c[:, self.facilities_], axis=1)]
+        self.objective_ = float(c[np.arange(n), self.assignment_].max())
+        self.gap_ = milp.mip_gap(res)
+        return self
