@@ -3,6 +3,24 @@
 Every problem a user can fix (a bad scenario key, a missing file, an empty layer) is raised as a
 :class:`SitingError`. The command line prints its message and exits with status 2; anything else
 is a bug and keeps its traceback.
+
+Each subclass also derives from the builtin exception that describes it, so that code using
+siting as a library can catch the standard type without importing this module:
+
+===========================  ======================================================
+:class:`ScenarioError`       :class:`ValueError`: a bad value in the scenario
+:class:`LayerError`          :class:`ValueError`: a layer that cannot be used (no CRS, empty,
+                             a missing field, an unreadable file)
+:class:`LayerNotFoundError`  also :class:`FileNotFoundError`: a layer, DEM or data file that
+                             does not exist
+:class:`InfeasibleError`     :class:`ValueError`: valid input that admits no solution
+===========================  ======================================================
+
+A missing file stays a :class:`LayerError` (and so a :class:`ValueError`), so that one
+``except LayerError`` still catches every layer problem; ``except FileNotFoundError`` catches
+just the missing ones. :class:`SitingError` itself is a plain :class:`Exception`: the errors the
+command line raises directly (a bad option) are of no builtin kind. A :class:`ValueError` that
+is not a :class:`SitingError` is still a bug, and the command line shows its traceback.
 """
 
 from __future__ import annotations
@@ -25,13 +43,17 @@ class SitingError(Exception):
         super().__init__(f"{message}\n  fix: {fix}" if fix else message)
 
 
-class ScenarioError(SitingError):
+class ScenarioError(SitingError, ValueError):
     """The scenario file is malformed or inconsistent."""
 
 
-class LayerError(SitingError):
+class LayerError(SitingError, ValueError):
     """A layer cannot be read or is unusable (no CRS, empty, invalid)."""
 
 
-class InfeasibleError(SitingError):
+class LayerNotFoundError(LayerError, FileNotFoundError):
+    """A layer's file (or a DEM, a tracker sheet, an OSM extract) does not exist."""
+
+
+class InfeasibleError(SitingError, ValueError):
     """The scenario is valid but admits no solution (no suitable cell, too few sites)."""

@@ -14,7 +14,7 @@ import shapely
 from pyogrio.errors import DataSourceError
 
 from siting.config.scenario import Edit
-from siting.errors import LayerError, ScenarioError
+from siting.errors import LayerError, LayerNotFoundError, ScenarioError
 
 ADDED = "_added_by"
 
@@ -25,9 +25,12 @@ def apply(gdf: gpd.GeoDataFrame, edits: list[Edit]) -> gpd.GeoDataFrame:
     Raises
     ------
     ScenarioError
-        If a selection matches no feature, names unknown ids or an unknown field.
+        If a selection matches no feature, names unknown ids or an unknown field, or an
+        addition has neither a path nor a GeoJSON geometry.
+    LayerNotFoundError
+        If an added file does not exist.
     LayerError
-        If an added file cannot be read or has no CRS, or an inline geometry is not GeoJSON.
+        If an added file cannot be read or has no CRS.
     """
     for edit in edits:
         if edit.action == "add":
@@ -66,7 +69,9 @@ def check_inside(gdf: gpd.GeoDataFrame, window: shapely.Geometry) -> gpd.GeoData
 def _features(edit: Edit) -> gpd.GeoDataFrame:
     if edit.path is not None:
         if not edit.path.is_file():
-            raise LayerError(f"{edit.key}.path: file not found: {edit.path}", "fix the path")
+            raise LayerNotFoundError(
+                f"{edit.key}.path: file not found: {edit.path}", "fix the path"
+            )
         try:
             gdf = gpd.read_file(edit.path)
         except (DataSourceError, OSError, ValueError) as exc:
@@ -76,6 +81,11 @@ def _features(edit: Edit) -> gpd.GeoDataFrame:
         if gdf.crs is None:
             raise LayerError(f"{edit.key}.path: {edit.path} has no CRS", "assign one")
         return gdf
+    if edit.geometry is None:
+        raise ScenarioError(
+            f"{edit.key} adds nothing: it has neither path nor geometry",
+            "give path = <file> or an inline geometry = { type = ..., coordinates = ... }",
+        )
     try:
         geom = shapely.geometry.shape(edit.geometry)
     except (KeyError, TypeError, ValueError, AttributeError, shapely.errors.ShapelyError) as exc:

@@ -16,7 +16,7 @@ import shapely
 from pyogrio.errors import DataLayerError, DataSourceError
 
 from siting.config.scenario import LAYER_KINDS, Edit, LayerSpec, Scenario
-from siting.errors import LayerError, ScenarioError
+from siting.errors import LayerError, LayerNotFoundError, ScenarioError
 from siting.inputs import edits
 
 log = logging.getLogger("siting")
@@ -41,12 +41,13 @@ def read_layer(spec: LayerSpec, crs: str, changes: list[Edit] | None = None) -> 
 
     Raises
     ------
+    LayerNotFoundError
+        If the file (or the GEM boundaries file) does not exist.
     LayerError
-        If the file is missing or unreadable, has no CRS, lacks a mapped field, or has no
-        usable geometry.
+        If the file is unreadable, has no CRS, lacks a mapped field, or has no usable geometry.
     """
     if not spec.path.is_file():
-        raise LayerError(
+        raise LayerNotFoundError(
             f"layer {spec.name!r}: file not found: {spec.path}",
             f"fix layers.{spec.name}.path (relative paths start at the scenario file)",
         )
@@ -54,7 +55,7 @@ def read_layer(spec: LayerSpec, crs: str, changes: list[Edit] | None = None) -> 
         from siting.inputs.sources.gem import read_gem
 
         if spec.boundaries is not None and not spec.boundaries.is_file():
-            raise LayerError(
+            raise LayerNotFoundError(
                 f"layer {spec.name!r}: boundaries file not found: {spec.boundaries}",
                 f"fix layers.{spec.name}.boundaries (relative paths start at the scenario file)",
             )

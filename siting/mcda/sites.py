@@ -82,7 +82,7 @@ def candidate_patches(surface: Surface) -> tuple[gpd.GeoDataFrame, np.ndarray]:
             "mean_score": sums / counts,
             "max_score": maxima,
         },
-        geometry=[shapely.union_all(polygons[i]) for i in ids],
+        geometry=[shapely.union_all(polygons[i]) for i in ids.tolist()],
         crs=suit.grid.crs,
     )
     return patches, labels

@@ -19,6 +19,7 @@ import numpy as np
 from numba import njit
 
 from siting.config.scenario import Standardization
+from siting.errors import ScenarioError
 from siting.raster.cost import CORES
 
 LINEAR, SIGMOID, THRESHOLD, TARGET = 0, 1, 2, 3
@@ -141,7 +142,8 @@ def accumulate(
     parameters = _parameters(values, spec, within)
     # Cell by cell, so bands of rows are independent: one per core (the loop releases the GIL).
     edges = np.linspace(0, len(values), CORES + 1).astype(int).tolist()
-    bands = [slice(a, b) for a, b in itertools.pairwise(edges) if b > a] or [...]
+    # No value at all: one empty band (a slice, so that values[b] keeps its dimensions).
+    bands = [slice(a, b) for a, b in itertools.pairwise(edges) if b > a] or [slice(0, 0)]
     with ThreadPoolExecutor(max_workers=len(bands)) as pool:
         done = [
             pool.submit(_accumulate, values[b], *parameters, weight, total[b], scores[b])
@@ -158,18 +160,29 @@ def _parameters(
     """The function code, its two parameters and whether higher raw values are better."""
     higher = spec.direction == "higher"
     if spec.fn == "linear":
-        low, high = spec.low, spec.high
-        if low is None:
+        if spec.low is None and spec.high is None:
             mask = np.ones(values.shape, dtype=bool) if within is None else within
             low, high, found = _finite_range(values, np.ascontiguousarray(mask))
             low, high = (low, high) if found else (0.0, 1.0)
             high = high if high > low else low + 1.0
-        return LINEAR, float(low), float(high), higher
+            return LINEAR, float(low), float(high), higher
+        return LINEAR, _needs(spec, "low", spec.low), _needs(spec, "high", spec.high), higher
     if spec.fn == "sigmoid":
-        return SIGMOID, float(spec.midpoint), float(spec.spread), higher
+        midpoint = _needs(spec, "midpoint", spec.midpoint)
+        return SIGMOID, midpoint, _needs(spec, "spread", spec.spread), higher
     if spec.fn == "threshold":
-        return THRESHOLD, float(spec.value), 0.0, higher
-    return TARGET, float(spec.optimum), float(spec.spread), True
+        return THRESHOLD, _needs(spec, "value", spec.value), 0.0, higher
+    return TARGET, _needs(spec, "optimum", spec.optimum), _needs(spec, "spread", spec.spread), True
+
+
+def _needs(spec: Standardization, name: str, value: float | None) -> float:
+    """``value``, the parameter ``name`` of ``spec``, as a float; a :class:`ScenarioError` if it
+    is missing (a :class:`Standardization` built in Python; the scenario loader checks its own)."""
+    if value is None:
+        raise ScenarioError(
+            f"standardize fn = {spec.fn!r} needs {name}", f"give {name} = <number> with it"
+        )
+    return float(value)
 
 
 def _floats(values: np.ndarray) -> np.ndarray:

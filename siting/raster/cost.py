@@ -141,7 +141,9 @@ class CostDistance:
         if len(rows) == 1:
             rows.append(row)
             cols.append(col)
-        xs, ys = self.transform @ (np.array(cols[::-1]) + 0.5, np.array(rows[::-1]) + 0.5)
+        # affine documents vector arrays for @, but its stub admits only tuples of floats.
+        centres = (np.array(cols[::-1]) + 0.5, np.array(rows[::-1]) + 0.5)
+        xs, ys = self.transform @ centres  # type: ignore[operator]
         return shapely.LineString(np.column_stack([xs, ys]))
 
 
@@ -292,7 +294,7 @@ def cost_distance(
     params = np.zeros(3)
     model = dijkstra.ISOTROPIC
     factor_range = (1.0, 1.0)
-    if slope is not None:
+    if slope is not None and dem is not None:  # both or neither, checked above
         elevation = np.zeros((height + 2 * pad, padded_width))
         elevation[pad:-pad, pad:-pad] = dem
         elevation = elevation.ravel()
@@ -401,7 +403,8 @@ def _source_cells(
             raise ValueError(f"cost_distance: source {k} is an empty geometry")
         if isinstance(geom, shapely.Point):
             col, row = (math.floor(v) for v in ~transform @ (geom.x, geom.y))
-            found = np.array([row * width + col]) if 0 <= row < height and 0 <= col < width else []
+            inside = 0 <= row < height and 0 <= col < width
+            found = np.array([row * width + col] if inside else [], dtype=np.int64)
         else:
             found = _window_cells(geom, transform, shape)
         if len(found) == 0:

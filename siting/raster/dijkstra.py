@@ -14,9 +14,11 @@ the step's grade when a DEM is given. Forbidden steps (a slope factor of ``inf``
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
+from typing import Any, cast
 
 import numpy as np
-from llvmlite import ir
+from llvmlite import binding, ir
 from numba import njit, types
 from numba.core import cgutils
 from numba.extending import intrinsic
@@ -53,34 +55,49 @@ def crossed(moves: np.ndarray) -> np.ndarray:
     return out
 
 
-@intrinsic
-def _prefetch(typingctx: object, array: types.Array, index: types.Integer) -> tuple:
-    """Hint the CPU to fetch the cache line of ``array[index]`` (its first element if 2-D) and
-    carry on: unlike a load it waits for nothing, and it never faults."""
+#: Whether :func:`_prefetch` emits LLVM's prefetch intrinsic. From LLVM 17 on, pointers are
+#: opaque and its one spelling is ``llvm.prefetch.p0`` on a ``ptr``. An older LLVM (llvmlite
+#: 0.44 has LLVM 15, whose numba emits typed pointers) gets no prefetch instead: it is only a
+#: hint, so costs are the same and only rasters much larger than the cache are slower.
+PREFETCH = binding.llvm_version_info >= (17,)
+
+
+def _prefetch_typing(typingctx: object, array: types.Type, index: types.Type) -> tuple | None:
+    """Typing of :func:`_prefetch` for numba: ``(array, index) -> None`` for an array and an
+    integer index, ``None`` (not supported) otherwise."""
+    if not isinstance(array, types.Array) or not isinstance(index, types.Integer):
+        return None
     signature = types.void(array, index)
 
-    def codegen(context, builder, sig, args):
+    def codegen(context: Any, builder: ir.IRBuilder, sig: Any, args: list[ir.Value]) -> ir.Value:
+        if not PREFETCH:
+            return context.get_dummy_value()
         array_type = sig.args[0]
         data = context.make_array(array_type)(context, builder, args[0])
         indices = [args[1]] + [context.get_constant(types.intp, 0)] * (array_type.ndim - 1)
+        # numba.core.cgutils is the helper module numba's own documented extending examples
+        # use; get_item_pointer honours the array's strides.
         pointer = cgutils.get_item_pointer(
             context, builder, array_type, data, indices, wraparound=False
         )
-        byte_pointer = ir.IntType(8).as_pointer()
+        opaque = ir.PointerType()
         i32 = ir.IntType(32)
-        llvm_prefetch = cgutils.get_or_insert_function(
-            builder.module,
-            ir.FunctionType(ir.VoidType(), [byte_pointer, i32, i32, i32]),
-            "llvm.prefetch.p0i8",
+        # llvmlite names the overload from the pointer type: llvm.prefetch.p0.
+        llvm_prefetch = builder.module.declare_intrinsic(
+            "llvm.prefetch", [opaque], ir.FunctionType(ir.VoidType(), [opaque, i32, i32, i32])
         )
         # Arguments: address, 0 = for a read, 3 = keep in all cache levels, 1 = data cache.
-        builder.call(
-            llvm_prefetch,
-            [builder.bitcast(pointer, byte_pointer), i32(0), i32(3), i32(1)],
-        )
+        builder.call(llvm_prefetch, [builder.bitcast(pointer, opaque), i32(0), i32(3), i32(1)])
         return context.get_dummy_value()
 
     return signature, codegen
+
+
+#: Hint the CPU to fetch the cache line of ``array[index]`` (its first element if 2-D) and carry
+#: on: unlike a load it waits for nothing, and it never faults. Callable from jitted code only.
+#: The cast: numba's stub types an intrinsic's call like its typing function (with
+#: ``typingctx``, returning ``Never``); jitted code calls it as ``_prefetch(array, index)``.
+_prefetch = cast(Callable[[np.ndarray, int], None], intrinsic(_prefetch_typing))
 
 
 @njit(cache=True, nogil=True)
@@ -101,7 +118,9 @@ def impassable(friction: np.ndarray, nodata: float, out: np.ndarray) -> int:
 
 
 @njit(cache=True, nogil=True)
-def load_state(state: np.ndarray, friction: np.ndarray, blocked: np.ndarray, pad: int) -> tuple:
+def load_state(
+    state: np.ndarray, friction: np.ndarray, blocked: np.ndarray, pad: int
+) -> tuple[float, float]:
     """Fill the (uninitialised) ``state`` of :func:`spread` for the 2-D ``friction`` padded by
     ``pad`` impassable cells: costs ``inf``, friction ``inf`` on the border and ``blocked``
     cells. Returns the smallest positive and the largest friction of the other cells (``inf``
@@ -403,7 +422,9 @@ def _sort_cells(
 
 
 @njit(cache=True, nogil=True)
-def _grow(pool: np.ndarray, chain: np.ndarray, spare: np.ndarray) -> tuple:
+def _grow(
+    pool: np.ndarray, chain: np.ndarray, spare: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Double the block pool and its bookkeeping."""
     bigger = np.empty((2 * len(pool), pool.shape[1]), dtype=pool.dtype)
     bigger[: len(pool)] = pool

@@ -9,7 +9,7 @@ import rasterio
 from rasterio.errors import RasterioIOError
 from rasterio.warp import Resampling, reproject
 
-from siting.errors import LayerError
+from siting.errors import LayerError, LayerNotFoundError
 from siting.raster.grid import Grid, Raster
 
 
@@ -18,11 +18,13 @@ def read_dem(path: Path, grid: Grid) -> Raster:
 
     Raises
     ------
+    LayerNotFoundError
+        If the file does not exist.
     LayerError
-        If the file is missing, unreadable, has no CRS, or does not overlap the grid.
+        If the file is unreadable, has no CRS, or does not overlap the grid.
     """
     if not path.is_file():
-        raise LayerError(
+        raise LayerNotFoundError(
             f"terrain: DEM not found: {path}",
             "fix terrain.dem (relative paths start at the scenario file)",
         )

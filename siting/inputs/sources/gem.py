@@ -26,7 +26,7 @@ import geopandas as gpd
 import pandas as pd
 import shapely
 
-from siting.errors import LayerError
+from siting.errors import LayerError, LayerNotFoundError
 
 log = logging.getLogger("siting")
 
@@ -136,12 +136,14 @@ def read_gcmt_table(path: str | Path) -> pd.DataFrame:
 
     Raises
     ------
+    LayerNotFoundError
+        If the file does not exist.
     LayerError
-        If the file is missing, unreadable, or lacks the columns :func:`read_gem` needs.
+        If the file is unreadable or lacks the columns :func:`read_gem` needs.
     """
     path = Path(path)
     if not path.is_file():
-        raise LayerError(
+        raise LayerNotFoundError(
             f"GEM coal mine tracker: file not found: {path}",
             "download the Global Coal Mine Tracker CSV from globalenergymonitor.org "
             "and give its path",
@@ -252,7 +254,7 @@ def _read_boundaries(path: str | Path) -> gpd.GeoSeries:
     """GEM licence-boundary (multi)polygons, one per GEM Mine ID, in EPSG:4326."""
     path = Path(path)
     if not path.is_file():
-        raise LayerError(
+        raise LayerNotFoundError(
             f"GEM mine boundaries: file not found: {path}",
             "give GEM's coal mine boundaries GeoJSON, or leave boundaries unset",
         )
@@ -347,8 +349,10 @@ def read_gem(
 
     Raises
     ------
+    LayerNotFoundError
+        If a file does not exist.
     LayerError
-        If a file is missing or unreadable, the CSV lacks a needed column, the status filter
+        If a file is unreadable, the CSV lacks a needed column, the status filter
         names a status not found in the file, or no mine has coordinates. Mines without
         coordinates are dropped with a warning.
     """
