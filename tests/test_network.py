@@ -2,21 +2,20 @@
 
 from __future__ import annotations
 
-import gc
 import math
 from collections import Counter
 
 import networkx as nx
 import numpy as np
 import osmnx as ox
+import pandas as pd
 import pytest
 
 from siting.errors import LayerError, SitingError
-from siting.network import dictread
-from siting.network import graph as network
 from siting.network.graph import (
+    RoadNetwork,
     access_times,
-    graph_arrays,
+    network_from_graph,
     od_matrix,
     snap,
     travel_times,
@@ -26,6 +25,7 @@ from conftest import SHARED
 
 OSM = SHARED / "osm"
 FILES = ["aguascalientes.osm.bz2", "West-Oakland.osm.bz2"]
+SPEEDS_FIX = "call osmnx.routing.add_edge_speeds and add_edge_travel_times first"
 
 
 def load(name: str) -> nx.MultiDiGraph:
@@ -49,6 +49,8 @@ def graph(request) -> nx.MultiDiGraph:
 
 @pytest.fixture(scope="module")
 def aguascalientes() -> nx.MultiDiGraph:
+    if not (OSM / "aguascalientes.osm.bz2").exists():
+        pytest.skip("aguascalientes.osm.bz2 not available")
     return load("aguascalientes.osm.bz2")
 
 
@@ -56,6 +58,21 @@ def some_nodes(G: nx.MultiDiGraph, k: int, seed: int = 0) -> list:
     nodes = list(G.nodes)
     picks = np.random.default_rng(seed).choice(len(nodes), min(k, len(nodes)), replace=False)
     return [nodes[i] for i in picks]
+
+
+def dense(matrix) -> np.ndarray:
+    """The matrix with ``inf`` where there is no edge (explicit zeros stay 0)."""
+    out = np.full(matrix.shape, np.inf)
+    coo = matrix.tocoo()
+    out[coo.row, coo.col] = coo.data
+    return out
+
+
+def networkx_matrix(G, weight: str = "travel_time") -> np.ndarray:
+    """networkx's own matrix of minimum edge weights in ``G.nodes`` order, self-loops dropped."""
+    out = nx.to_numpy_array(G, weight=weight, multigraph_weight=min, nonedge=np.inf)
+    np.fill_diagonal(out, np.inf)
+    return out
 
 
 def test_real_graphs_load_with_parallel_edges(aguascalientes):
@@ -68,7 +85,7 @@ def test_travel_times_match_networkx_multi_source(graph):
     sources = some_nodes(graph, 5)
     times, nearest = travel_times(graph, sources)
     expected = nx.multi_source_dijkstra_path_length(graph, set(sources), weight="travel_time")
-    assert set(times.index) == set(graph.nodes)
+    assert list(times.index) == list(graph.nodes)
     assert set(times.index[np.isfinite(times.to_numpy())]) == set(expected)
     for node, t in times.items():
         if node in expected:
@@ -92,9 +109,10 @@ def test_od_matrix_matches_networkx(graph):
 
 
 def test_nearest_source_is_consistent_with_od_matrix(graph):
+    network = network_from_graph(graph)
     sources = some_nodes(graph, 6, seed=3)
-    times, nearest = travel_times(graph, sources)
-    od = od_matrix(graph, sources, list(graph.nodes))
+    times, nearest = travel_times(network, sources)
+    od = od_matrix(network, sources, list(graph.nodes))
     reached = np.isfinite(times.to_numpy())
     assert (nearest.to_numpy()[reached] >= 0).all()
     assert (nearest.to_numpy()[~reached] == -1).all()
@@ -104,46 +122,54 @@ def test_nearest_source_is_consistent_with_od_matrix(graph):
         assert od[node].min() == pytest.approx(times[node], rel=1e-9, abs=1e-12)
 
 
+def test_graph_is_read_as_networkx_reads_it(graph):
+    network = network_from_graph(graph)
+    assert list(network.nodes) == list(graph.nodes) and network.nodes.dtype == np.int64  # OSM ids
+    assert network.matrix.has_sorted_indices  # canonical CSR, whatever the adjacency order
+    assert np.array_equal(dense(network.matrix), networkx_matrix(graph))
+    assert network.x.tolist() == [d["x"] for _, d in graph.nodes(data=True)]
+    assert network.y.tolist() == [d["y"] for _, d in graph.nodes(data=True)]
+    assert network.crs == graph.graph["crs"]
+
+
 def test_parallel_edges_take_the_minimum(aguascalientes):
-    matrix, nodes = graph_arrays(aguascalientes)
-    assert list(nodes) == list(aguascalientes.nodes) and nodes.dtype == np.int64  # OSM ids
-    assert matrix.has_sorted_indices  # canonical CSR, whatever the adjacency order
-    index = {n: i for i, n in enumerate(nodes)}
+    network = network_from_graph(aguascalientes)
+    index = {n: i for i, n in enumerate(network.nodes)}
     pairs = Counter((u, v) for u, v, _ in aguascalientes.edges(keys=True) if u != v)
-    assert matrix.nnz == len(pairs)  # one entry per (u, v), self-loops dropped
+    assert network.matrix.nnz == len(pairs)  # one entry per (u, v), self-loops dropped
+    assert max(pairs.values()) > 1
     for (u, v), count in pairs.items():
         weights = [d["travel_time"] for d in aguascalientes.get_edge_data(u, v).values()]
         assert len(weights) == count
-        assert matrix[index[u], index[v]] == min(weights)
+        assert network.matrix[index[u], index[v]] == min(weights)
 
 
-def test_renumbered_nodes_give_the_same_matrix(aguascalientes):
-    # Node ids 0..n-1 in order take a fast path (each id is its own row, no lookup): it must give
-    # exactly the matrix and the times of the OSM graph, whose ids are looked up.
-    matrix, _ = graph_arrays(aguascalientes)
-    renumbered = nx.convert_node_labels_to_integers(aguascalientes)
-    got, nodes = graph_arrays(renumbered)
-    assert list(nodes) == list(range(len(aguascalientes)))
-    assert np.array_equal(got.indptr, matrix.indptr)
-    assert np.array_equal(got.indices, matrix.indices)
-    assert np.array_equal(got.data, matrix.data)
+def test_node_ids_do_not_change_the_matrix(aguascalientes):
+    # OSM ids (int64), ids 0..n-1 and str ids (read as objects) give the same matrix and times.
+    network = network_from_graph(aguascalientes)
     sources = some_nodes(aguascalientes, 3, seed=7)
-    times, nearest = travel_times(aguascalientes, sources)
+    times, nearest = travel_times(network, sources)
     row = {node: i for i, node in enumerate(aguascalientes.nodes)}
-    again, again_nearest = travel_times(renumbered, [row[s] for s in sources])
-    assert np.array_equal(again.to_numpy(), times.to_numpy())
-    assert np.array_equal(again_nearest.to_numpy(), nearest.to_numpy())
+    for relabel in (row.__getitem__, str):
+        H = nx.relabel_nodes(aguascalientes, relabel)
+        other = network_from_graph(H)
+        assert list(other.nodes) == [relabel(n) for n in aguascalientes.nodes]
+        for part in ("indptr", "indices", "data"):
+            assert np.array_equal(getattr(other.matrix, part), getattr(network.matrix, part))
+        again, again_nearest = travel_times(other, [relabel(s) for s in sources])
+        assert np.array_equal(again.to_numpy(), times.to_numpy())
+        assert np.array_equal(again_nearest.to_numpy(), nearest.to_numpy())
 
 
-def test_reusing_arrays_and_limit(aguascalientes):
+def test_reusing_the_network_and_limit(aguascalientes):
     sources = some_nodes(aguascalientes, 3, seed=4)
-    arrays = graph_arrays(aguascalientes)
+    network = network_from_graph(aguascalientes)
     times, nearest = travel_times(aguascalientes, sources)
-    again, again_nearest = travel_times(arrays, sources)
+    again, again_nearest = travel_times(network, sources)
     assert np.array_equal(times.to_numpy(), again.to_numpy())
     assert np.array_equal(nearest.to_numpy(), again_nearest.to_numpy())
     limit = float(np.median(times[np.isfinite(times.to_numpy())]))
-    capped, capped_nearest = travel_times(arrays, sources, limit=limit)
+    capped, capped_nearest = travel_times(network, sources, limit=limit)
     within = (times <= limit).to_numpy()
     assert np.array_equal(capped.to_numpy()[within], times.to_numpy()[within])
     assert np.isinf(capped.to_numpy()[~within]).all()
@@ -153,10 +179,10 @@ def test_reusing_arrays_and_limit(aguascalientes):
 def test_missing_weight_is_a_user_error(aguascalientes):
     raw = ox.graph_from_xml(OSM / "aguascalientes.osm.bz2", simplify=True)
     with pytest.raises(LayerError) as err:
-        graph_arrays(raw)
+        network_from_graph(raw)
     assert isinstance(err.value, SitingError)
     assert "'travel_time'" in err.value.message
-    assert err.value.fix == "call osmnx.routing.add_edge_speeds and add_edge_travel_times first"
+    assert err.value.fix == SPEEDS_FIX
     G = aguascalientes.copy()
     u, v, k = next(iter(G.edges(keys=True)))
     del G.edges[u, v, k]["travel_time"]
@@ -170,7 +196,7 @@ def test_bad_weights_and_unknown_nodes():
     G = nx.MultiDiGraph()
     G.add_edge("a", "b", travel_time=float("nan"))
     with pytest.raises(LayerError, match="not a non-negative number"):
-        graph_arrays(G)
+        network_from_graph(G)
     G.edges["a", "b", 0]["travel_time"] = 1.0
     with pytest.raises(LayerError, match="source node 'z' is not in the road graph"):
         travel_times(G, ["z"])
@@ -181,7 +207,7 @@ def test_bad_weights_and_unknown_nodes():
 
 
 def test_graph_views_match_networkx(aguascalientes):
-    # Views wrap networkx's dicts in filtering mappings: the conversion must read those too.
+    # Views wrap networkx's dicts in filtering mappings: they are read like graphs.
     nodes = list(aguascalientes.nodes)
     induced = aguascalientes.subgraph(nodes[: len(nodes) // 2])
     first_keys = nx.subgraph_view(aguascalientes, filter_edge=lambda u, v, k: k == 0)
@@ -196,51 +222,50 @@ def test_graph_views_match_networkx(aguascalientes):
             assert times[node] == pytest.approx(t, rel=1e-9, abs=1e-12)
 
 
-class TaggedDict(dict):
-    """A dict subclass, so not read through ``gc.get_referents`` like a plain dict."""
+def awkward_multidigraph() -> nx.MultiDiGraph:
+    """Integer ids of every size and sign, parallel edges, str edge keys, removed edges and
+    nodes, a self-loop, zero, int and numpy weights."""
+    G = nx.MultiDiGraph()
+    G.add_nodes_from([10, -3, 2**40, 0, 7, 2**62 + 5, 99, 555])
+    G.add_edge(10, -3, travel_time=2.5)
+    G.add_edge(10, -3, travel_time=1.5)  # a faster parallel edge
+    G.add_edge(10, -3, key="slow", travel_time=9.0)  # a str edge key among int ones
+    G.add_edge(7, -3, key="only", travel_time=3.0)
+    G.add_edge(-3, 2**40, travel_time=4.0)
+    G.add_edge(2**40, 0, travel_time=3)  # an int weight
+    G.add_edge(0, 7, travel_time=np.float64(0.25))
+    G.add_edge(7, 7, travel_time=1.0)  # a self-loop
+    G.add_edge(7, 10, travel_time=0.0)  # zero cost: an explicit entry
+    G.add_edge(2**62 + 5, 7, travel_time=-0.0)
+    G.add_edge(99, 0, travel_time=1)
+    G.add_edge(99, -3, travel_time=np.float32(2.0))
+    G.add_edge(0, 99, travel_time=1.0)
+    G.add_edge(0, 99, travel_time=2.0)
+    G.remove_edge(0, 99, key=0)  # the faster one is gone
+    G.add_edge(10, 0, travel_time=1.0)
+    G.remove_edge(10, 0)
+    G.add_edge(555, 10, travel_time=1.0)
+    G.remove_node(555)
+    G.add_edge(2**40, -(2**62), travel_time=0.5)
+    return G
 
 
-class TaggedGraph(nx.MultiDiGraph):
-    edge_key_dict_factory = TaggedDict
-
-
-def python_reader_only(monkeypatch) -> None:
-    """Make graph_arrays read every graph with its pure-Python reader."""
-    monkeypatch.setattr(network, "_read_compiled", lambda G, weight: None)
-
-
-def same_matrix(a, b) -> bool:
-    return all(
-        np.array_equal(getattr(a, part), getattr(b, part)) for part in ("indptr", "indices", "data")
-    )
-
-
-def test_every_kind_of_adjacency_dict_gives_the_same_matrix(aguascalientes, monkeypatch):
-    # The pure-Python reader (the compiled one is turned off here, see the tests below): plain
-    # dicts are listed by gc.get_referents; dicts with str keys (which it lists without their
-    # keys), dict subclasses and views are iterated. The level of neighbours and that of
-    # parallel edges each take either way.
-    python_reader_only(monkeypatch)
-    calls = []
-    listed = gc.get_referents
-    monkeypatch.setattr(gc, "get_referents", lambda *objs: calls.append(objs) or listed(*objs))
-    G = aguascalientes
-    matrix, nodes = graph_arrays(G)
-    assert calls  # the plain graph's dicts were listed by gc.get_referents
-    edges = list(G.edges(keys=True, data=True))
-    string_keys, shifted_keys = nx.MultiDiGraph(), nx.MultiDiGraph()
-    for H, key in ((string_keys, lambda k: f"key {k}"), (shifted_keys, lambda k: k + 5)):
-        H.add_nodes_from(G.nodes(data=True))
-        H.add_edges_from((u, v, key(k), d) for u, v, k, d in edges)
-    tagged = TaggedGraph(G)
-    string_nodes = nx.relabel_nodes(G, str)
-    for other in (shifted_keys, string_keys, tagged, string_nodes, G.subgraph(G.nodes)):
-        got, got_nodes = graph_arrays(other)
-        assert same_matrix(got, matrix)
-        assert len(got_nodes) == len(nodes)
-    assert list(got_nodes) == list(nodes)  # the view keeps the OSM ids
-    neighbours = next(nbrs for _, nbrs in tagged.adjacency() if nbrs)
-    assert {type(parallel) for parallel in neighbours.values()} == {TaggedDict}
+def test_awkward_graphs_give_networkx_matrix():
+    G = awkward_multidigraph()
+    network = network_from_graph(G)
+    assert list(network.nodes) == list(G.nodes)
+    assert np.array_equal(dense(network.matrix), networkx_matrix(G))
+    rows = {n: i for i, n in enumerate(G.nodes)}
+    assert network.matrix[rows[10], rows[-3]] == 1.5
+    assert network.matrix[rows[0], rows[99]] == 2.0
+    assert network.matrix[rows[7], rows[10]] == 0.0 and network.matrix.nnz == 11
+    for kind in (nx.DiGraph, nx.Graph, nx.MultiGraph):  # attribute dicts, undirected graphs
+        H = kind(G)
+        assert np.array_equal(dense(network_from_graph(H).matrix), networkx_matrix(H))
+    # Edits are seen: nothing is cached.
+    G.edges[10, -3, 1]["travel_time"] = 0.5
+    G.add_edge(7, 2**40, travel_time=7.0)
+    assert np.array_equal(dense(network_from_graph(G).matrix), networkx_matrix(G))
 
 
 @pytest.mark.parametrize(
@@ -261,22 +286,22 @@ def test_bad_weight_names_the_first_bad_edge(value, message):
     G.add_edge("c", "d", travel_time=value)
     G.add_edge("d", "a", travel_time=-5.0)  # also bad, but after ('c', 'd') in adjacency order
     with pytest.raises(LayerError) as err:
-        graph_arrays(G)
+        network_from_graph(G)
     assert message in err.value.message
-    assert err.value.fix == "call osmnx.routing.add_edge_speeds and add_edge_travel_times first"
+    assert err.value.fix == SPEEDS_FIX
     G.remove_edge("c", "d", key=1)
     with pytest.raises(LayerError, match=r"edge \('d', 'a'\) has 'travel_time' = -5.0"):
-        graph_arrays(G)
-    # Integer ids take the other way of listing the adjacency dicts (see above): same errors.
+        network_from_graph(G)
+    # Integer ids are read as int64 rather than as objects: the same errors.
     G.add_edge("c", "d", travel_time=value)
     G = nx.relabel_nodes(G, {"a": 1, "b": 2, "c": 3, "d": 4})
     with pytest.raises(LayerError) as err:
-        graph_arrays(G)
+        network_from_graph(G)
     assert message.replace("('c', 'd')", "(3, 4)") in err.value.message
 
 
 def test_node_ids_of_any_kind():
-    # Integer ids take a fast array path; others (beyond int64, strings, tuples, mixed) a dict.
+    # Integer ids are read as int64; others (beyond int64, strings, tuples, mixed) as objects.
     huge = 2**70
     for a, b, c in [(7, 3, 11), (huge, 1, 2), ("x", 5, (1, 2))]:
         for kind in (nx.DiGraph, nx.MultiDiGraph, nx.Graph):
@@ -305,11 +330,12 @@ def test_node_ids_of_any_kind():
 def test_graphs_without_edges():
     G = nx.MultiDiGraph()
     G.add_nodes_from([4, 2])
-    matrix, nodes = graph_arrays(G)
-    assert matrix.shape == (2, 2) and matrix.nnz == 0 and list(nodes) == [4, 2]
+    network = network_from_graph(G)
+    assert network.matrix.shape == (2, 2) and network.matrix.nnz == 0
+    assert list(network.nodes) == [4, 2]
     assert travel_times(G, [2])[0].to_dict() == {4: math.inf, 2: 0.0}
-    matrix, nodes = graph_arrays(nx.MultiDiGraph())
-    assert matrix.shape == (0, 0) and len(nodes) == 0
+    network = network_from_graph(nx.MultiDiGraph())
+    assert network.matrix.shape == (0, 0) and len(network.nodes) == 0
 
 
 def test_hand_built_multidigraph():
@@ -324,9 +350,10 @@ def test_hand_built_multidigraph():
     G.add_edge("c", "c", travel_time=0.5)  # self-loop: ignored
     G.add_edge("s2", "c", travel_time=7.0)
     G.add_node("e")
-    matrix, nodes = graph_arrays(G)
-    assert list(nodes) == ["a", "b", "c", "d", "s2", "e"] and nodes.dtype == object
-    assert matrix.nnz == 5 and matrix[0, 1] == 4.0 and matrix[3, 2] == 0.0
+    network = network_from_graph(G)
+    assert list(network.nodes) == ["a", "b", "c", "d", "s2", "e"]
+    assert network.matrix.nnz == 5
+    assert network.matrix[0, 1] == 4.0 and network.matrix[3, 2] == 0.0
 
     times, nearest = travel_times(G, ["a"])
     assert times.to_dict() == {"a": 0, "b": 4, "c": 6, "d": math.inf, "s2": math.inf, "e": math.inf}
@@ -344,10 +371,6 @@ def test_hand_built_multidigraph():
         [math.inf, math.inf, 0.0],
     ]
 
-    # Integer ids (plain dicts listed at C speed, not iterated) give the same matrix.
-    same, _ = graph_arrays(nx.convert_node_labels_to_integers(G))
-    assert same_matrix(same, matrix)
-
     # An undirected graph is travelled both ways.
     U = nx.Graph()
     U.add_edge(1, 2, travel_time=3.0)
@@ -355,281 +378,77 @@ def test_hand_built_multidigraph():
     assert travel_times(U, [3])[0].to_dict() == {1: 7.0, 2: 4.0, 3: 0.0}
 
 
-def test_snap_and_off_network_leg(aguascalientes):
+def test_network_from_edges():
+    # 0 → 1 twice (5, then 2: the faster kept), 1 → 2 at no cost, 2 → 2 a self-loop (dropped),
+    # 2 → 0 at 1; the rows are sorted whatever order the edges come in.
+    network = RoadNetwork.from_edges(
+        np.array([2, 0, 1, 2, 0]),
+        np.array([2, 1, 2, 0, 1]),
+        np.array([9.0, 5.0, 0.0, 1.0, 2.0]),
+        np.zeros(3),
+        np.arange(3.0),
+    )
+    assert list(network.nodes) == [0, 1, 2] and network.nodes.name == "node"
+    assert network.matrix.indptr.tolist() == [0, 1, 2, 3]
+    assert network.matrix.indices.tolist() == [1, 2, 0]
+    assert network.matrix.data.tolist() == [2.0, 0.0, 1.0]
+    assert network.matrix.indices.dtype == network.matrix.indptr.dtype == np.int32
+    assert travel_times(network, [0])[0].tolist() == [0.0, 2.0, 2.0]
+    for u, v, cost, message in [
+        ([0], [1], [-1.0], "non-negative"),
+        ([0], [1], [np.nan], "non-negative"),
+        ([0], [3], [1.0], "row numbers"),
+        ([0, 1], [1], [1.0], "differ in shape"),
+    ]:
+        with pytest.raises(ValueError, match=message):
+            RoadNetwork.from_edges(
+                np.array(u), np.array(v), np.array(cost), np.zeros(3), np.zeros(3)
+            )
+    with pytest.raises(ValueError, match="3 nodes need"):
+        RoadNetwork(network.matrix, network.nodes, np.zeros(2), np.zeros(3))
+
+
+def test_snap_is_the_nearest_node_and_the_off_network_leg(aguascalientes):
     with pytest.raises(LayerError, match="not a projected CRS"):
-        snap(aguascalientes, [0.0], [0.0])
+        snap(network_from_graph(aguascalientes), [0.0], [0.0])
     P = ox.projection.project_graph(aguascalientes)
+    network = network_from_graph(P)
+    # The k-d tree against brute force over every node, for random points across the graph.
+    rng = np.random.default_rng(8)
+    x = rng.uniform(network.x.min() - 500, network.x.max() + 500, 300)
+    y = rng.uniform(network.y.min() - 500, network.y.max() + 500, 300)
+    snapped = snap(network, x, y)
+    dist = np.hypot(x[:, None] - network.x[None, :], y[:, None] - network.y[None, :])
+    assert snapped["node_dist_m"].to_numpy() == pytest.approx(dist.min(axis=1), rel=1e-12)
+    at_node = dist[np.arange(len(x)), network.nodes.get_indexer(snapped["node"])]
+    assert at_node == pytest.approx(dist.min(axis=1), rel=1e-12)
+    # And osmnx's own nearest node.
+    assert snapped["node"].tolist() == ox.distance.nearest_nodes(P, x, y).tolist()
+
     sources = some_nodes(P, 3, seed=5)
-    times, _ = travel_times(P, sources)
+    times, _ = travel_times(network, sources)
     reached = times.index[np.isfinite(times.to_numpy()) & (times.to_numpy() > 0)]
     node = reached[0]
     x0, y0 = P.nodes[node]["x"], P.nodes[node]["y"]
     # A point exactly on a node, and one 5 m east of it (closer to that node than to any other).
     gap = min(math.hypot(P.nodes[n]["x"] - x0, P.nodes[n]["y"] - y0) for n in P.nodes if n != node)
     assert gap > 10
-    snapped = snap(P, [x0, x0 + 5.0], [y0, y0])
+    snapped = snap(network, [x0, x0 + 5.0], [y0, y0])
     assert list(snapped["node"]) == [node, node]
     assert snapped["node_dist_m"].tolist() == pytest.approx([0.0, 5.0])
-    assert (snapped["edge_dist_m"] <= snapped["node_dist_m"] + 1e-9).all()
-    for u, v, k in snapped[["u", "v", "key"]].itertuples(index=False):
-        assert P.has_edge(u, v, k)
     got = access_times(times, snapped, off_speed_kmh=18.0)  # 18 km/h = 5 m/s: 5 m takes 1 s
     assert got.tolist() == pytest.approx([times[node], times[node] + 1.0])
     with pytest.raises(LayerError, match="off_speed_kmh"):
         access_times(times, snapped, off_speed_kmh=0)
 
 
-# The compiled reader (siting.network.dictread) reads CPython 3.11's dicts directly; anything it
-# does not
-# know falls back to the pure-Python reader. Both must give exactly the same arrays.
-
-needs_compiled_reader = pytest.mark.skipif(
-    not dictread.supported(), reason="the compiled reader runs on CPython 3.11 only"
-)
-
-
-def assert_same_reading(G, weight: str = "travel_time") -> None:
-    """The compiled reader takes ``G`` and reads exactly the arrays the pure-Python reader reads
-    (graph_arrays then builds the same matrix from either)."""
-    got = network._read_compiled(G, weight)
-    assert got is not None, "the compiled reader fell back to Python"
-    nodes, degree, cols, costs, cols_are_ids = got
-    want_nodes, want_degree, want_cols, want_costs, want_ids = network._read_python(G, weight)
-    assert cols_are_ids and want_ids  # integer ids: both give neighbours as ids
-    assert nodes.dtype == want_nodes.dtype == np.int64
-    assert np.array_equal(nodes, want_nodes)
-    assert np.array_equal(degree, want_degree)
-    assert np.array_equal(cols, want_cols)
-    assert costs.dtype == want_costs.dtype and np.array_equal(costs, want_costs)
-
-
-def dense(matrix) -> np.ndarray:
-    """The matrix with ``inf`` where there is no edge (explicit zeros stay 0)."""
-    out = np.full(matrix.shape, np.inf)
-    coo = matrix.tocoo()
-    out[coo.row, coo.col] = coo.data
-    return out
-
-
-def networkx_matrix(G, weight: str = "travel_time") -> np.ndarray:
-    """networkx's own matrix of minimum edge weights, self-loops dropped."""
-    out = nx.to_numpy_array(G, weight=weight, multigraph_weight=min, nonedge=np.inf)
-    np.fill_diagonal(out, np.inf)
-    return out
-
-
-def scipy_matrix(G, weight: str = "travel_time") -> np.ndarray:
-    """``networkx.to_scipy_sparse_array`` of a graph without parallel edges (it would add them
-    up), self-loops dropped, as :func:`dense` gives it."""
-    coo = nx.to_scipy_sparse_array(G, weight=weight, format="coo")
-    off_diagonal = coo.row != coo.col
-    out = np.full(coo.shape, np.inf)
-    out[coo.row[off_diagonal], coo.col[off_diagonal]] = coo.data[off_diagonal]
-    return out
-
-
-class StrKey(str):
-    """An attribute name equal to ``travel_time`` but not an exact str."""
-
-
-def awkward_multidigraph() -> nx.MultiDiGraph:
-    """Integer ids of every size and sign, parallel edges, str edge keys, deleted entries at every
-    level, a self-loop, zero, int and numpy weights, and attribute names that are not the
-    interned literal."""
-    G = nx.MultiDiGraph()
-    G.add_nodes_from([10, -3, 2**40, 0, 7, 2**62 + 5, 99, 555])
-    name = "".join(["travel", "_time"])  # equal to the literal, but another object
-    G.add_edge(10, -3, travel_time=2.5)
-    G.add_edge(10, -3, travel_time=1.5)  # a faster parallel edge
-    G.add_edge(10, -3, key="slow", travel_time=9.0)  # a str edge key among int ones
-    G.add_edge(7, -3, key="only", travel_time=3.0)  # str keys only: a str-only table
-    G.add_edge(-3, 2**40, **{name: 4.0})
-    G.add_edge(2**40, 0, travel_time=3)  # an int weight
-    G.add_edge(0, 7, travel_time=np.float64(0.25))
-    G.add_edge(7, 7, travel_time=1.0)  # a self-loop
-    G.add_edge(7, 10, travel_time=0.0)  # zero cost: an explicit entry
-    G.add_edge(2**62 + 5, 7, travel_time=-0.0)
-    G.add_edge(99, 0, travel_time=1)
-    G.edges[99, 0, 0][12] = "an int attribute name: a general, not a str-only, table"
-    G.add_edge(99, -3, travel_time=2.0)
-    G.edges[99, -3, 0].update({(1, 2): "a tuple name", name: 6.0})  # found by hash, then chars
-    attrs = {"tmp": 1, "travel_time": 8.0, "other": "x"}
-    del attrs["tmp"]  # a deleted attribute before the weight
-    G.add_edge(-3, 99, **attrs)
-    G.edges[-3, 99, 0].pop("travel_time")
-    G.edges[-3, 99, 0]["travel_time"] = 8.5  # deleted then added again: now last
-    G.add_edge(0, 99, travel_time=1.0)
-    G.add_edge(0, 99, travel_time=2.0)
-    G.remove_edge(0, 99, key=0)  # a deleted entry first among parallel edges
-    G.add_edge(10, 0, travel_time=1.0)
-    G.remove_edge(10, 0)  # a deleted neighbour
-    G.add_edge(555, 10, travel_time=1.0)
-    G.remove_node(555)  # a deleted node
-    G.add_edge(2**40, -(2**62), travel_time=0.5)
-    return G
-
-
-@needs_compiled_reader
-def test_compiled_reader_matches_python_on_awkward_graphs():
-    G = awkward_multidigraph()
-    assert_same_reading(G)
-    matrix, nodes = graph_arrays(G)
-    assert list(nodes) == list(G.nodes)
-    assert np.array_equal(dense(matrix), networkx_matrix(G))
-    assert matrix[list(nodes).index(10), list(nodes).index(-3)] == 1.5
-    for kind in (nx.DiGraph, nx.Graph, nx.MultiGraph):  # attribute dicts, undirected graphs
-        H = kind(G)
-        assert_same_reading(H)
-        assert np.array_equal(dense(graph_arrays(H)[0]), networkx_matrix(H))
-        if not H.is_multigraph():
-            assert np.array_equal(dense(graph_arrays(H)[0]), scipy_matrix(H))
-    # Edits are seen: nothing is cached.
-    G.edges[10, -3, 1]["travel_time"] = 0.5
-    G.add_edge(7, 2**40, travel_time=7.0)
-    assert_same_reading(G)
-    assert np.array_equal(dense(graph_arrays(G)[0]), networkx_matrix(G))
-
-
-@needs_compiled_reader
-def test_compiled_reader_on_renumbered_and_dense_graphs():
-    # Ids 0..n-1 are rows as they are; more neighbours or parallel edges than the first guess of
-    # the arrays' sizes make the kernel ask for larger ones.
-    G = nx.convert_node_labels_to_integers(awkward_multidigraph())
-    assert_same_reading(G)
-    complete = nx.complete_graph(40, create_using=nx.MultiDiGraph)
-    for u, v, k in complete.edges(keys=True):
-        complete.edges[u, v, k]["travel_time"] = float((u * 7 + v) % 11)
-    assert_same_reading(complete)
-    parallel = nx.MultiDiGraph()
-    for i in range(200):
-        parallel.add_edge(1, 2, travel_time=200.0 - i)
-        parallel.add_edge(i + 3, 1, travel_time=float(i))
-    assert_same_reading(parallel)
-    assert graph_arrays(parallel)[0][0, 1] == 1.0
-    for H in (complete, parallel):
-        assert np.array_equal(dense(graph_arrays(H)[0]), networkx_matrix(H))
-    no_edges = nx.MultiDiGraph()
-    no_edges.add_nodes_from([3, 1])
-    assert_same_reading(no_edges)
-
-
-@needs_compiled_reader
-def test_compiled_reader_reads_the_osm_graphs_as_python_does(graph):
-    assert_same_reading(graph)
-    edges = list(graph.edges(keys=True, data=True))
-    for key in (lambda k: f"key {k}", lambda k: k + 2**40):  # str-only tables, 2-digit ints
-        H = nx.MultiDiGraph()
-        H.add_nodes_from(graph.nodes(data=True))
-        H.add_edges_from((u, v, key(k), d) for u, v, k, d in edges)
-        assert_same_reading(H)
-    for H in (nx.DiGraph(graph), nx.Graph(graph), nx.MultiGraph(graph)):
-        assert_same_reading(H)
-    simple = nx.DiGraph(graph)
-    assert np.array_equal(dense(graph_arrays(simple)[0]), scipy_matrix(simple))
-
-
-class SplitTable:
-    """Its instances' ``__dict__`` is a split table (keys shared by the class)."""
-
-    def __init__(self) -> None:
-        self.travel_time = 1.0
-        self.other = 2.0
-
-
-def falling_back() -> dict:
-    """Graphs the compiled reader must hand to the pure-Python reader, by what makes them so."""
-
-    def multigraph(*edges, **attrs):
-        G = nx.MultiDiGraph()
-        for u, v, w in edges:
-            G.add_edge(u, v, travel_time=w, **attrs)
-        return G
-
-    base = [(1, 2, 3.0), (2, 3, 1.5), (3, 1, 2.0)]
-    float_neighbour = multigraph(*base)
-    float_neighbour.add_edge(1, 3.0, travel_time=4.0)  # the key of neighbour 3 is the float 3.0
-    numpy_ids = multigraph(*[(np.int64(u), np.int64(v), w) for u, v, w in base])
-    split = multigraph(*base)
-    split._succ[1][2][0] = SplitTable().__dict__
-    renamed = multigraph(*base)
-    for _, _, data in renamed.edges(data=True):
-        data[StrKey("travel_time")] = data.pop("travel_time")
-    empty_parallel = multigraph(*base)
-    empty_parallel._succ[3][2] = {}  # no networkx call leaves an empty dict of parallel edges
-    graphs = {
-        "str ids": multigraph(("a", "b", 1.0), ("b", "c", 2.0)),
-        "bool id": multigraph((True, 5, 1.0), (5, 7, 2.0)),
-        "float neighbour key": float_neighbour,
-        "numpy ids": numpy_ids,
-        "ids beyond int64": multigraph((2**63, 1, 1.0), (1, 2**70, 2.0)),
-        "int64's minimum": multigraph((-(2**63), 1, 1.0)),
-        "dict subclass": TaggedGraph(multigraph(*base)),
-        "split table": split,
-        "str subclass name": renamed,
-        "empty parallel edges": empty_parallel,
-        "view": multigraph(*base).subgraph([1, 2]),
-    }
-    for label, value in [
-        ("str weight", "1.5"),
-        ("float32 weight", np.float32(1.5)),
-        ("bool weight", True),
-        ("large int weight", 2**40),
-        ("missing weight", None),
-        ("nan weight", math.nan),
-        ("negative weight", -1.0),
-        ("negative int weight", -5),
-    ]:
-        G = multigraph(*base)
-        if value is None:
-            del G.edges[2, 3, 0]["travel_time"]
-        else:
-            G.edges[2, 3, 0]["travel_time"] = value
-        graphs[label] = G
-    return graphs
-
-
-@pytest.mark.parametrize("label", list(falling_back()))
-def test_what_the_compiled_reader_does_not_read_falls_back(label, monkeypatch):
-    G = falling_back()[label]
-    assert network._read_compiled(G, "travel_time") is None
-    outcomes = []
-    for python_only in (False, True):
-        if python_only:
-            python_reader_only(monkeypatch)
-        try:
-            matrix, nodes = graph_arrays(G)
-            outcomes.append((dense(matrix).tolist(), list(nodes), nodes.dtype))
-        except (LayerError, ValueError) as error:  # ValueError: scipy's, on the empty dict
-            outcomes.append((type(error), getattr(error, "message", str(error))))
-    assert outcomes[0] == outcomes[1]
-    if label in ("missing weight", "nan weight", "negative weight", "negative int weight"):
-        assert outcomes[0][0] is LayerError and "edge (2, 3)" in outcomes[0][1]
-
-
-def test_non_ascii_weight_names():
-    # The kernel compares only ASCII names character by character: others are found when they
-    # are the very object given, and read by Python otherwise.
-    weight = "durée"
-    G = nx.MultiDiGraph()
-    G.add_edge(1, 2, **{weight: 2.0})
-    G.add_edge(2, 1, **{weight: 3.0})
-    if dictread.supported():
-        assert_same_reading(G, weight)
-    other = "".join(["dur", "ée"])
-    assert network._read_compiled(G, other) is None
-    assert np.array_equal(dense(graph_arrays(G, other)[0]), [[np.inf, 2.0], [3.0, np.inf]])
-
-
-def test_other_interpreters_use_the_python_reader(monkeypatch):
-    monkeypatch.setattr(dictread, "supported", lambda: False)
-    monkeypatch.setattr(dictread, "_state", {})
-    G = awkward_multidigraph()
-    assert dictread.read_adjacency(G._adj, True, "travel_time") is None
-    assert network._read_compiled(G, "travel_time") is None
-    assert np.array_equal(dense(graph_arrays(G)[0]), networkx_matrix(G))
-
-
-@needs_compiled_reader
-def test_compiled_reader_passes_its_probe():
-    assert dictread._kernel() is not None
-    assert dictread._probe_passes()
+def test_snap_needs_coordinates():
+    G = nx.MultiDiGraph(crs="EPSG:32645")
+    G.add_edge(1, 2, travel_time=1.0)
+    with pytest.raises(LayerError, match="nodes without x and y"):
+        snap(network_from_graph(G), [0.0], [0.0])
+    G.nodes[1].update(x=0.0, y=0.0)
+    G.nodes[2].update(x=100.0, y=0.0)
+    snapped = snap(network_from_graph(G), 70.0, 1.0)  # a scalar point too
+    assert snapped["node"].tolist() == [2] and isinstance(snapped, pd.DataFrame)
+    assert snapped["node_dist_m"].tolist() == pytest.approx([math.hypot(30, 1)])

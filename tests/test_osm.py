@@ -1,4 +1,4 @@
-"""OpenStreetMap layers (siting.inputs.sources.osm, ``siting fetch osm``).
+"""OpenStreetMap layers (siting.inputs.sources.osm and .osm_layers, ``siting fetch osm``).
 
 Real extracts go through ``--osm-file``; the download path runs against a local HTTP server that
 speaks Overpass and Nominatim (their status, interpreter and search endpoints) with answers
@@ -30,7 +30,7 @@ import shapely
 import siting
 from siting.cli import main
 from siting.errors import LayerError, SitingError
-from siting.inputs.sources import osm
+from siting.inputs.sources import osm, osm_layers
 
 from conftest import SHARED
 
@@ -222,10 +222,10 @@ def test_extract_rail_is_osmnx_rail_in_use_by_kind(aguascalientes: osm.Fetched) 
 
 def test_extract_roads_are_the_main_roads_with_travel_times(aguascalientes: osm.Fetched) -> None:
     roads = layer(aguascalientes.gpkg, "roads")
-    features = ox.features_from_xml(AGUASCALIENTES, tags={"highway": list(osm.MAIN_ROADS)})
+    features = ox.features_from_xml(AGUASCALIENTES, tags={"highway": list(osm_layers.MAIN_ROADS)})
     expected = {f"way/{i}" for element, i in features.index if element == "way"}
     assert way_ids(roads) == expected
-    assert set(roads["highway"]) <= set(osm.MAIN_ROADS)
+    assert set(roads["highway"]) <= set(osm_layers.MAIN_ROADS)
     assert roads["travel_time"].to_numpy() == pytest.approx(
         roads["length"].to_numpy() / (roads["speed_kph"].to_numpy() / 3.6)
     )
@@ -234,7 +234,9 @@ def test_extract_roads_are_the_main_roads_with_travel_times(aguascalientes: osm.
     assert len(tagged) and (tagged["speed_kph"] == 50).all()
     untagged = roads[roads["maxspeed"].isna()]
     assert len(untagged)
-    assert list(untagged["speed_kph"]) == [osm.DEFAULT_SPEEDS[h] for h in untagged["highway"]]
+    assert list(untagged["speed_kph"]) == [
+        osm_layers.DEFAULT_SPEEDS[h] for h in untagged["highway"]
+    ]
     # the GraphML holds the directed graph with the same speeds, for osmnx routing
     G = ox.load_graphml(aguascalientes.graphml)
     graph_ways = set()
@@ -356,7 +358,7 @@ def test_download_of_a_bbox(server: Server, tmp_path: Path, capsys: pytest.Captu
     assert status == 0, capsys.readouterr().err
     gpkg = tmp_path / "out" / "kedrovka.gpkg"
     assert server.requests == Counter({step: 1 for step in MARKERS})
-    assert layer_names(gpkg) == list(osm.LAYERS)
+    assert layer_names(gpkg) == list(osm_layers.LAYERS)
 
     rail = layer(gpkg, "rail").set_index("osm_id")
     assert dict(rail["kind"]) == {
@@ -578,7 +580,24 @@ def test_a_missing_osm_file(tmp_path: Path) -> None:
     ],
 )
 def test_population_tags(tag: str | None, value: float) -> None:
-    assert osm.parse_population(tag) == pytest.approx(value, nan_ok=True)
+    assert osm_layers.parse_population(tag) == pytest.approx(value, nan_ok=True)
+
+
+@pytest.mark.parametrize(
+    ("tag", "value"),
+    [
+        ("15", 15.0),
+        ("15 m", 15.0),
+        (" 7.5m ", 7.5),
+        ("3,5", 3.5),
+        ("15 ft", math.nan),
+        ("10-20", math.nan),
+        ("wide", math.nan),
+        (None, math.nan),
+    ],
+)
+def test_width_tags(tag: str | None, value: float) -> None:
+    assert osm_layers.parse_width(tag) == pytest.approx(value, nan_ok=True)
 
 
 def test_region_of_a_scenario_is_its_study_area_padded(world: Path) -> None:

@@ -1,19 +1,27 @@
-"""Travel time criteria: road lines as an osmnx graph, network time plus the off-network leg
+"""Travel time criteria: road lines as a road network, network time plus the off-network leg
 rasterised onto the grid; checked against hand-computed times and networkx."""
 
 import dataclasses
+import itertools
+import math
 
 import geopandas as gpd
 import networkx as nx
 import numpy as np
+import osmnx as ox
+import pandas as pd
 import pytest
 import shapely
+from scipy.sparse import csgraph
 from test_bad_input import assert_nothing_written, assert_user_error, edit, siting
 
 import siting as siting_pkg
 from siting.config import scenario as scenario_mod
 from siting.config.scenario import CoveringModel
-from siting.network.traveltime import TravelTimes, graph_from_lines, road_graph
+from siting.errors import LayerError
+from siting.inputs.layers import read_layer
+from siting.network.graph import travel_times
+from siting.network.traveltime import TravelTimes, network_from_lines, pieces, road_network
 from siting.raster.grid import Grid, Raster
 
 CRS = "EPSG:32645"
@@ -25,40 +33,159 @@ def lines(*coords):
     return gpd.GeoDataFrame(geometry=[shapely.LineString(c) for c in coords], crs=CRS)
 
 
-def test_lines_become_a_two_way_osmnx_graph_split_at_crossings():
+def xy(network) -> list[tuple[float, float]]:
+    return list(zip(network.x.tolist(), network.y.tolist(), strict=True))
+
+
+def test_lines_become_a_two_way_network_split_at_crossings():
     roads = lines([(0, 0), (10_000, 0)], [(5_000, -3_000), (5_000, 4_000)])
-    G = graph_from_lines(roads, np.array([60.0, 40.0]))
-    assert {(d["x"], d["y"]) for _, d in G.nodes(data=True)} == {
-        (0, 0), (5_000, 0), (10_000, 0), (5_000, -3_000), (5_000, 4_000)
-    }  # fmt: skip
-    assert G.number_of_edges() == 8  # four pieces, both ways
-    for u, v, d in G.edges(data=True):
-        a, b = G.nodes[u], G.nodes[v]
-        assert d["length"] == pytest.approx(np.hypot(a["x"] - b["x"], a["y"] - b["y"]))
-        # osmnx's travel_time: seconds at the line's speed
-        assert d["travel_time"] == pytest.approx(d["length"] / (d["speed_kph"] / 3.6))
-        assert d["speed_kph"] == (60.0 if a["y"] == b["y"] == 0 else 40.0)
-    assert G.graph["crs"] == CRS
+    network = network_from_lines(roads, np.array([60.0, 40.0]))
+    assert xy(network) == [(0, 0), (5_000, -3_000), (5_000, 0), (5_000, 4_000), (10_000, 0)]
+    assert list(network.nodes) == [0, 1, 2, 3, 4] and network.crs == CRS
+    coo = network.matrix.tocoo()
+    assert coo.nnz == 8  # four pieces, both ways
+    for u, v, seconds in zip(coo.row, coo.col, coo.data, strict=True):
+        length = math.dist(xy(network)[u], xy(network)[v])
+        speed = 60.0 if network.y[u] == network.y[v] == 0 else 40.0
+        assert seconds == pytest.approx(length / (speed / 3.6), rel=1e-12)
+        assert network.matrix[v, u] == seconds
+    # From the crossing: 5 km each way at 60 km/h (300 s), 3 and 4 km at 40 km/h (270, 360 s).
+    times, _ = travel_times(network, [2])
+    assert times.tolist() == pytest.approx([300.0, 270.0, 0.0, 360.0, 300.0], rel=1e-12)
 
 
 def test_ends_within_snap_distance_are_joined_and_long_edges_split():
     roads = lines([(0, 0), (10_000, 0)], [(4_000, 300), (4_000, 5_000)])  # stops 300 m short
-    assert nx.number_weakly_connected_components(graph_from_lines(roads, np.full(2, 60.0))) == 2
-    G = graph_from_lines(roads, np.full(2, 60.0), snap_m=500, max_edge_m=1_000)
-    assert nx.number_weakly_connected_components(G) == 1
-    assert max(d["length"] for _, _, d in G.edges(data=True)) <= 1_000 + 1e-9
-    a = min(G.nodes, key=lambda n: np.hypot(G.nodes[n]["x"], G.nodes[n]["y"]))
-    b = min(G.nodes, key=lambda n: np.hypot(G.nodes[n]["x"] - 4_000, G.nodes[n]["y"] - 5_000))
-    seconds = nx.shortest_path_length(G, a, b, weight="travel_time")
-    assert seconds == pytest.approx((4_000 + 300 + 4_700) / (60 / 3.6))
+    apart = network_from_lines(roads, np.full(2, 60.0))
+    assert csgraph.connected_components(apart.matrix, connection="weak")[0] == 2
+    network = network_from_lines(roads, np.full(2, 60.0), snap_m=500, max_edge_m=1_000)
+    assert csgraph.connected_components(network.matrix, connection="weak")[0] == 1
+    cut = pieces(roads, np.full(2, 60.0), snap_m=500, max_edge_m=1_000)
+    assert cut.length_m.max() <= 1_000 + 1e-9 and cut.length_m.sum() == pytest.approx(15_000)
+    a = xy(network).index((0, 0))
+    b = xy(network).index((4_000, 5_000))
+    seconds = travel_times(network, [a])[0].iloc[b]
+    assert seconds == pytest.approx((4_000 + 300 + 4_700) / (60 / 3.6), rel=1e-12)
+    alone = network_from_lines(roads.iloc[:1], np.array([60.0]), snap_m=500)  # nothing to join
+    assert xy(alone) == [(0, 0), (10_000, 0)] and alone.matrix.nnz == 2
+
+
+def test_lines_in_degrees_or_none_are_user_errors():
+    roads = lines([(86.0, 54.0), (87.0, 55.0)]).set_crs("EPSG:4326", allow_override=True)
+    with pytest.raises(LayerError, match="in degrees"):
+        network_from_lines(roads, np.array([60.0]))
+    with pytest.raises(LayerError, match="no lines"):
+        network_from_lines(lines(), np.array([]))
+
+
+def osmnx_graph_from_lines(
+    roads: gpd.GeoDataFrame, speed_kmh: np.ndarray, snap_m: float, max_edge_m: float
+) -> nx.MultiDiGraph:
+    """The road lines as an osmnx graph, the way siting built them before issue #17: a link per
+    loose end, one at a time; noded pieces as GeoDataFrames through osmnx's graph_from_gdfs and
+    add_edge_travel_times."""
+    parts = roads.geometry.reset_index(drop=True).explode(index_parts=False)
+    geoms = parts.to_numpy()
+    speeds = np.asarray(speed_kmh, dtype=float)[parts.index.to_numpy()]
+    tree = shapely.STRtree(geoms)
+    links, link_speeds = [], []
+    for k, geom in enumerate(geoms):
+        for end in shapely.get_coordinates(geom)[[0, -1]]:
+            point = shapely.Point(end)
+            near = [i for i in tree.query(point, "dwithin", snap_m) if i != k] if snap_m else []
+            if near and min(geoms[i].distance(point) for i in near) > 1e-6:
+                other = min(near, key=lambda i: geoms[i].distance(point))
+                links.append(shapely.shortest_line(point, geoms[other]))
+                link_speeds.append(min(speeds[k], speeds[other]))
+    every = np.concatenate([geoms, np.array(links, dtype=object)])
+    every_speed = np.concatenate([speeds, link_speeds])
+    noded = shapely.get_parts(shapely.node(shapely.multilinestrings(every)))
+    if max_edge_m > 0:
+        noded = shapely.segmentize(noded, max_edge_m)
+    owner = shapely.STRtree(every).nearest(
+        shapely.line_interpolate_point(noded, 0.5, normalized=True)
+    )
+    node_of, rows = {}, []
+    for line, speed in zip(noded, every_speed[owner], strict=True):
+        coords = [tuple(c) for c in np.round(shapely.get_coordinates(line), 3).tolist()]
+        for a, b in itertools.pairwise(coords):
+            u, v = (node_of.setdefault(c, len(node_of)) for c in (a, b))
+            if u != v:
+                for s, t, p, q in ((u, v, a, b), (v, u, b, a)):
+                    rows.append((s, t, shapely.LineString([p, q]), speed))
+    nodes = gpd.GeoDataFrame(
+        {"x": [c[0] for c in node_of], "y": [c[1] for c in node_of]},
+        geometry=[shapely.Point(c) for c in node_of],
+        crs=roads.crs,
+        index=pd.Index(range(len(node_of)), name="osmid"),
+    )
+    edges = gpd.GeoDataFrame(rows, columns=["u", "v", "geometry", "speed_kph"], crs=roads.crs)
+    edges["key"] = edges.groupby(["u", "v"]).cumcount()
+    edges["length"] = edges.length
+    graph = ox.convert.graph_from_gdfs(nodes, edges.set_index(["u", "v", "key"]))
+    return ox.routing.add_edge_travel_times(graph)
+
+
+def assert_same_times(roads, speeds, snap_m, max_edge_m, n_sources=3):
+    """The network from the lines and the osmnx graph of the same lines give the same time from
+    a few nodes to every node (Dijkstra adds the same edge times in another order: 1e-9)."""
+    network = network_from_lines(roads, speeds, snap_m, max_edge_m)
+    G = osmnx_graph_from_lines(roads, speeds, snap_m, max_edge_m)
+    row = {c: i for i, c in enumerate(xy(network))}
+    assert sorted(row) == sorted((d["x"], d["y"]) for _, d in G.nodes(data=True))
+    row_of = {n: row[d["x"], d["y"]] for n, d in G.nodes(data=True)}
+    picks = np.random.default_rng(0).choice(len(G), n_sources, replace=False).tolist()
+    for sources in ([picks[0]], picks):
+        times, _ = travel_times(network, [row_of[s] for s in sources])
+        want = np.full(len(G), np.inf)
+        for node, t in nx.multi_source_dijkstra_path_length(
+            G, set(sources), weight="travel_time"
+        ).items():
+            want[row_of[node]] = t
+        assert np.array_equal(np.isinf(times.to_numpy()), np.isinf(want))
+        reached = np.isfinite(want)
+        assert reached.sum() > 1
+        np.testing.assert_allclose(times.to_numpy()[reached], want[reached], rtol=1e-9, atol=0)
+
+
+def test_network_from_lines_equals_the_osmnx_graph_route():
+    roads = gpd.GeoDataFrame(
+        geometry=[
+            shapely.LineString([(0, 0), (10_000, 0)]),  # crossed by the next two
+            shapely.LineString([(3_000, -2_000), (3_000, 6_000), (8_000, 6_000)]),
+            shapely.LineString([(7_000, -1_000), (7_000, 5_600)]),  # 400 m short of the bend
+            shapely.MultiLineString(
+                [[(10_000, 0), (12_000, 3_000)], [(12_200, 3_100), (15_000, 3_000)]]
+            ),
+            shapely.LineString([(2_000, 0), (6_000, 0)]),  # along the first, faster
+            shapely.LineString([(20_000, 0), (21_000, 0)]),  # out of reach: its own component
+        ],
+        crs=CRS,
+    )
+    speeds = np.array([60.0, 40.0, 30.0, 80.0, 90.0, 50.0])
+    for snap_m, max_edge_m in ((0.0, 0.0), (500.0, 0.0), (500.0, 700.0)):
+        assert_same_times(roads, speeds, snap_m, max_edge_m)
+
+
+def test_kuzbass_roads_give_the_osmnx_graph_route_times():
+    scenario = scenario_mod.load(scenario_mod.DEFAULT_SCENARIO)
+    spec = scenario.network
+    roads = read_layer(scenario.layers[spec.layer], scenario.crs)
+    speeds = roads[spec.class_field].map(dict(spec.speeds)).fillna(spec.default_kmh).to_numpy()
+    assert len(set(speeds)) > 1
+    network = road_network(spec, roads, 1_000.0)
+    assert np.array_equal(
+        network.matrix.data, network_from_lines(roads, speeds, spec.snap_m, 1_000.0).matrix.data
+    )
+    assert_same_times(roads, speeds, spec.snap_m, 1_000.0, n_sources=5)
 
 
 def corridor(friction=None):
     """A 10 × 5 km grid of 100 m cells with a straight road along the row at y = 2,550."""
     grid = Grid.from_bounds((0, 0, 10_000, 5_000), 100.0, CRS)
     data = np.ones(grid.shape) if friction is None else friction(grid)
-    G = graph_from_lines(lines([(50, 2_550), (9_950, 2_550)]), np.array([ROAD_KMH]), 0, 100)
-    return grid, TravelTimes(G, Raster(data, grid, "friction"), OFF_KMH)
+    roads = network_from_lines(lines([(50, 2_550), (9_950, 2_550)]), np.array([ROAD_KMH]), 0, 100)
+    return grid, TravelTimes(roads, Raster(data, grid, "friction"), OFF_KMH)
 
 
 def at(grid, values, x, y):
@@ -189,8 +316,8 @@ def test_covering_over_the_road_network_equals_enumeration(world):
     result = siting_pkg.run(scenario, write=False)
     c = result.covering
     # The door-to-door minutes, rebuilt from the run's road layer and friction surface.
-    graph = road_graph(scenario.network, result.layers["roads"], result.friction.grid.res)
-    travel = TravelTimes(graph, result.friction, scenario.network.off_road_kmh)
+    roads = road_network(scenario.network, result.layers["roads"], result.friction.grid.res)
+    travel = TravelTimes(roads, result.friction, scenario.network.off_road_kmh)
     anchor = result.layers["anchors"].query("kind == 'ugle_naukograd'").geometry.iloc[0]
     sites = result.sites_of("technopark")
     x = np.concatenate([[anchor.x], sites["x"].to_numpy()])

@@ -1,63 +1,168 @@
-"""Travel time over a road network (an osmnx graph), computed with ``scipy.sparse.csgraph``.
+"""Travel time over a road network, as a sparse matrix searched by ``scipy.sparse.csgraph``.
 
-networkx runs Dijkstra in pure Python; here the graph is turned once into a compressed sparse row
-(CSR) matrix and every shortest-path query is a single compiled ``csgraph.dijkstra`` call. Times
-come out in the unit of the edge ``weight`` attribute: seconds for osmnx's ``travel_time`` (set by
+A :class:`RoadNetwork` is the network as compiled code searches it: a compressed sparse row (CSR)
+matrix of edge travel times, the node ids of its rows and where the nodes are. The run builds one
+straight from its road lines (:func:`siting.network.traveltime.network_from_lines`); an osmnx
+graph a user brings is read once by :func:`network_from_graph`. Every shortest-path query is then
+a single ``csgraph.dijkstra`` call, where networkx would run Dijkstra in pure Python. Times are in
+the unit of the edges' weight: seconds for osmnx's ``travel_time`` (set by
 :func:`osmnx.routing.add_edge_speeds` then :func:`osmnx.routing.add_edge_travel_times`).
 
 Nodes that cannot be reached get ``inf``. Points off the network are joined to it with
-:func:`snap` and :func:`access_times` (a straight-line leg to the nearest graph node).
+:func:`snap` (the nearest node, found in a k-d tree) and :func:`access_times` (a straight-line leg
+to it).
 """
 
 from __future__ import annotations
 
-import gc
 import math
-from collections.abc import Hashable, Iterable, Mapping, Sequence
-from itertools import chain
-from operator import itemgetter, methodcaller
+from collections.abc import Hashable, Iterable, Sequence
+from dataclasses import dataclass
+from functools import cached_property
+from operator import itemgetter
+from typing import Any, TypeAlias
 
 import networkx as nx
 import numpy as np
 import pandas as pd
-from networkx.classes.coreviews import AdjacencyView, MultiAdjacencyView
+from pyproj import CRS
 from scipy import sparse
 from scipy.sparse import csgraph
+from scipy.spatial import KDTree
 
 from siting.errors import LayerError
-from siting.network import dictread
 
 SPEEDS_FIX = "call osmnx.routing.add_edge_speeds and add_edge_travel_times first"
 
-#: A graph already converted by :func:`graph_arrays`: reuse it to skip the conversion.
-Arrays = tuple[sparse.csr_array, np.ndarray]
-Network = nx.Graph | Arrays
+
+@dataclass(frozen=True, eq=False)
+class RoadNetwork:
+    """A directed road network: the time along each edge and where each node is.
+
+    Build one with :meth:`from_edges`, :func:`network_from_graph` or
+    :func:`siting.network.traveltime.network_from_lines`, then query it as often as needed.
+
+    Attributes
+    ----------
+    matrix
+        ``matrix[i, j]`` is the time from node ``i`` to node ``j`` along the fastest edge joining
+        them; every stored entry is an edge, a stored zero one that costs nothing. Canonical CSR
+        (columns ascending within a row), 32-bit indices as csgraph searches with.
+    nodes
+        The node id of each row, named ``node``.
+    x, y
+        Node coordinates in ``crs``; NaN for a node without them.
+    crs
+        The coordinates' CRS (anything :class:`pyproj.CRS` reads), or ``None`` if unknown.
+    """
+
+    matrix: sparse.csr_array
+    nodes: pd.Index
+    x: np.ndarray
+    y: np.ndarray
+    crs: Any = None
+
+    def __post_init__(self) -> None:
+        n = len(self.nodes)
+        if self.matrix.shape != (n, n) or self.x.shape != (n,) or self.y.shape != (n,):
+            raise ValueError(
+                f"{n} nodes need an {n} x {n} matrix and {n} x and y, got a "
+                f"{self.matrix.shape} matrix, x {self.x.shape} and y {self.y.shape}"
+            )
+
+    @classmethod
+    def from_edges(
+        cls,
+        u: np.ndarray,
+        v: np.ndarray,
+        cost: np.ndarray,
+        x: np.ndarray,
+        y: np.ndarray,
+        nodes: pd.Index | None = None,
+        crs: Any = None,
+    ) -> RoadNetwork:
+        """The network of directed edges ``u[k] → v[k]`` taking ``cost[k]``.
+
+        Parameters
+        ----------
+        u, v
+            Row numbers (0 ≤ row < ``len(x)``) of each edge's start and end.
+        cost
+            Non-negative time along each edge. Of parallel edges (same ``u`` and ``v``) the
+            fastest is kept, as a route takes it; self-loops are dropped, as they never shorten
+            a route.
+        x, y
+            Node coordinates.
+        nodes
+            Node ids; default ``0 .. len(x) - 1``.
+        crs
+            The coordinates' CRS.
+
+        Raises
+        ------
+        ValueError
+            If the arrays disagree in length, a row number is out of range or a cost is negative
+            or NaN (it would silently poison Dijkstra).
+        """
+        x = np.asarray(x, dtype=float)
+        y = np.asarray(y, dtype=float)
+        u = np.asarray(u, dtype=np.int64)
+        v = np.asarray(v, dtype=np.int64)
+        cost = np.asarray(cost, dtype=float)
+        n = len(x)
+        if not u.shape == v.shape == cost.shape or u.ndim != 1:
+            raise ValueError(f"u, v and cost differ in shape: {u.shape}, {v.shape}, {cost.shape}")
+        if len(u) and (min(u.min(), v.min()) < 0 or max(u.max(), v.max()) >= n):
+            raise ValueError(f"edge ends must be row numbers from 0 to {n - 1}")
+        if not (cost >= 0).all():  # NaN fails too
+            raise ValueError("edge costs must be non-negative numbers")
+        keep = u != v
+        if not keep.all():  # most road networks have no self-loop: then nothing is copied
+            u, v, cost = u[keep], v[keep], cost[keep]
+        # Edges sorted by (row, column), as one int64 key: CSR order, with parallel edges
+        # side by side, of which the fastest is kept.
+        pair = u * n + v
+        order = np.argsort(pair, kind="stable")
+        pair, cost = pair[order], cost[order]
+        new = np.ones(len(pair), dtype=bool)
+        new[1:] = pair[1:] != pair[:-1]
+        if not new.all():
+            first = np.flatnonzero(new)
+            cost = np.minimum.reduceat(cost, first)
+            pair = pair[first]
+        u, v = np.divmod(pair, n)
+        # 32-bit indices, as csgraph searches with (int64 ones are copied at every search).
+        indptr = np.zeros(n + 1, dtype=np.int32)
+        np.cumsum(np.bincount(u, minlength=n), out=indptr[1:])
+        # Built from CSR parts, not from (row, col) pairs, so that zero-cost edges stay explicit
+        # entries: csgraph reads an explicit zero of a sparse matrix as an edge of cost 0.
+        matrix = sparse.csr_array((cost, v.astype(np.int32), indptr), shape=(n, n))
+        if nodes is None:
+            nodes = pd.RangeIndex(n, name="node")
+        return cls(matrix, nodes.rename("node"), x, y, crs)
+
+    @cached_property
+    def _tree(self) -> KDTree:
+        """A k-d tree of the node coordinates, built on the first :func:`snap`."""
+        return KDTree(np.column_stack([self.x, self.y]))
 
 
-#: Nodes converted per step. Each step reads its dicts in a few passes (targets and edges, edge
-#: counts, attributes, weights); a step this small still has them in the CPU cache for the later
-#: passes, which more than pays for the Python loop over steps.
-_STEP_NODES = 1000
-
-
-def graph_arrays(G: nx.Graph, weight: str = "travel_time") -> Arrays:
-    """The directed graph as a sparse matrix of edge weights, and the node order of its rows.
+def network_from_graph(G: nx.Graph, weight: str = "travel_time") -> RoadNetwork:
+    """An osmnx graph (or any networkx graph) as a :class:`RoadNetwork`.
 
     Parameters
     ----------
     G
-        A networkx graph, typically an osmnx ``MultiDiGraph``, or a view of one. An undirected
-        graph is taken as directed both ways.
+        Typically an osmnx ``MultiDiGraph`` with ``travel_time`` on its edges, ``x`` and ``y`` on
+        its nodes and its ``crs`` in ``G.graph``; a view of one works too. An undirected graph is
+        taken as directed both ways. Without ``x`` and ``y`` nodes cannot be snapped to.
     weight
         Edge attribute holding the (non-negative) cost of traversing the edge.
 
     Returns
     -------
-    matrix, nodes
-        ``matrix[i, j]`` is the weight of the edge from ``nodes[i]`` to ``nodes[j]``, the minimum
-        one where parallel edges join the same pair (a route takes the fastest of them). Self-loops
-        are dropped: they never shorten a path. ``nodes`` is in the order of ``G.nodes``: int64
-        when every id is an integer (osmnx's OSM ids), else objects.
+    RoadNetwork
+        Rows in the order of ``G.nodes``; ids as they are in ``G`` (int64 for osmnx's OSM ids).
 
     Raises
     ------
@@ -67,208 +172,78 @@ def graph_arrays(G: nx.Graph, weight: str = "travel_time") -> Arrays:
     Notes
     -----
     Nothing is cached: every call reads the graph again, so edits to ``G`` are always seen. The
-    cost is reading networkx's dicts. On CPython 3.11 a compiled reader
-    (:mod:`siting.network.dictread`)
-    reads those of a networkx graph with integer ids directly, about 3 times faster than the
-    C-level passes over every (u, v) pair and edge that read any other graph or view (see
-    :func:`_entries`); both give the same arrays. Keep the result and pass it to
-    :func:`travel_times` or :func:`od_matrix` to convert once for many queries.
+    cost is networkx's iteration over its edges, about as long as one networkx Dijkstra search
+    over the whole graph; keep the result to search it many times. The edges are read with
+    ``G.edges(data=weight)`` straight into arrays rather than with
+    :func:`osmnx.convert.graph_to_gdfs`, which builds a frame of every edge attribute and takes
+    about five times as long.
     """
-    read = _read_compiled(G, weight)
-    if read is None:
-        read = _read_python(G, weight)
-    nodes, degree, cols, costs, cols_are_ids = read
-    n = len(nodes)
-    if cols_are_ids and not np.array_equal(nodes, np.arange(n)):  # 0..n-1: ids are rows
-        cols = pd.Index(nodes).get_indexer(cols)  # a hash table, faster than a dict lookup per id
-    # 32-bit column indices, as csgraph searches with (int64 ones are copied at every search); no
-    # networkx graph that fits in memory comes near 2**31 nodes or edges.
-    cols = cols.astype(np.int32)
-    if not (costs >= 0).all():  # NaN fails too: it would silently poison Dijkstra
-        raise _weight_error(G, weight)
-    rows = np.repeat(np.arange(n, dtype=np.int64), degree)
-    loops = rows == cols
-    if loops.any():  # checked first: most road graphs have none, and then nothing is copied
-        keep = ~loops
-        rows, cols, costs = rows[keep], cols[keep], costs[keep]
-        degree = np.bincount(rows, minlength=n)
-    # Built directly from CSR parts (rows come in order) so that zero-cost edges stay explicit
-    # entries: csgraph reads an explicit zero in a sparse matrix as an edge of weight 0.
-    indptr = np.zeros(n + 1, dtype=np.int32)
-    np.cumsum(degree, out=indptr[1:])
-    matrix = sparse.csr_array((costs, cols, indptr), shape=(n, n))
-    matrix.sort_indices()  # canonical CSR: columns ascending within each row, as scipy prefers
-    return matrix, nodes
-
-
-#: What both ways of reading a graph give :func:`graph_arrays`: node ids (int64 when every id is
-#: an integer, else objects) in the order of ``G.adj``, the number of neighbours of each, the
-#: neighbours node by node, the cost of each (node, neighbour) pair (the minimum over parallel
-#: edges), and whether the neighbours are given as node ids (else as row numbers).
-_Read = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, bool]
-
-
-def _read_compiled(G: nx.Graph, weight: str) -> _Read | None:
-    """The graph read by the compiled kernel of :mod:`siting.network.dictread`, or ``None`` where it
-    does
-    not apply (views, dict subclasses, non-integer ids, odd weights, other interpreters...).
-
-    It reads the dict behind ``G.adj`` itself, so only when ``G.adj`` is networkx's own view of
-    ``G._adj`` (what ``G.adjacency()`` walks): then rows follow ``G.adj`` as in
-    :func:`_read_python`.
-    """
-    multi = G.is_multigraph()
-    view = G.adj
-    if type(view) is not (MultiAdjacencyView if multi else AdjacencyView):
-        return None
-    adjacency = view._atlas
-    # No nodes: nothing to gain, and the Python reader gives them as objects (no id is an int).
-    if adjacency is not getattr(G, "_adj", None) or not adjacency:
-        return None
-    read = dictread.read_adjacency(adjacency, multi, weight)
-    if read is None:
-        return None
-    return (*read, True)
-
-
-def _read_python(G: nx.Graph, weight: str) -> _Read:
-    """The graph read by C-level passes over networkx's dicts, any graph or view of one.
-
-    Raises
-    ------
-    LayerError
-        If an edge lacks ``weight`` or its value is not a number.
-    """
-    # Rows follow G.adj, the very dict that G.adjacency() walks below, so node i's neighbours are
-    # the i-th adjacency entry without looking nodes up (it is also the order of G.nodes).
-    node_list = list(G.adj)
-    n = len(node_list)
-    nodes = np.empty(n, dtype=object)
-    nodes[:] = node_list  # assigned, not np.array(list): tuple node ids must stay scalars
-    ids = _integer_ids(nodes)
-    if ids is not None:  # typed once here, not again by every search on these arrays
-        nodes = ids
-    # One (u, v) pair per neighbour: a dict of parallel edges keyed by edge key in a multigraph,
-    # the edge's attribute dict otherwise. Undirected graphs list every edge under both ends.
-    neighbours = list(map(itemgetter(1), G.adjacency()))
-    degree = np.fromiter(map(len, neighbours), np.int64, count=n)
-    n_pairs = int(degree.sum())
-    # Integer ids are read as they are and found in one go at the end; others by a dict lookup.
-    row_of = None
-    if nodes.dtype != np.int64:
-        row_of = dict(zip(node_list, range(n), strict=True)).__getitem__
-    multi = G.is_multigraph()
-    cost_of = itemgetter(weight)
-    # Pieces per step; the empty first ones make the concatenations valid for a graph of no nodes.
-    cols, costs, n_parallel = [np.empty(0, np.int64)], [np.empty(0)], [np.empty(0, np.int64)]
-    starts = range(0, n, _STEP_NODES)
-    for start, step_pairs in zip(starts, np.add.reduceat(degree, starts).tolist(), strict=True):
-        targets, edges = _entries(neighbours[start : start + _STEP_NODES], step_pairs)
-        cols.append(np.fromiter(map(row_of, targets) if row_of else targets, np.int64, step_pairs))
-        if multi:  # read every parallel edge; the minimum per pair is taken at the end
-            counts = np.fromiter(map(len, edges), np.int64, count=step_pairs)
-            _, edges = _entries(edges, int(counts.sum()))
-            n_parallel.append(counts)
-        try:
-            costs.append(np.fromiter(map(cost_of, edges), float, count=len(edges)))
-        except (KeyError, TypeError, ValueError):  # a missing or non-numeric weight
-            raise _weight_error(G, weight) from None
-    cols, costs = np.concatenate(cols), np.concatenate(costs)
-    if len(costs) > n_pairs:  # parallel edges: keep the fastest of each pair
-        first = np.zeros(n_pairs, dtype=np.int64)
-        np.cumsum(np.concatenate(n_parallel)[:-1], out=first[1:])
-        costs = np.minimum.reduceat(costs, first)  # NaN wins, as it must: it is rejected later
-    return nodes, degree, cols, costs, row_of is None
-
-
-def _entries(mappings: list[Mapping], count: int) -> tuple[list, list]:
-    """Keys and values of all ``count`` entries of ``mappings``, in iteration order.
-
-    Exact dicts (a graph's own storage) are read by one ``gc.get_referents`` call: CPython
-    traverses a dict as the value then the key of each entry, in order, which lists them without
-    a Python-level step per entry, and much faster than chaining iterators (there is no view or
-    iterator to make per mapping). It skips keys when every key is a str, and other
-    implementations may traverse differently: the length and the first entry are checked, and
-    anything else (str keys, views, dict subclasses) is iterated instead.
-    """
-    if count and set(map(type, mappings)) == {dict}:
-        refs = gc.get_referents(*mappings)
-        key, value = next(iter(next(filter(None, mappings)).items()))
-        if len(refs) == 2 * count and refs[0] is value and refs[1] is key:
-            return refs[1::2], refs[0::2]
-    keys = list(chain.from_iterable(mappings))
-    return keys, list(chain.from_iterable(map(_values, mappings)))
-
-
-#: ``mapping.values()`` as a function: unlike ``dict.values`` it also reads graph views' mappings.
-_values = methodcaller("values")
-
-
-def _integer_ids(nodes: np.ndarray) -> np.ndarray | None:
-    """``nodes`` as int64 when every id is an integer (osmnx's OSM ids), else ``None``."""
-    if pd.api.types.infer_dtype(nodes, skipna=False) != "integer":
-        return None
+    nodes = pd.Index(list(G.nodes), tupleize_cols=False, name="node")  # tuple ids stay scalars
+    ends = np.int64 if nodes.dtype == np.int64 else object  # OSM ids are read without boxing
+    kind = np.dtype([("u", ends), ("v", ends), ("cost", float)])
     try:
-        return nodes.astype(np.int64)
-    except OverflowError:  # beyond int64: the generic, hash-based path handles them
-        return None
+        # No count: a multigraph counts its edges by iterating over them, as long as reading.
+        edges = np.fromiter(G.edges(data=weight, default=None), dtype=kind)
+    except (TypeError, ValueError):  # a missing (None) or non-numeric weight
+        raise _weight_error(G, weight) from None
+    if not (edges["cost"] >= 0).all():  # NaN fails too
+        raise _weight_error(G, weight)
+    u, v = nodes.get_indexer(edges["u"]), nodes.get_indexer(edges["v"])
+    if not G.is_directed():  # networkx lists each undirected edge once
+        u, v = np.concatenate([u, v]), np.concatenate([v, u])
+        edges = np.concatenate([edges, edges])
+    x = _coordinate(G, "x")
+    y = _coordinate(G, "y")
+    return RoadNetwork.from_edges(u, v, edges["cost"], x, y, nodes, G.graph.get("crs"))
+
+
+def _coordinate(G: nx.Graph, name: str) -> np.ndarray:
+    """Node attribute ``name`` of every node in ``G.nodes`` order, NaN where missing."""
+    values = G.nodes(data=name, default=math.nan)
+    return np.fromiter(map(itemgetter(1), values), dtype=float, count=len(G))
 
 
 def _weight_error(G: nx.Graph, weight: str) -> LayerError:
     """The :class:`LayerError` for the first edge (in adjacency order) whose ``weight`` is
     missing, negative, NaN or not a number. Only called once such an edge is known to exist."""
-    multi = G.is_multigraph()
-    for u, nbrs in G.adjacency():
-        for v, data in nbrs.items():
-            for attrs in data.values() if multi else (data,):
-                value = attrs.get(weight)
-                edge = f"the road graph's edge ({u!r}, {v!r})"
-                if value is None:
-                    return LayerError(f"{edge} has no {weight!r} attribute", SPEEDS_FIX)
-                try:
-                    shown = number = float(value)  # as numpy.fromiter reads it
-                except (TypeError, ValueError):
-                    shown, number = repr(value), math.nan
-                if not number >= 0:  # NaN fails too
-                    return LayerError(
-                        f"{edge} has {weight!r} = {shown}, not a non-negative number", SPEEDS_FIX
-                    )
+    for u, v, attrs in G.edges(data=True):
+        value = attrs.get(weight)
+        edge = f"the road graph's edge ({u!r}, {v!r})"
+        if value is None:
+            return LayerError(f"{edge} has no {weight!r} attribute", SPEEDS_FIX)
+        shown: object
+        try:
+            shown = number = float(value)  # as numpy.fromiter reads it
+        except (TypeError, ValueError):
+            shown, number = repr(value), math.nan
+        if not number >= 0:  # NaN fails too
+            return LayerError(
+                f"{edge} has {weight!r} = {shown}, not a non-negative number", SPEEDS_FIX
+            )
     raise AssertionError(f"no edge has a bad {weight!r}, yet reading the weights failed")
 
 
-def _arrays(G: Network, weight: str) -> Arrays:
-    return G if isinstance(G, tuple) else graph_arrays(G, weight)
+#: What the queries search: a network, or an osmnx graph read on every call (read it once with
+#: :func:`network_from_graph` to search it many times).
+Network: TypeAlias = RoadNetwork | nx.Graph
 
 
-def _node_index(nodes: np.ndarray) -> pd.Index:
-    """``nodes`` as a pandas Index named ``node``: int64 for osmnx's integer ids."""
-    ids = _integer_ids(nodes)
-    if ids is not None:  # a cast, much faster than letting pandas infer the type of each object
-        return pd.Index(ids, name="node")
-    return pd.Index(nodes, name="node").infer_objects()
+def _network(G: Network, weight: str) -> RoadNetwork:
+    return G if isinstance(G, RoadNetwork) else network_from_graph(G, weight)
 
 
-def _indices(
-    nodes: np.ndarray, index: pd.Index, wanted: Iterable[Hashable], what: str
-) -> np.ndarray:
-    """Row numbers of ``wanted`` node ids (``index`` is :func:`_node_index` of ``nodes``), or a
-    :class:`LayerError` naming the first unknown one."""
+def _rows(network: RoadNetwork, wanted: Iterable[Hashable], what: str) -> np.ndarray:
+    """Row numbers of ``wanted`` node ids, or a :class:`LayerError` naming the first unknown."""
     wanted = list(wanted)
-    if index.dtype.kind == "i" and wanted and pd.Index(wanted).dtype.kind == "i":
-        # Integer ids on both sides: pandas' hash table, rather than a dict of every node.
-        found = index.get_indexer(pd.Index(wanted, dtype=np.int64))
-        missing = [node for node, i in zip(wanted, found.tolist(), strict=True) if i < 0]
-    else:  # any hashable: dict semantics (1 == 1.0), the same as networkx's
-        rows = dict(zip(nodes, range(len(nodes)), strict=True))
-        missing = [node for node in wanted if node not in rows]
-        found = np.array([rows.get(node, -1) for node in wanted], dtype=np.int64)
-    if missing:
-        raise LayerError(
-            f"{what} node {missing[0]!r} is not in the road graph",
-            "snap points to the graph first (siting.network.graph.snap)",
-        )
     if not wanted:
         raise LayerError(f"no {what} nodes given", f"pass at least one {what} node id")
+    found = network.nodes.get_indexer(pd.Index(wanted, tupleize_cols=False))
+    if (found < 0).any():
+        missing = wanted[int(np.argmax(found < 0))]
+        raise LayerError(
+            f"{what} node {missing!r} is not in the road graph",
+            "snap points to the graph first (siting.network.graph.snap)",
+        )
     return found
 
 
@@ -283,14 +258,16 @@ def travel_times(
     Parameters
     ----------
     G
-        An osmnx graph, or the ``(matrix, nodes)`` pair from :func:`graph_arrays` (reuse it when
-        querying the same graph many times: the conversion costs more than the search).
+        A :class:`RoadNetwork`, or an osmnx graph (read with :func:`network_from_graph` on every
+        call: read it once when querying the same graph many times, the reading costs more than
+        the search).
     sources
         Node ids to start from (e.g. the nodes nearest to mines).
     weight
-        Edge attribute to minimise; times are in its unit (seconds for ``travel_time``).
+        Edge attribute to minimise when ``G`` is a graph; times are in its unit (seconds for
+        ``travel_time``).
     limit
-        Stop searching beyond this time (same unit as ``weight``); farther nodes get ``inf``.
+        Stop searching beyond this time (same unit as the edges'); farther nodes get ``inf``.
         Cuts the work when only nearby nodes matter.
 
     Returns
@@ -305,11 +282,10 @@ def travel_times(
     LayerError
         If a source is not a node of ``G`` or edges lack ``weight``.
     """
-    matrix, nodes = _arrays(G, weight)
-    index = _node_index(nodes)
-    src = _indices(nodes, index, sources, "source")
+    network = _network(G, weight)
+    src = _rows(network, sources, "source")
     times, _, reached_from = csgraph.dijkstra(
-        matrix,
+        network.matrix,
         directed=True,
         indices=src,
         min_only=True,
@@ -317,11 +293,14 @@ def travel_times(
         limit=np.inf if limit is None else float(limit),
     )
     # dijkstra names the source by its row number (-9999 when unreached); map to its position.
-    position = np.full(len(nodes) + 1, -1, dtype=np.int64)  # the extra slot absorbs -9999
+    n = len(network.nodes)
+    position = np.full(n + 1, -1, dtype=np.int64)  # the extra slot absorbs -9999
     position[src[::-1]] = np.arange(len(src))[::-1]  # a repeated source keeps its first position
-    nearest = position[np.where(reached_from < 0, len(nodes), reached_from)]
-    times = pd.Series(times, index=index, name="time")
-    return times, pd.Series(nearest, index=index, name="source")
+    nearest = position[np.where(reached_from < 0, n, reached_from)]
+    return (
+        pd.Series(times, index=network.nodes, name="time"),
+        pd.Series(nearest, index=network.nodes, name="source"),
+    )
 
 
 def od_matrix(
@@ -335,11 +314,11 @@ def od_matrix(
     Parameters
     ----------
     G
-        An osmnx graph, or the ``(matrix, nodes)`` pair from :func:`graph_arrays`.
+        A :class:`RoadNetwork`, or an osmnx graph (see :func:`travel_times`).
     sources, targets
         Node ids.
     weight
-        Edge attribute to minimise; times are in its unit (seconds for ``travel_time``).
+        Edge attribute to minimise when ``G`` is a graph.
 
     Returns
     -------
@@ -348,67 +327,58 @@ def od_matrix(
 
     Notes
     -----
-    One Dijkstra search per source, each over the whole graph: memory is
+    One Dijkstra search per source, each over the whole network: memory is
     ``len(sources) × n_nodes`` floats before the target columns are picked out.
     """
-    matrix, nodes = _arrays(G, weight)
-    index = _node_index(nodes)
-    src = _indices(nodes, index, sources, "source")
-    dst = _indices(nodes, index, targets, "target")
-    times = csgraph.dijkstra(matrix, directed=True, indices=src)
+    network = _network(G, weight)
+    src = _rows(network, sources, "source")
+    dst = _rows(network, targets, "target")
+    times = csgraph.dijkstra(network.matrix, directed=True, indices=src)
     return pd.DataFrame(
         times[:, dst],
-        index=pd.Index(list(sources), name="source"),
-        columns=pd.Index(list(targets), name="target"),
+        index=pd.Index(list(sources), name="source", tupleize_cols=False),
+        columns=pd.Index(list(targets), name="target", tupleize_cols=False),
     )
 
 
-def snap(G: nx.MultiDiGraph, x: Iterable[float], y: Iterable[float]) -> pd.DataFrame:
-    """Nearest graph node and nearest edge to each point.
+def snap(network: RoadNetwork, x: Iterable[float], y: Iterable[float]) -> pd.DataFrame:
+    """Nearest node of the network to each point.
 
     Parameters
     ----------
-    G
-        A *projected* osmnx graph (see :func:`osmnx.projection.project_graph`), so that distances
-        are in metres and straight lines are meaningful.
+    network
+        A network in a *projected* CRS, so that distances are in metres (for an osmnx graph, see
+        :func:`osmnx.projection.project_graph` and :func:`network_from_graph`).
     x, y
-        Point coordinates in the graph's CRS.
+        Point coordinates in the network's CRS.
 
     Returns
     -------
     pandas.DataFrame
-        One row per point: ``node`` and ``node_dist_m`` (nearest node and the straight-line
-        distance to it), ``u``, ``v``, ``key`` and ``edge_dist_m`` (nearest edge and the distance
-        to its geometry).
+        One row per point: ``node`` (the nearest node's id) and ``node_dist_m`` (the
+        straight-line distance to it). Of nodes equally near, any one may be given.
 
     Raises
     ------
     LayerError
-        If the graph is not projected.
+        If the network is not in a projected CRS, or has no node with coordinates.
     """
-    import osmnx as ox  # imported here: the rest of the module runs on any networkx graph
-
-    crs = G.graph.get("crs")
-    if crs is None or not ox.projection.is_projected(crs):
+    crs = network.crs
+    if crs is None or not CRS.from_user_input(crs).is_projected:
         raise LayerError(
             f"the road graph is in {crs!r}, not a projected CRS: distances would be in degrees",
             "project it first with osmnx.projection.project_graph(G, to_crs=...)",
         )
-    x = np.atleast_1d(np.asarray(x, dtype=float))
-    y = np.atleast_1d(np.asarray(y, dtype=float))
-    node, node_dist = ox.distance.nearest_nodes(G, x, y, return_dist=True)
-    edge, edge_dist = ox.distance.nearest_edges(G, x, y, return_dist=True)
-    u, v, key = zip(*edge, strict=True)  # osmnx gives an object array of (u, v, key) tuples
-    return pd.DataFrame(
-        {
-            "node": node,
-            "node_dist_m": node_dist,
-            "u": list(u),
-            "v": list(v),
-            "key": list(key),
-            "edge_dist_m": edge_dist,
-        }
+    if not len(network.nodes) or np.isnan(network.x).any() or np.isnan(network.y).any():
+        raise LayerError(
+            "the road graph has nodes without x and y coordinates: points cannot be snapped",
+            "give every node its x and y (osmnx graphs have them)",
+        )
+    points = np.column_stack(
+        [np.atleast_1d(np.asarray(x, float)), np.atleast_1d(np.asarray(y, float))]
     )
+    dist, row = network._tree.query(points)
+    return pd.DataFrame({"node": network.nodes[row], "node_dist_m": dist})
 
 
 def access_times(times: pd.Series, snapped: pd.DataFrame, *, off_speed_kmh: float) -> np.ndarray:
@@ -422,8 +392,7 @@ def access_times(times: pd.Series, snapped: pd.DataFrame, *, off_speed_kmh: floa
     Parameters
     ----------
     times
-        Network times in seconds (osmnx ``travel_time``) indexed by node id, as returned by
-        :func:`travel_times`.
+        Network times in seconds indexed by node id, as returned by :func:`travel_times`.
     snapped
         :func:`snap` of the points (its ``node`` and ``node_dist_m`` columns are used).
     off_speed_kmh
