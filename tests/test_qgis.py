@@ -12,10 +12,12 @@ import numpy as np
 import pyogrio
 import pytest
 import rasterio
+from test_bad_input import assert_user_error, cli_here
 
 import siting
 from siting.exports import gpkg
 from siting.exports.qgis.styles import vector_style
+from siting.exports.runinfo import RunInfo
 
 ROOT = Path(__file__).resolve().parents[1]
 PROBE = Path(__file__).with_name("qgis_project_probe.py")
@@ -51,7 +53,7 @@ def expected(result) -> tuple[dict, dict]:
         gdf = gpd.read_file(folder / "siting.gpkg", layer=table)
         vectors[table] = {
             "features": len(gdf),
-            "renderer": vector_style(table, gdf, result).renderer,
+            "renderer": vector_style(table, gdf, RunInfo.of(result)).renderer,
         }
     rasters = {}
     for tif in [*folder.glob("*.tif"), *folder.glob("criteria/*.tif")]:
@@ -132,6 +134,7 @@ def check_model_layers(report: dict, result) -> None:
     assert proposals[-1] == "Allocation: Pareto front (table)"  # tables after every drawn layer
 
 
+@pytest.mark.qgis
 def test_project_opens_in_qgis_and_survives_a_move(run, tmp_path):
     vectors, rasters = expected(run)
     shots = ROOT / "outputs" / "screenshots"
@@ -149,8 +152,11 @@ def test_project_opens_in_qgis_and_survives_a_move(run, tmp_path):
         shutil.copytree(moved, run.output_dir)
 
 
-def test_gpkg_layers_open_styled_without_the_project(run):
+def test_gpkg_layers_open_styled_without_the_project(synthetic_run):
     import sqlite3
+
+    # No QGIS needed: the synthetic region's outputs (conftest) have every kind of table.
+    run = synthetic_run
 
     with sqlite3.connect(run.output_dir / "siting.gpkg") as db:
         rows = db.execute(
@@ -166,7 +172,8 @@ def test_gpkg_layers_open_styled_without_the_project(run):
     assert all(described[t] for t in tables - {"layer_styles"})
 
 
-def test_rasters_are_cloud_optimized_with_units(run):
+def test_rasters_are_cloud_optimized_with_units(synthetic_run):
+    run = synthetic_run
     for tif in [*run.output_dir.glob("*.tif"), *run.output_dir.glob("criteria/*.tif")]:
         with rasterio.open(tif) as src:
             assert src.tags(ns="IMAGE_STRUCTURE").get("LAYOUT") == "COG", tif.name
@@ -177,6 +184,7 @@ def test_rasters_are_cloud_optimized_with_units(run):
         assert tif.with_suffix(".qml").is_file()
 
 
+@pytest.mark.qgis
 def test_export_qgis_rebuilds_an_older_folder(run, tmp_path):
     old = tmp_path / "old"
     shutil.copytree(run.output_dir, old)
@@ -197,10 +205,4 @@ def test_export_qgis_rebuilds_an_older_folder(run, tmp_path):
 
 
 def test_export_qgis_on_a_folder_that_is_not_an_output(tmp_path):
-    proc = subprocess.run(
-        [sys.executable, "-m", "siting.cli", "export", "qgis", str(tmp_path)],
-        capture_output=True,
-        text=True,
-    )
-    assert proc.returncode == 2
-    assert "has no run.json" in proc.stderr and "Traceback" not in proc.stderr
+    assert_user_error(cli_here("export", "qgis", tmp_path), "has no run.json")

@@ -17,8 +17,11 @@ import numpy as np
 import pytest
 
 import siting
-from siting.exports import gpkg, rasters
+from siting import exports
+from siting.exports import gpkg, rasters, theme
 from siting.exports.qgis import styles as qgis_styles
+from siting.exports.qgis.symbols import rgba
+from siting.exports.runinfo import RunInfo
 from siting.raster.grid import Raster
 
 HERE = Path(__file__).resolve().parent
@@ -40,7 +43,8 @@ def tables(run):
 
 @pytest.fixture(scope="module")
 def styles(run, tables):
-    return {name: qgis_styles.vector_style(name, gdf, run) for name, gdf in tables.items()}
+    info = RunInfo.of(run)
+    return {name: qgis_styles.vector_style(name, gdf, info) for name, gdf in tables.items()}
 
 
 def _rasters(run) -> list[Raster]:
@@ -125,7 +129,7 @@ def test_proposed_sites_one_category_per_profile_with_its_colour(styles, run):
     for category, profile in zip(categories, profiles.values(), strict=True):
         symbol = renderer.find(f"symbols/symbol[@name='{category.get('symbol')}']")
         color = symbol.find("layer/Option/Option[@name='color']").get("value")
-        assert color == qgis_styles._rgba(profile.color)
+        assert color == rgba(profile.color)
         size = symbol.find(".//data_defined_properties//Option[@name='size']")
         assert '"rank"' in size.find("Option[@name='expression']").get("value")
     assert root.get("labelsEnabled") == "1"
@@ -143,7 +147,7 @@ def test_proposed_sites_one_category_per_profile_with_its_colour(styles, run):
 
 def test_proposed_sites_without_sites_still_lists_the_profiles(run, tables):
     empty = tables["proposed_sites"].iloc[:0]
-    root = qml_root(qgis_styles.vector_style("proposed_sites", empty, run))
+    root = qml_root(qgis_styles.vector_style("proposed_sites", empty, RunInfo.of(run)))
     assert [c.get("value") for c in root.iter("category")] == list(run.scenario.profiles)
 
 
@@ -152,7 +156,7 @@ def test_mines_categories_cover_the_statuses_present(run, tables):
     statuses = ["operating", "mothballed", "proposed", "closed", "abandoned"]
     mines["status"] = [statuses[i % len(statuses)] for i in range(len(mines))]
     for gdf in (tables["input_mines"], mines):
-        style = qgis_styles.vector_style("input_mines", gdf, run)
+        style = qgis_styles.vector_style("input_mines", gdf, RunInfo.of(run))
         renderer = qml_root(style).find("renderer-v2")
         assert renderer.get("attr") == "status"
         values = [c.get("value") for c in renderer.iter("category")]
@@ -160,8 +164,8 @@ def test_mines_categories_cover_the_statuses_present(run, tables):
         for category in renderer.iter("category"):
             symbol = renderer.find(f"symbols/symbol[@name='{category.get('symbol')}']")
             color = symbol.find("layer/Option/Option[@name='color']").get("value")
-            known = qgis_styles.STATUS_COLORS.get(category.get("value"))
-            assert color == qgis_styles._rgba(known or qgis_styles.DEFAULT_COLOR)
+            known = theme.STATUS_COLORS.get(category.get("value"))
+            assert color == rgba(known or theme.DEFAULT_COLOR)
             size = symbol.find(".//Option[@name='size']/Option[@name='expression']")
             assert '"output"' in size.get("value")
     aliases = {a.get("field"): a.get("name") for a in qml_root(style).iter("alias")}
@@ -171,7 +175,7 @@ def test_mines_categories_cover_the_statuses_present(run, tables):
 def test_rail_and_roads_by_kind_and_single_without_kind(run, tables):
     widths = {}
     for table in ("input_rail", "input_roads"):
-        style = qgis_styles.vector_style(table, tables[table], run)
+        style = qgis_styles.vector_style(table, tables[table], RunInfo.of(run))
         renderer = qml_root(style).find("renderer-v2")
         assert style.renderer == "categorizedSymbol"
         assert renderer.get("attr") == "kind"
@@ -179,12 +183,66 @@ def test_rail_and_roads_by_kind_and_single_without_kind(run, tables):
             symbol = renderer.find(f"symbols/symbol[@name='{category.get('symbol')}']")
             options = {o.get("name"): o.get("value") for o in symbol.find("layer/Option")}
             widths[category.get("value")] = (options["line_color"], float(options["line_width"]))
-        plain = qgis_styles.vector_style(table, tables[table].drop(columns="kind"), run)
+        plain = qgis_styles.vector_style(table, tables[table].drop(columns="kind"), RunInfo.of(run))
         assert plain.renderer == "singleSymbol"
-    assert widths["main"] == (qgis_styles._rgba("#000000"), 0.8)
-    assert widths["federal"] == (qgis_styles._rgba("#d94801"), 0.7)
-    assert widths["regional"] == (qgis_styles._rgba("#fd8d3c"), 0.45)
+    assert widths["main"] == (rgba("#000000"), 0.8)
+    assert widths["federal"] == (rgba("#d94801"), 0.7)
+    assert widths["regional"] == (rgba("#fd8d3c"), 0.45)
     assert widths["branch"][1] == 0.5
+
+
+def categories(style: qgis_styles.Style) -> list[tuple[str, str, str, str]]:
+    """(value, label, colour, marker name or line width) of each category, in legend order."""
+    renderer = qml_root(style).find("renderer-v2")
+    out = []
+    for category in renderer.iter("category"):
+        symbol = renderer.find(f"symbols/symbol[@name='{category.get('symbol')}']")
+        options = {o.get("name"): o.get("value") for o in symbol.find("layer/Option")}
+        shape = options.get("name") or options["line_width"]
+        color = options.get("color") or options["line_color"]
+        out.append((category.get("value"), category.get("label"), color, shape))
+    return out
+
+
+def test_road_classes_rank_by_network_speed_and_anchors_by_their_order(run, tables):
+    # The Kuzbass [network] drives federal roads at 80 km/h, regional ones at 60: federal first.
+    assert dict(run.scenario.network.speeds) == {"federal": 80, "regional": 60}
+    roads = tables["input_roads"]
+    for gdf in (roads, roads.iloc[::-1]):  # the speeds rank them, not the rows' order
+        assert categories(qgis_styles.vector_style("input_roads", gdf, RunInfo.of(run))) == [
+            ("federal", "Federal road", rgba("#d94801"), "0.7"),
+            ("regional", "Regional road", rgba("#fd8d3c"), "0.45"),
+        ]
+    # Rail has no speeds: its classes rank in the order they first appear.
+    rail = tables["input_rail"]
+    assert list(dict.fromkeys(rail["kind"])) == ["main", "branch"]
+    rail_style = qgis_styles.vector_style("input_rail", rail, RunInfo.of(run))
+    assert [c[:2] for c in categories(rail_style)] == [
+        ("main", "Main line"),
+        ("branch", "Branch line"),
+    ]
+    anchors = tables["input_anchors"]
+    kinds = list(dict.fromkeys(anchors["kind"]))
+    assert len(kinds) == 4
+    want = [
+        (kinds[0], "star", rgba(theme.EXISTING_COLOR)),
+        (kinds[1], "diamond", rgba(theme.NEW_SITE_COLOR)),
+        (kinds[2], "triangle", rgba("#1f78b4")),
+        (kinds[3], "triangle", rgba("#6a3d9a")),
+    ]
+    got = categories(qgis_styles.vector_style("input_anchors", anchors, RunInfo.of(run)))
+    assert [(v, shape, color) for v, _, color, shape in got] == want
+    # The scenario's labels (layers.anchors.classes), the knowledge centre first.
+    assert [label for _, label, _, _ in got] == [
+        "UgleNaukoGrad",
+        "Technopark",
+        "University",
+        "Research institute",
+    ]
+    # A kind the palette has no rank for: a small grey circle.
+    extra = anchors.iloc[:5].assign(kind=["a", "b", "c", "d", "e"])
+    last = categories(qgis_styles.vector_style("input_anchors", extra, RunInfo.of(run)))[-1]
+    assert last == ("e", "E", rgba(theme.DEFAULT_COLOR), "circle")
 
 
 def test_exclusions_are_hatched_with_an_outline(styles):
@@ -231,7 +289,7 @@ def test_unknown_table_gets_a_plain_symbol_by_geometry(run, tables):
         ("clusters", "fill"),
     ):
         gdf = tables[source][["geometry"]]
-        style = qgis_styles.vector_style("something_else", gdf, run)
+        style = qgis_styles.vector_style("something_else", gdf, RunInfo.of(run))
         assert style.renderer == "singleSymbol"
         assert qml_root(style).find("renderer-v2/symbols/symbol").get("type") == kind
 
@@ -354,6 +412,7 @@ def _results(report: dict) -> dict[str, dict]:
     }
 
 
+@pytest.mark.qgis
 def test_qgis_loads_every_style(probed, run, tables):
     assert probed["qgis_version"].startswith("3.")
     results = _results(probed)
@@ -390,6 +449,7 @@ def test_qgis_loads_every_style(probed, run, tables):
                 assert r["min"] < r["max"], name
 
 
+@pytest.mark.qgis
 def test_qgis_sees_profiles_statuses_hatches_and_labels(probed, run):
     results = _results(probed)
     sites = results["proposed_sites"]
@@ -404,7 +464,7 @@ def test_qgis_sees_profiles_statuses_hatches_and_labels(probed, run):
     assert sites["order_by"]
     mines = results["input_mines"]
     for category in mines["categories"]:
-        assert category["symbol"]["color"] == qgis_styles.STATUS_COLORS[category["value"]]
+        assert category["symbol"]["color"] == theme.STATUS_COLORS[category["value"]]
         assert "output" in category["symbol"]["layers"][0]["dd"]["size"]
     for category in results["exclusions"]["categories"]:
         types = [layer["type"] for layer in category["symbol"]["layers"]]
@@ -436,16 +496,16 @@ def test_covering_tables_by_status_and_by_coverage(styles, tables, run):
     colours = _category_colours(sites)
     technopark = run.scenario.profiles[run.covering.profile].color
     assert colours == {
-        "existing": ("star", qgis_styles._rgba(qgis_styles.EXISTING_COLOR)),
-        "new": ("diamond", qgis_styles._rgba(technopark)),
+        "existing": ("star", rgba(theme.EXISTING_COLOR)),
+        "new": ("diamond", rgba(technopark)),
     }
     assert sites.find("labeling/settings/text-style").get("fieldName") == "name"
     demand = qml_root(styles["covering_demand"])
     assert demand.find("renderer-v2").get("attr") == "covered"
     colours = _category_colours(demand)
     assert colours == {
-        "true": ("circle", qgis_styles._rgba(qgis_styles.COVERED_COLORS[True])),
-        "false": ("circle", qgis_styles._rgba(qgis_styles.COVERED_COLORS[False])),
+        "true": ("circle", rgba(theme.COVERED_COLORS[True])),
+        "false": ("circle", rgba(theme.COVERED_COLORS[False])),
     }
     limit = run.scenario.covering.max_minutes
     labels = [c.get("label") for c in demand.iter("category")]
@@ -493,15 +553,16 @@ def test_allocation_tables_name_the_capacitated_model_and_new_fields(styles, run
     assert aliases["snap_m"] == "Weber point moved to eligible land (m)"
 
 
+@pytest.mark.qgis
 def test_qgis_colours_each_covering_feature_and_labels_utilisation(probed, run, tables):
     results = _results(probed)
     demand = tables["covering_demand"]
-    want = [qgis_styles.COVERED_COLORS[bool(c)] for c in demand["covered"]]
+    want = [theme.COVERED_COLORS[bool(c)] for c in demand["covered"]]
     assert results["covering_demand"]["feature_colours"] == want
     assert 0 < sum(demand["covered"]) < len(demand)  # both classes drawn in the default run
     sites = tables["covering_sites"]
     technopark = run.scenario.profiles[run.covering.profile].color
-    want = [qgis_styles.EXISTING_COLOR if s == "existing" else technopark for s in sites["status"]]
+    want = [theme.EXISTING_COLOR if s == "existing" else technopark for s in sites["status"]]
     assert results["covering_sites"]["feature_colours"] == want
     plants = results["allocation_plants"]
     expression = plants["labeling"]["field"]
@@ -532,11 +593,11 @@ def test_a_run_makes_its_qgis_project_from_memory_as_from_its_files(run, tmp_pat
         styles = {p.relative_to(folder).as_posix(): p.read_text() for p in folder.rglob("*.qml")}
         return re.sub(r"<creation>[^<]*</creation>", "", xml), styles
 
-    folder = run.write(tmp_path / "run")
+    folder = exports.write(run, tmp_path / "run")
     written = rasters.rasters_of(run)
     for leftover in [folder / "siting.qgz", *folder.rglob("*.qml"), *folder.rglob("*.tif")]:
         leftover.unlink()
-    qgis_project.write(folder, None, written)  # no GeoTIFF on disk yet
+    qgis_project.write(folder, written)  # no GeoTIFF on disk yet
     from_memory = made(folder)
     assert not list(folder.rglob("*.tif"))
     for rel, raster in written.items():

@@ -7,6 +7,7 @@ half-written files behind.
 
 from __future__ import annotations
 
+import contextvars
 import os
 import shutil
 import tempfile
@@ -14,47 +15,72 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    from siting.pipeline.stages import Result
+from siting.exports import gpkg, rasters, runinfo
+from siting.exports.qgis import project as qgis_project
+from siting.exports.report import document as report
+from siting.exports.webmap import page as webmap
+from siting.pipeline.cache import Cache, using
+from siting.pipeline.result import Result
+
+__all__ = ["staged", "write"]
 
 
-def write_outputs(result: Result) -> Path:
-    """Write every output the scenario asks for and return the output folder."""
-    from siting.exports import gpkg, rasters, runinfo
-    from siting.exports.qgis import project as qgis_project
-    from siting.exports.report import document as report
-    from siting.exports.webmap import page as webmap
+def write(
+    result: Result, output_dir: str | Path | None = None, *, cache: Cache | None = None
+) -> Path:
+    """Write every output the scenario asks for to ``<output_dir>/<scenario name>/``, atomically.
 
+    Parameters
+    ----------
+    result
+        A run's result (:func:`siting.run`).
+    output_dir
+        The parent folder; by default the scenario's ``outputs.dir``.
+    cache
+        A run's cache: outputs whose inputs are unchanged since an earlier run (GeoTIFFs, map
+        overlays, figures, styles) are copied from it instead of being made again.
+
+    Returns
+    -------
+    Path
+        The folder written.
+    """
     scenario = result.scenario
+    if output_dir is not None:
+        scenario = scenario.with_overrides(output_dir=output_dir)
     final = scenario.output_dir
-    # The executor is left (waiting for its thread) before a failure removes the staging folder.
-    with staged(final) as staging, ThreadPoolExecutor(max_workers=1) as background:
-        # GDAL compresses the GeoTIFFs without holding the GIL, so they are written beside the
-        # exports that are mostly Python (GeoPackage, map, report) rather than before them.
-        tiffs = (
-            background.submit(rasters.write_all, result, staging)
-            if scenario.outputs.rasters
-            else None
-        )
-        if scenario.outputs.gpkg:
-            gpkg.write(result, staging / "siting.gpkg")
-        gpkg.write_pareto_csv(result, staging / "pareto.csv")  # when the run swept a Pareto front
-        if scenario.outputs.map:
-            webmap.write(result, staging / "map.html", offline=scenario.outputs.offline_map)
-        if scenario.outputs.report:
-            report.write(result, staging)
-        provenance = scenario.source.parent / "PROVENANCE.md" if scenario.source else None
-        if provenance is not None and provenance.is_file():
-            shutil.copy2(provenance, staging / "PROVENANCE.md")  # the data's caveats travel along
-        runinfo.write(result, staging / "run.json")
-        if scenario.outputs.qgis:
-            # Made from the rasters in memory, so it need not wait for their GeoTIFFs.
-            written = rasters.rasters_of(result) if scenario.outputs.rasters else None
-            qgis_project.write(staging, result.cache, written)
-        if tiffs is not None:
-            tiffs.result()
+    with using(cache or Cache(None)):
+        # The GeoTIFF thread runs in a copy of this context, so it uses the same cache.
+        context = contextvars.copy_context()
+        # The executor is left (waiting for its thread) before a failure removes the staging
+        # folder.
+        with staged(final) as staging, ThreadPoolExecutor(max_workers=1) as background:
+            # GDAL compresses the GeoTIFFs without holding the GIL, so they are written beside
+            # the exports that are mostly Python (GeoPackage, map, report).
+            tiffs = (
+                background.submit(context.run, rasters.write_all, result, staging)
+                if scenario.outputs.rasters
+                else None
+            )
+            if scenario.outputs.gpkg:
+                gpkg.write(result, staging / "siting.gpkg")
+            gpkg.write_pareto_csv(result, staging / "pareto.csv")  # when the run swept a front
+            if scenario.outputs.map:
+                webmap.write(result, staging / "map.html", offline=scenario.outputs.offline_map)
+            if scenario.outputs.report:
+                report.write(result, staging)
+            provenance = scenario.source.parent / "PROVENANCE.md" if scenario.source else None
+            if provenance is not None and provenance.is_file():
+                shutil.copy2(provenance, staging / "PROVENANCE.md")  # the data's caveats too
+            runinfo.write(result, staging / "run.json")
+            if scenario.outputs.qgis:
+                # Made from the rasters in memory, so it need not wait for their GeoTIFFs.
+                written = rasters.rasters_of(result) if scenario.outputs.rasters else None
+                qgis_project.write(staging, written)
+            if tiffs is not None:
+                tiffs.result()
+    result.output_dir = final
     return final
 
 

@@ -16,7 +16,7 @@ import pandas as pd
 import pyogrio
 
 if TYPE_CHECKING:
-    from siting.pipeline.stages import Result
+    from siting.pipeline.result import Result
 
 
 def layers_of(result: Result) -> dict[str, gpd.GeoDataFrame | pd.DataFrame]:

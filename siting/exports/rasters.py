@@ -11,10 +11,11 @@ import rasterio
 import rasterio.shutil
 from rasterio.io import MemoryFile
 
+from siting.pipeline.cache import Step, memo_file
 from siting.raster.grid import Raster
 
 if TYPE_CHECKING:
-    from siting.pipeline.stages import Result
+    from siting.pipeline.result import Result
 
 NODATA = -9999.0
 
@@ -72,19 +73,20 @@ def rasters_of(result: Result) -> dict[str, Raster]:
     return out
 
 
-def write_all(result: Result, folder: Path) -> list[Path]:
-    """Write every raster of :func:`rasters_of` (their QGIS styles come with the project).
+def _geotiff(path: Path, raster: Raster) -> None:
+    write_geotiff(raster, path)
 
-    A raster whose values and metadata equal those of one written before is copied from the run's
-    cache instead of being compressed again.
-    """
-    store = result.cache
+
+#: A raster as a Cloud-Optimized GeoTIFF: one whose values and metadata equal those of one
+#: written before is copied from the cache instead of being compressed again.
+GEOTIFF = Step("geotiff", _geotiff)
+
+
+def write_all(result: Result, folder: Path) -> list[Path]:
+    """Write every raster of :func:`rasters_of` (their QGIS styles come with the project)."""
     paths = []
     for name, raster in rasters_of(result).items():
         path = folder / name
         path.parent.mkdir(parents=True, exist_ok=True)
-        key = store.key("geotiff", raster)
-        paths.append(
-            store.file("geotiff", name, key, lambda p, r=raster: write_geotiff(r, p), path)
-        )
+        paths.append(memo_file(GEOTIFF, name, path, raster=raster))
     return paths

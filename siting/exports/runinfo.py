@@ -1,4 +1,10 @@
-"""``run.json``: what was run (scenario, inputs and their hashes, versions) and how long it took."""
+"""``run.json``: what was run (scenario, inputs and their hashes, versions) and how long it took.
+
+:class:`RunInfo` is its typed content: made from a live run (:meth:`RunInfo.of`) or read back
+from an output folder (:meth:`RunInfo.read`, which validates the scenario again against the
+schema). The QGIS project and ``siting compare`` read it, so a fresh run and an older output
+folder go through the same code.
+"""
 
 from __future__ import annotations
 
@@ -7,14 +13,19 @@ import hashlib
 import json
 import math
 import platform
+from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+from pydantic import TypeAdapter
+
+from siting.config.scenario import Scenario
+from siting.errors import SitingError
 
 if TYPE_CHECKING:
-    from siting.pipeline.stages import Result
+    from siting.pipeline.result import Result
 
 PACKAGES = (
     "siting",
@@ -79,12 +90,14 @@ def _number(value: Any) -> float | int | None:
 def allocation_info(result: Result) -> dict[str, Any] | None:
     """``run.json``'s "allocation": the model, the solver's proof and the plants opened, and the
     Pareto sweep (one record per suitability weight) when there was one."""
-    from siting.exports.webmap.page import transport_unit
+    from siting.exports.theme import transport_unit
 
     a = result.allocation
     if a is None:
         return None
     spec = result.scenario.allocation
+    s = result.scenario
+    per_km = transport_unit(s, spec.demand, spec.weight_field) if spec else "weight·km"
     pareto = None
     if a.pareto is not None:
         pareto = [
@@ -102,8 +115,7 @@ def allocation_info(result: Result) -> dict[str, Any] | None:
         "suitability_weight": None if spec is None else _number(spec.suitability_weight),
         "objective": _number(a.objective),
         "transport": _number(a.transport),
-        "transport_units": f"{transport_unit(spec.weight_field if spec else None)} "
-        "(road-equivalent km: cost-distance relative to a road)",
+        "transport_units": f"{per_km} (road-equivalent km: cost-distance relative to a road)",
         "mean_suitability": _number(a.mean_suitability),
         "lower_bound": _number(a.lower_bound),
         "gap": _number(a.gap),
@@ -135,38 +147,167 @@ def covering_info(result: Result) -> dict[str, Any] | None:
     }
 
 
+@dataclass(frozen=True)
+class GridInfo:
+    """The run's raster grid: CRS, cell size (m), size in cells and bounds."""
+
+    crs: str
+    res: float
+    width: int
+    height: int
+    bounds: tuple[float, float, float, float]
+
+
+@dataclass(frozen=True)
+class CriterionInfo:
+    """A raw criterion raster: its name and units (metres, cost, people …)."""
+
+    name: str
+    units: str
+
+
+@dataclass(frozen=True)
+class RunInfo:
+    """What ``run.json`` holds.
+
+    Attributes
+    ----------
+    scenario
+        The scenario as run (after overrides), validated:
+        :class:`~siting.config.scenario.Scenario`.
+    grid
+        The raster grid.
+    criteria
+        Each raw criterion's units (empty for folders written before run.json had them).
+    inputs
+        Per layer: the file's path and SHA-256 and the number of features the run used.
+    sites
+        Number of sites proposed per profile.
+    allocation, covering
+        The models' results (None when the scenario has no such model).
+    versions
+        Python's and the dependencies' versions.
+    timings_s
+        Seconds per stage.
+    """
+
+    scenario: Scenario
+    grid: GridInfo
+    criteria: dict[str, CriterionInfo] = field(default_factory=dict)
+    inputs: dict[str, dict[str, Any]] = field(default_factory=dict)
+    sites: dict[str, int] = field(default_factory=dict)
+    allocation: dict[str, Any] | None = None
+    covering: dict[str, Any] | None = None
+    versions: dict[str, str] = field(default_factory=dict)
+    timings_s: dict[str, float] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, result: Result) -> RunInfo:
+        """The run info of a live run."""
+        scenario, grid = result.scenario, result.grid
+        return cls(
+            scenario=scenario,
+            grid=GridInfo(grid.crs, grid.res, grid.width, grid.height, _bounds(grid.bounds)),
+            criteria={n: CriterionInfo(n, r.units or "") for n, r in result.criteria.items()},
+            inputs={
+                name: {
+                    "path": str(spec.path),
+                    "sha256": sha256(spec.path),
+                    "features_used": len(result.layers[name]),
+                }
+                for name, spec in scenario.layers.items()
+            },
+            sites={p: int((result.sites["profile"] == p).sum()) for p in scenario.profiles},
+            allocation=allocation_info(result),
+            covering=covering_info(result),
+            versions=versions(),
+            timings_s=dict(result.timings),
+        )
+
+    @classmethod
+    def read(cls, folder: Path) -> RunInfo:
+        """The run info of an output folder (its ``run.json``).
+
+        Raises
+        ------
+        SitingError
+            If the folder has no ``run.json`` or it does not describe a valid scenario.
+        """
+        path = Path(folder) / "run.json"
+        if not path.is_file():
+            raise SitingError(
+                f"{folder} has no run.json: it is not a siting output folder",
+                "give the folder a 'siting run' wrote (outputs/<scenario name>)",
+            )
+        data = json.loads(path.read_text(encoding="utf-8"))
+        try:
+            scenario = TypeAdapter(Scenario).validate_python(data["scenario"])
+            g = data["grid"]
+            grid = GridInfo(
+                str(g["crs"]),
+                float(g["resolution_m"]),
+                int(g["width"]),
+                int(g["height"]),
+                _bounds(g["bounds"]),
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            raise SitingError(
+                f"{path} does not describe a run this version of siting reads ({exc})",
+                "run the scenario again with this version",
+            ) from None
+        return cls(
+            scenario=scenario,
+            grid=grid,
+            criteria={
+                n: CriterionInfo(n, str(c.get("units") or ""))
+                for n, c in (data.get("criteria") or {}).items()
+            },
+            inputs=dict(data.get("inputs") or {}),
+            sites={str(k): int(v) for k, v in (data.get("sites") or {}).items()},
+            allocation=data.get("allocation"),
+            covering=data.get("covering"),
+            versions=dict(data.get("versions") or {}),
+            timings_s=dict(data.get("timings_s") or {}),
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """The content of ``run.json``, as plain JSON values."""
+        g = self.grid
+        return {
+            "scenario": _plain(self.scenario),
+            "inputs": self.inputs,
+            "grid": {
+                "crs": g.crs,
+                "resolution_m": g.res,
+                "width": g.width,
+                "height": g.height,
+                "bounds": list(g.bounds),
+            },
+            "criteria": {n: {"units": c.units} for n, c in self.criteria.items()},
+            "sites": self.sites,
+            "allocation": self.allocation,
+            "covering": self.covering,
+            "versions": self.versions,
+            "timings_s": self.timings_s,
+        }
+
+    def write(self, path: Path) -> Path:
+        """Write ``run.json``."""
+        text = json.dumps(self.to_dict(), indent=2, ensure_ascii=False, default=str)
+        path.write_text(text + "\n", encoding="utf-8")
+        return path
+
+
+def _bounds(values: Any) -> tuple[float, float, float, float]:
+    xmin, ymin, xmax, ymax = (float(v) for v in values)
+    return xmin, ymin, xmax, ymax
+
+
 def info(result: Result) -> dict[str, Any]:
     """The content of ``run.json``."""
-    scenario = result.scenario
-    grid = result.grid
-    return {
-        "scenario": _plain(scenario),
-        "inputs": {
-            name: {
-                "path": str(spec.path),
-                "sha256": sha256(spec.path),
-                "features_used": len(result.layers[name]),
-            }
-            for name, spec in scenario.layers.items()
-        },
-        "grid": {
-            "crs": grid.crs,
-            "resolution_m": grid.res,
-            "width": grid.width,
-            "height": grid.height,
-            "bounds": list(grid.bounds),
-        },
-        "sites": {p: int((result.sites["profile"] == p).sum()) for p in scenario.profiles},
-        "allocation": allocation_info(result),
-        "covering": covering_info(result),
-        "versions": versions(),
-        "timings_s": dict(result.timings),
-    }
+    return RunInfo.of(result).to_dict()
 
 
 def write(result: Result, path: Path) -> Path:
     """Write ``run.json``."""
-    path.write_text(
-        json.dumps(info(result), indent=2, ensure_ascii=False, default=str) + "\n", encoding="utf-8"
-    )
-    return path
+    return RunInfo.of(result).write(path)

@@ -7,8 +7,8 @@ project references every file by a relative path: the folder can be moved or mai
 
 from __future__ import annotations
 
+import dataclasses
 import html
-import json
 import logging
 import sqlite3
 import uuid
@@ -18,9 +18,8 @@ from collections.abc import Mapping
 from contextlib import closing
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from functools import partial
 from pathlib import Path
-from types import SimpleNamespace
+from typing import Any
 from xml.etree import ElementTree
 
 import geopandas as gpd
@@ -29,33 +28,48 @@ import pyogrio
 import rasterio
 from pyproj import CRS
 
-from siting.errors import SitingError
+from siting.config.scenario import Scenario
 from siting.exports.qgis.styles import Style, raster_style, vector_style
-from siting.exports.runinfo import sha256
-from siting.pipeline.cache import Cache
+from siting.exports.runinfo import CriterionInfo, RunInfo, sha256
+from siting.exports.theme import (
+    CONSTRAINTS_GROUP,
+    COVERING_GROUP,
+    CRITERIA_GROUP,
+    INPUTS_GROUP,
+    PROPOSALS_GROUP,
+    SUITABILITY_GROUP,
+)
+from siting.pipeline.cache import Step, memo
 from siting.raster.grid import Grid, Raster
 
 log = logging.getLogger("siting")
 
 PROJECT = "siting.qgz"
-COVERING_GROUP = "Technoparks (covering)"
-GROUPS = ("Proposals", COVERING_GROUP, "Constraints", "Inputs", "Suitability", "Criteria")
+# The legend's groups, top first (the web map's names, from the theme).
+GROUPS = (
+    PROPOSALS_GROUP,
+    COVERING_GROUP,
+    CONSTRAINTS_GROUP,
+    INPUTS_GROUP,
+    SUITABILITY_GROUP,
+    CRITERIA_GROUP,
+)
 # GeoPackage tables by group, top of the legend first; inputs not listed go to "Inputs".
 TABLE_GROUPS = {
-    "proposed_sites": "Proposals",
-    "allocation_plants": "Proposals",
-    "allocation_lines": "Proposals",
-    "allocation_pareto": "Proposals",
-    "cluster_weber_snapped": "Proposals",
-    "cluster_weber_points": "Proposals",
-    "clusters": "Proposals",
-    "candidate_patches": "Proposals",
+    "proposed_sites": PROPOSALS_GROUP,
+    "allocation_plants": PROPOSALS_GROUP,
+    "allocation_lines": PROPOSALS_GROUP,
+    "allocation_pareto": PROPOSALS_GROUP,
+    "cluster_weber_snapped": PROPOSALS_GROUP,
+    "cluster_weber_points": PROPOSALS_GROUP,
+    "clusters": PROPOSALS_GROUP,
+    "candidate_patches": PROPOSALS_GROUP,
     "covering_sites": COVERING_GROUP,
     "covering_demand": COVERING_GROUP,
-    "exclusions": "Constraints",
-    "input_protected_areas": "Constraints",
-    "input_water": "Constraints",
-    "input_rivers": "Constraints",
+    "exclusions": CONSTRAINTS_GROUP,
+    "input_protected_areas": CONSTRAINTS_GROUP,
+    "input_water": CONSTRAINTS_GROUP,
+    "input_rivers": CONSTRAINTS_GROUP,
 }
 TITLES = {
     "proposed_sites": "Proposed sites",
@@ -90,40 +104,11 @@ class _Layer:
     checked: bool = True
 
 
-def _info(folder: Path) -> dict:
-    path = folder / "run.json"
-    if not path.is_file():
-        raise SitingError(
-            f"{folder} has no run.json: it is not a siting output folder",
-            "give the folder a 'siting run' wrote (outputs/<scenario name>)",
-        )
-    return json.loads(path.read_text(encoding="utf-8"))
-
-
-def _context(
-    info: dict, folder: Path, in_memory: Mapping[str, Raster] | None = None
-) -> SimpleNamespace:
-    """What the styles need of a run (profiles, layers, allocation, grid, criterion units), read
-    back from ``run.json`` and the rasters (or the run's ``in_memory`` ones), in the shape of
-    :class:`siting.pipeline.stages.Result`: the same code then styles a fresh run and an older
-    output
-    folder."""
-    scenario = info["scenario"]
-    profiles = {
-        n: SimpleNamespace(name=n, title=p["title"], color=p["color"])
-        for n, p in scenario["profiles"].items()
-    }
-    layers = {
-        n: SimpleNamespace(
-            path=Path(v["path"]),
-            where=v["where"],
-            fields=v["fields"],
-            kind=v.get("kind", "generic"),
-        )
-        for n, v in scenario["layers"].items()
-    }
-    allocation, clusters = scenario.get("allocation"), scenario.get("clusters")
-    covering = scenario.get("covering")  # absent from folders written before covering existed
+def _context(folder: Path, in_memory: Mapping[str, Raster] | None = None) -> RunInfo:
+    """The run info of ``folder`` (:class:`~siting.exports.runinfo.RunInfo`), with the units of
+    the criterion rasters written there, or of those the run is writing there (``in_memory``):
+    the same code then styles a fresh run and an older output folder."""
+    info = RunInfo.read(folder)
     criteria = {}
     for tif in _criteria_tifs(folder, in_memory):
         if in_memory is None:
@@ -131,22 +116,8 @@ def _context(
                 units = src.units[0] or ""
         else:
             units = in_memory[tif.relative_to(folder).as_posix()].units or ""
-        criteria[tif.stem] = SimpleNamespace(name=tif.stem, units=units)
-    return SimpleNamespace(
-        scenario=SimpleNamespace(
-            name=scenario["name"],
-            title=scenario["title"],
-            description=scenario["description"],
-            crs=scenario["crs"],
-            profiles=profiles,
-            layers=layers,
-            allocation=SimpleNamespace(**allocation) if allocation else None,
-            clusters=SimpleNamespace(**clusters) if clusters else None,
-            covering=SimpleNamespace(**covering) if covering else None,
-        ),
-        grid=SimpleNamespace(res=info["grid"]["resolution_m"]),
-        criteria=criteria,
-    )
+        criteria[tif.stem] = CriterionInfo(tif.stem, units)
+    return dataclasses.replace(info, criteria=criteria)
 
 
 def _criteria_tifs(folder: Path, in_memory: Mapping[str, Raster] | None) -> list[Path]:
@@ -154,6 +125,31 @@ def _criteria_tifs(folder: Path, in_memory: Mapping[str, Raster] | None) -> list
     if in_memory is None:
         return sorted((folder / "criteria").glob("*.tif"))
     return sorted(folder / rel for rel in in_memory if rel.startswith("criteria/"))
+
+
+@dataclass(frozen=True)
+class _Sha256:
+    """A file's content, by its SHA-256: what a style read back from a GeoTIFF depends on."""
+
+    hex: str
+
+
+def _file_style(name: str, path: Path, content: _Sha256) -> Style:
+    return raster_style(_raster(path))
+
+
+def _raster_style(name: str, path: Path, written: Raster) -> Style:
+    return raster_style(_raster(path, written))
+
+
+# A style depends on the raster's name (``path.stem``) and values, not on the folder it is in
+# (a run writes into a fresh staging folder): ``path`` is not part of these steps' keys.
+
+#: The QML style of a GeoTIFF read back from an output folder (``siting export qgis``).
+FILE_STYLE = Step("qgis_style", _file_style, unkeyed=frozenset({"path"}))
+
+#: The QML style of a raster of the run, from its values in memory (as float32, as written).
+RASTER_STYLE = Step("qgis_style", _raster_style, unkeyed=frozenset({"path"}))
 
 
 def _raster(path: Path, written: Raster | None = None) -> Raster:
@@ -228,7 +224,7 @@ def _style_children(qml: str) -> str:
     return "".join(ElementTree.tostring(child, encoding="unicode") for child in root)
 
 
-def _maplayer(layer: _Layer, srs: str, scenario: SimpleNamespace) -> str:
+def _maplayer(layer: _Layer, srs: str, scenario: Scenario) -> str:
     abstract = html.escape(layer.style.abstract)
     metadata = (
         "<resourceMetadata><identifier>" + html.escape(layer.id) + "</identifier>"
@@ -252,7 +248,7 @@ def _maplayer(layer: _Layer, srs: str, scenario: SimpleNamespace) -> str:
 
 
 def _project_xml(
-    layers: list[_Layer], scenario: SimpleNamespace, extent: tuple[float, float, float, float]
+    layers: list[_Layer], scenario: Scenario, extent: tuple[float, float, float, float]
 ) -> str:
     crs = CRS.from_user_input(scenario.crs)
     srs = _spatialrefsys(crs)
@@ -271,7 +267,7 @@ def _project_xml(
         checked = "Qt::Checked" if any(lyr.checked for lyr in members) else "Qt::Unchecked"
         tree.append(
             f'<layer-tree-group name="{group}" checked="{checked}" '
-            f'expanded="{"1" if group != "Criteria" else "0"}">'
+            f'expanded="{"1" if group != CRITERIA_GROUP else "0"}">'
             f"<customproperties/>{entries}</layer-tree-group>"
         )
     now = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
@@ -304,16 +300,19 @@ def _project_xml(
     )
 
 
-def write(
-    folder: Path, cache: Cache | None = None, in_memory: Mapping[str, Raster] | None = None
-) -> Path:
+def _bounds(values: Any) -> tuple[float, float, float, float]:
+    xmin, ymin, xmax, ymax = (float(v) for v in values)
+    return xmin, ymin, xmax, ymax
+
+
+def write(folder: Path, in_memory: Mapping[str, Raster] | None = None) -> Path:
     """Style the GeoPackage's tables, write a ``.qml`` beside each GeoTIFF and write the QGIS
     project ``siting.qgz`` for the output ``folder``.
 
-    With a run's ``cache``, the style of a GeoTIFF whose bytes were styled before is reused (a
-    style reads every value of the raster for its range). ``in_memory`` gives, by path relative
-    to ``folder``, the rasters a run writes there: the project is then made from them, not from
-    the files, which may still be being written.
+    Within :func:`siting.pipeline.cache.using` a run's cache, the style of a raster styled
+    before is reused (a style reads every value of the raster for its range). ``in_memory``
+    gives, by path relative to ``folder``, the rasters a run writes there: the project is then
+    made from them, not from the files, which may still be being written.
 
     Layers missing from an older folder are left out with a warning naming them.
 
@@ -323,13 +322,12 @@ def write(
         If ``folder`` is not a siting output folder (no ``run.json``).
     """
     folder = Path(folder)
-    info = _info(folder)
-    context = _context(info, folder, in_memory)
+    context = _context(folder, in_memory)
     scenario = context.scenario
     layers: list[_Layer] = []
     gpkg = folder / "siting.gpkg"
     missing = []
-    extent = tuple(info["grid"]["bounds"])
+    extent = context.grid.bounds
     if gpkg.is_file():
         tables = {name: geom for name, geom in pyogrio.list_layers(gpkg) if name != "layer_styles"}
         missing += [t for t in RESULT_TABLES if t not in tables]
@@ -343,10 +341,10 @@ def write(
                 gdf = gpd.read_file(gpkg, layer=table)
             styles[table] = vector_style(table, gdf, context)
             spatial = geometry is not None
-            bounds = tuple(float(v) for v in gdf.total_bounds) if spatial and len(gdf) else extent
+            bounds = _bounds(gdf.total_bounds) if spatial and len(gdf) else extent
             if table == "study_area" and len(gdf):
                 extent = bounds
-            group = TABLE_GROUPS.get(table, "Inputs")
+            group = TABLE_GROUPS.get(table, INPUTS_GROUP)
             name = TITLES.get(table) or table.removeprefix("input_").replace("_", " ").capitalize()
             vectors.append(
                 _Layer(
@@ -379,41 +377,38 @@ def write(
     else:
         present = [p for p in suitability if p.relative_to(folder).as_posix() in in_memory]
     missing += [p.name for p in suitability if p not in present]
-    store = cache or Cache(None)
     for i, path in enumerate(present + _criteria_tifs(folder, in_memory)):
         rel = path.relative_to(folder).as_posix()
         written = (in_memory or {}).get(rel)
         if written is None:
             with rasterio.open(path) as src:  # the layer entry needs only the header
-                bounds, units = tuple(src.bounds), src.units[0] or ""
-            key = store.key("qgis_style", path.stem, sha256(path)) if store.folder else ""
-            make = partial(_raster, path)
-        else:  # the run's own raster: its key names its values, and they need no reading
-            bounds, units = written.grid.bounds, written.units or ""
-            key = store.key("qgis_style", path.stem, written)
-            make = partial(_raster, path, written)
-        style = store.get(
-            "qgis_style", f"QGIS style {path.stem}", key, lambda make=make: raster_style(make())
-        )
+                bounds, units = _bounds(src.bounds), src.units[0] or ""
+            label = f"QGIS style {path.stem}"
+            content = _Sha256(sha256(path))
+            style = memo(FILE_STYLE, label, name=path.stem, path=path, content=content)
+        else:  # the run's own raster: named by its inputs' key, its values need no reading
+            bounds, units = _bounds(written.grid.bounds), written.units or ""
+            label = f"QGIS style {path.stem}"
+            style = memo(RASTER_STYLE, label, name=path.stem, path=path, written=written)
         path.parent.mkdir(parents=True, exist_ok=True)
         path.with_suffix(".qml").write_text(style.qml, encoding="utf-8")
-        suitability = path.parent == folder
+        is_suitability = path.parent == folder
         name = (
             f"Suitability: {scenario.profiles[path.stem.removeprefix('suitability_')].title}"
-            if suitability
+            if is_suitability
             else f"Criterion: {path.stem}" + (f" ({units})" if units else "")
         )
         layers.append(
             _Layer(
                 id=f"{path.stem}_{uuid.uuid5(uuid.NAMESPACE_URL, rel).hex[:12]}",
                 name=name,
-                group="Suitability" if suitability else "Criteria",
+                group=SUITABILITY_GROUP if is_suitability else CRITERIA_GROUP,
                 source=f"./{rel}",
                 provider="gdal",
                 kind="raster",
                 style=style,
                 extent=bounds,
-                checked=suitability and i == 0,
+                checked=is_suitability and i == 0,
             )
         )
     if missing:

@@ -1,9 +1,10 @@
 """The planners' report: ``report.html`` (one self-contained file) and ``report.md`` with its
 figures in ``report_files/``.
 
-The report is built once as a list of blocks (headings, paragraphs, tables of formatted strings,
-figures), then rendered twice, so the HTML and the Markdown always say the same thing with the
-same numbers. Sections: the run in one line; a study-area map; the scenario and its weights;
+The report is built once as a list of blocks (:mod:`siting.exports.report.blocks`: headings,
+paragraphs, tables of formatted strings, figures), then rendered twice, so the HTML and the
+Markdown always say the same thing with the same numbers. This module writes the content.
+Sections: the run in one line; a study-area map; the scenario and its weights;
 the raw criteria; suitability per profile; the top sites with their breakdown; growth poles
 (with the Weber points snapped to eligible land); location-allocation (the model, the solver's
 proof, the plants and their Pareto front of transport against site suitability); technoparks by
@@ -12,122 +13,58 @@ maximal covering; sensitivity; data provenance, versions and timings.
 
 from __future__ import annotations
 
-import base64
-import html
-import math
 import re
-from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
+import shapely
 
 from siting.exports.report import figures
+from siting.exports.report.blocks import (
+    FIGURES_DIR,
+    Block,
+    Bullets,
+    Code,
+    Figure,
+    Heading,
+    Inline,
+    Link,
+    Para,
+    Table,
+    gap,
+    km,
+    markdown,
+    num,
+    pct,
+    score,
+    to_html,
+)
 from siting.exports.runinfo import sha256, versions
-from siting.exports.webmap.page import transport_unit, weight_unit
+from siting.exports.theme import transport_unit, weight_unit
+from siting.pipeline.cache import Step, memo
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
     from siting.config.scenario import Criterion, Profile, Standardization
-    from siting.pipeline.stages import Result
+    from siting.pipeline.result import Result
     from siting.raster.grid import Raster
 
-FIGURES_DIR = "report_files"
 MAX_DEMAND_ROWS = 40  # the covering's demand table lists at most the largest this many
 
 
-# --- blocks ------------------------------------------------------------------------------------
+def _draw(name: str, inputs: tuple, make: Callable[[], bytes]) -> bytes:
+    return make()
 
 
-@dataclass
-class Link:
-    """A relative link (never an external URL)."""
-
-    text: str
-    href: str
-
-
-@dataclass
-class Code:
-    """Inline code: names of keys, layers, files."""
-
-    text: str
-
-
-Inline = str | Code | Link
-
-
-@dataclass
-class Heading:
-    level: int
-    text: str
-    anchor: str = ""
-
-
-@dataclass
-class Para:
-    parts: list[Inline]
-    css: str = ""  # an HTML class
-
-
-@dataclass
-class Bullets:
-    items: list[list[Inline]]
-
-
-@dataclass
-class Table:
-    columns: list[str]
-    rows: list[list[str]]
-    numeric: list[bool] = field(default_factory=list)  # right-align these columns
-
-
-@dataclass
-class Figure:
-    name: str  # file name in report_files/
-    alt: str
-    caption: str
-    make: Callable[[], bytes]
-    data: bytes = b""
-    # What the figure is drawn from: when given, its PNG is cached under these inputs' key.
-    inputs: tuple = ()
-
-
-Block = Heading | Para | Bullets | Table | Figure
+#: A figure's PNG, keyed on what it is drawn from (``Figure.inputs``, declared where each figure
+#: is made): ``make`` draws from those inputs only, so it is not part of the key.
+FIGURE = Step("figure", _draw, unkeyed=frozenset({"make"}))
 
 
 # --- formatting --------------------------------------------------------------------------------
-
-
-def num(value: float, digits: int = 3) -> str:
-    """A readable number: integers with thousands separators, otherwise ``digits`` significant
-    figures (large values rounded to units)."""
-    if value is None or (isinstance(value, float) and not math.isfinite(value)):
-        return "–"
-    v = float(value)
-    if v == round(v) and abs(v) < 1e15:
-        return f"{v:,.0f}"
-    if abs(v) >= 10 ** (digits - 1):
-        return f"{v:,.0f}"
-    return f"{v:.{digits}g}"
-
-
-def score(value: float) -> str:
-    """A score, weight or contribution in [0, 1]: three decimals."""
-    return f"{value:.3f}"
-
-
-def pct(share: float) -> str:
-    """A share as a percentage without float noise (0.1 → ``10``)."""
-    return f"{round(100 * share, 6):g}"
-
-
-def gap(value: float) -> str:
-    """A proven relative optimality gap as a percentage (``0.00%``), or that none was proven."""
-    if value is None or not math.isfinite(value):
-        return "not proven"
-    return f"{value:.2%}"
 
 
 def _slug(text: str) -> str:
@@ -150,7 +87,8 @@ def standardisation(s: Standardization) -> str:
 def measure(c: Criterion) -> str:
     """The criterion's kind with what it weighs or sums."""
     if c.kind == "within_radius":
-        return f"within_radius {num(c.radius_m / 1000)} km, sum of {c.weight_field or 'count'}"
+        km = num((c.radius_m or 0.0) / 1000)
+        return f"within_radius {km} km, sum of {c.weight_field or 'count'}"
     if c.weight_field:
         return f"{c.kind}, weighted by {c.weight_field}"
     return c.kind
@@ -303,22 +241,23 @@ def _ratio(value: float) -> str:
     return f"1/{num(inverse)}" if abs(inverse - round(inverse)) < 1e-6 else num(value)
 
 
+def _extremes(raster: Raster, study_area: shapely.Geometry) -> tuple[float, float]:
+    """The smallest and largest finite value of ``raster`` in the study area."""
+    values = raster.data[raster.grid.mask([study_area])]
+    values = values[np.isfinite(values)]
+    return (float(values.min()), float(values.max())) if values.size else (np.nan, np.nan)
+
+
+#: A criterion's range in the study area (a what-if reads again only the criteria it changed).
+CRITERION_RANGE = Step("criterion_range", _extremes)
+
+
 def _criteria(result: Result) -> list[Block]:
-    store = result.cache
-    area = None
     rows = []
     for name, r in result.criteria.items():
-
-        def extremes(r: Raster = r) -> tuple[float, float]:
-            nonlocal area
-            if area is None:
-                area = result.grid.mask([result.study_area])
-            values = r.data[area]
-            values = values[np.isfinite(values)]
-            return (float(values.min()), float(values.max())) if values.size else (np.nan, np.nan)
-
-        key = store.key("criterion_range", r, result.study_area)
-        lo, hi = store.get("criterion_range", f"range of criterion {name}", key, extremes)
+        lo, hi = memo(
+            CRITERION_RANGE, f"range of criterion {name}", raster=r, study_area=result.study_area
+        )
         rows.append([name, r.units or "–", r.description or "–", num(lo), num(hi)])
     return [
         Heading(2, "Criteria", "criteria"),
@@ -354,7 +293,7 @@ def _suitability(result: Result) -> list[Block]:
                 f"Suitability for {p.title}, 0 (worst) to 1 (best); blank = excluded or outside "
                 f"the study area. {num(eligible.sum() * cell_km2)} km² eligible; "
                 f"{n_patches} candidate patch(es); {n_sites} site(s).",
-                lambda name=name: figures.suitability(result, name),
+                partial(figures.suitability, result, name),
                 inputs=(
                     list(result.scenario.profiles).index(name),
                     p,
@@ -412,9 +351,9 @@ def _sites(result: Result) -> list[Block]:
 
 
 def _growth_poles(result: Result) -> list[Block]:
-    if result.clusters is None:
+    clusters, spec = result.clusters, result.scenario.clusters
+    if clusters is None or spec is None:
         return []
-    spec = result.scenario.clusters
     blocks: list[Block] = [
         Heading(2, "Growth poles", "growth-poles"),
         Para(
@@ -437,9 +376,9 @@ def _growth_poles(result: Result) -> list[Block]:
             ]
         ),
     ]
-    if result.clusters.empty:
+    if clusters.empty:
         return [*blocks, Para(["No cluster found."])]
-    snap = spec.snap_profile if "weber_snap_x" in result.clusters.columns else None
+    snap = spec.snap_profile if "weber_snap_x" in clusters.columns else None
     if snap is not None:
         title = result.scenario.profiles[snap].title if snap in result.scenario.profiles else snap
         blocks.append(
@@ -463,7 +402,7 @@ def _growth_poles(result: Result) -> list[Block]:
             )
         )
     rows = []
-    for _, c in result.clusters.iterrows():
+    for _, c in clusters.iterrows():
         row = [
             str(c["cluster"]),
             str(c["n_members"]),
@@ -490,16 +429,13 @@ def _growth_poles(result: Result) -> list[Block]:
     return [*blocks, Table([*columns, "members"], rows, [*numeric, False])]
 
 
-def km(metres: float) -> str:
-    """A distance in m as km with one decimal (``4,594`` → ``4.6``)."""
-    return f"{metres / 1000:,.1f}" if math.isfinite(metres) else "–"
-
-
 def model_sentence(result: Result) -> str:
     """What the location-allocation solved, in one sentence (after the profile's name)."""
-    a = result.allocation
-    spec = result.scenario.allocation
-    unit = weight_unit(spec.weight_field)
+    a, spec = result.allocation, result.scenario.allocation
+    if a is None or spec is None:
+        raise ValueError("model_sentence: the run has no location-allocation")
+    unit = weight_unit(result.scenario, spec.demand, spec.weight_field)
+    per_km = transport_unit(result.scenario, spec.demand, spec.weight_field)
     if spec.capacity is None:
         text = (
             f"p-median: p = {a.p} plants, each demand feature served by its nearest open plant, "
@@ -518,7 +454,7 @@ def model_sentence(result: Result) -> str:
         )
         text = (
             f"capacitated facility location: plants of capacity {num(spec.capacity)} {unit}, "
-            f"each opening costing {num(spec.opening_cost)} {transport_unit(spec.weight_field)}; "
+            f"each opening costing {num(spec.opening_cost)} {per_km}; "
             f"{count}; {sourcing}; minimising Σ weight × km + opening costs"
         )
     if spec.suitability_weight:
@@ -530,13 +466,12 @@ def model_sentence(result: Result) -> str:
 
 
 def _allocation(result: Result) -> list[Block]:
-    a = result.allocation
-    if a is None:
+    a, spec = result.allocation, result.scenario.allocation
+    if a is None or spec is None:
         return []
-    spec = result.scenario.allocation
     title = result.scenario.profiles[a.profile].title
-    unit = weight_unit(spec.weight_field)
-    per_km = transport_unit(spec.weight_field)
+    unit = weight_unit(result.scenario, spec.demand, spec.weight_field)
+    per_km = transport_unit(result.scenario, spec.demand, spec.weight_field)
     capacitated = "utilisation" in a.plants.columns
     objective_unit = "" if spec.suitability_weight else f" {per_km}"
     plants = []
@@ -602,11 +537,11 @@ def _allocation(result: Result) -> list[Block]:
 
 
 def _pareto(result: Result) -> list[Block]:
-    a = result.allocation
-    if a.pareto is None:
+    a, spec = result.allocation, result.scenario.allocation
+    if a is None or a.pareto is None or spec is None:
         return []
-    spec = result.scenario.allocation
-    per_km = transport_unit(spec.weight_field)
+    sweep = a.pareto
+    per_km = transport_unit(result.scenario, spec.demand, spec.weight_field)
     rows = [
         [
             num(r["suitability_weight"]),
@@ -617,23 +552,23 @@ def _pareto(result: Result) -> list[Block]:
             gap(r["gap"]),
             "yes" if r["pareto_optimal"] else "no",
         ]
-        for _, r in a.pareto.iterrows()
+        for _, r in sweep.iterrows()
     ]
-    n_optimal = int(a.pareto["pareto_optimal"].sum())
+    n_optimal = int(sweep["pareto_optimal"].sum())
     return [
         Heading(3, "Pareto front: transport against site suitability", "pareto"),
         Para(
             [
-                f"The model solved for {len(a.pareto)} suitability weights α from 0 (least "
+                f"The model solved for {len(sweep)} suitability weights α from 0 (least "
                 "transport) to 1 (best sites): each unit of demand served by site j costs "
                 "(1 − α) · km / km_max + α · (1 − suitability_j). "
-                f"{n_optimal} of the {len(a.pareto)} solutions are Pareto-optimal: no other has "
+                f"{n_optimal} of the {len(sweep)} solutions are Pareto-optimal: no other has "
                 "less transport and better suitability."
             ]
         ),
         Figure(
             "pareto.png",
-            f"Pareto front of the {len(a.pareto)} solutions: transport against mean suitability, "
+            f"Pareto front of the {len(sweep)} solutions: transport against mean suitability, "
             "labelled by suitability weight",
             f"Each point is one solution, labelled by its suitability weight α: transport "
             f"({per_km}) against the demand-weighted mean suitability of its plants; "
@@ -657,10 +592,9 @@ def _pareto(result: Result) -> list[Block]:
 
 
 def _covering(result: Result) -> list[Block]:
-    c = result.covering
-    if c is None:
+    c, spec = result.covering, result.scenario.covering
+    if c is None or spec is None:
         return []
-    spec = result.scenario.covering
     weight = spec.weight_field or "demand"
     title = result.scenario.profiles[c.profile].title
     existing = c.sites[c.sites["status"] == "existing"]
@@ -807,154 +741,6 @@ def _provenance(result: Result) -> list[Block]:
     return blocks
 
 
-# --- rendering ---------------------------------------------------------------------------------
-
-
-def _md_text(text: str) -> str:
-    """Plain text for Markdown: no accidental HTML tag."""
-    return text.replace("<", "&lt;")
-
-
-def _md_inline(parts: list[Inline]) -> str:
-    out = []
-    for part in parts:
-        if isinstance(part, Code):
-            out.append(f"`{part.text}`")
-        elif isinstance(part, Link):
-            out.append(f"[{_md_text(part.text)}]({part.href})")
-        else:
-            out.append(_md_text(part))
-    return "".join(out)
-
-
-def _md_cell(text: str) -> str:
-    return _md_text(text.replace("\\", "\\\\").replace("|", "\\|").replace("\n", " "))
-
-
-def markdown(blocks: list[Block]) -> str:
-    """GitHub-flavoured Markdown; figures as ``report_files/<name>.png``."""
-    out: list[str] = []
-    for b in blocks:
-        if isinstance(b, Heading):
-            out.append("#" * b.level + " " + b.text)
-        elif isinstance(b, Para):
-            out.append(_md_inline(b.parts))
-        elif isinstance(b, Bullets):
-            out.append("\n".join("- " + _md_inline(item) for item in b.items))
-        elif isinstance(b, Table):
-            align = [
-                "---:" if k < len(b.numeric) and b.numeric[k] else "---"
-                for k in range(len(b.columns))
-            ]
-            lines = ["| " + " | ".join(_md_cell(c) for c in b.columns) + " |"]
-            lines.append("|" + "|".join(align) + "|")
-            lines += ["| " + " | ".join(_md_cell(v) for v in row) + " |" for row in b.rows]
-            out.append("\n".join(lines))
-        elif isinstance(b, Figure):
-            alt = b.alt.replace("[", "(").replace("]", ")")
-            out.append(f"![{alt}]({FIGURES_DIR}/{b.name})\n\n*{b.caption}*")
-        out.append("")
-    return "\n".join(out)
-
-
-CSS = """
-:root { --ink: #1f2328; --muted: #59636e; --rule: #d1d9e0; --band: #f6f8fa; }
-* { box-sizing: border-box; }
-body { font: 15px/1.5 -apple-system, "Segoe UI", Helvetica, Arial, sans-serif; color: var(--ink);
-  max-width: 1180px; margin: 0 auto; padding: 24px 32px 64px; }
-h1 { font-size: 1.7em; margin: 0.2em 0 0.4em; }
-h2 { font-size: 1.35em; border-bottom: 1px solid var(--rule); padding-bottom: 0.2em;
-  margin-top: 2em; }
-h3 { font-size: 1.1em; margin-top: 1.5em; }
-p.meta { color: var(--muted); }
-nav { background: var(--band); border: 1px solid var(--rule); border-radius: 6px;
-  padding: 8px 14px; font-size: 0.92em; }
-nav a { margin-right: 1em; white-space: nowrap; }
-a { color: #0969da; }
-code { font: 0.9em ui-monospace, SFMono-Regular, Menlo, Consolas, monospace;
-  background: var(--band); padding: 0.1em 0.3em; border-radius: 4px; }
-.scroll { overflow-x: auto; margin: 0.6em 0 1em; }
-table { border-collapse: collapse; font-size: 0.86em; }
-th, td { border: 1px solid var(--rule); padding: 3px 8px; vertical-align: top; }
-th { background: var(--band); text-align: left; }
-td.n { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
-tbody tr:nth-child(even) { background: #fbfcfd; }
-figure { margin: 1em 0; }
-figure img { max-width: 100%; height: auto; border: 1px solid var(--rule); }
-figcaption { color: var(--muted); font-size: 0.9em; }
-@media print {
-  body { max-width: none; padding: 0; font-size: 11pt; }
-  nav { display: none; }
-  h1 + p, h2, h3 { break-after: avoid; }
-  figure, tr { break-inside: avoid; }
-  .scroll { overflow: visible; }
-  a { color: inherit; }
-}
-"""
-
-
-def _html_inline(parts: list[Inline]) -> str:
-    out = []
-    for part in parts:
-        if isinstance(part, Code):
-            out.append(f"<code>{html.escape(part.text)}</code>")
-        elif isinstance(part, Link):
-            out.append(f'<a href="{html.escape(part.href)}">{html.escape(part.text)}</a>')
-        else:
-            out.append(html.escape(part))
-    return "".join(out)
-
-
-def to_html(blocks: list[Block], title: str) -> str:
-    """One self-contained HTML page: inline CSS, figures as base64 PNG, no external URL."""
-    e = html.escape
-    toc = [b for b in blocks if isinstance(b, Heading) and b.level == 2]
-    body: list[str] = []
-    for b in blocks:
-        if isinstance(b, Heading):
-            anchor = f' id="{e(b.anchor)}"' if b.anchor else ""
-            body.append(f"<h{b.level}{anchor}>{e(b.text)}</h{b.level}>")
-            if b.level == 1 and toc:
-                links = " ".join(f'<a href="#{e(h.anchor)}">{e(h.text)}</a>' for h in toc)
-                body.append(f"<nav>{links}</nav>")
-        elif isinstance(b, Para):
-            css = f' class="{e(b.css)}"' if b.css else ""
-            body.append(f"<p{css}>{_html_inline(b.parts)}</p>")
-        elif isinstance(b, Bullets):
-            items = "".join(f"<li>{_html_inline(i)}</li>" for i in b.items)
-            body.append(f"<ul>{items}</ul>")
-        elif isinstance(b, Table):
-            numeric = b.numeric + [False] * (len(b.columns) - len(b.numeric))
-            head = "".join(f"<th>{e(c)}</th>" for c in b.columns)
-            rows = "".join(
-                "<tr>"
-                + "".join(
-                    f'<td class="n">{e(v)}</td>' if n else f"<td>{e(v)}</td>"
-                    for v, n in zip(row, numeric, strict=False)
-                )
-                + "</tr>"
-                for row in b.rows
-            )
-            body.append(
-                f'<div class="scroll"><table><thead><tr>{head}</tr></thead>'
-                f"<tbody>{rows}</tbody></table></div>"
-            )
-        elif isinstance(b, Figure):
-            data = base64.b64encode(b.data).decode("ascii")
-            body.append(
-                f'<figure><img src="data:image/png;base64,{data}" alt="{e(b.alt)}">'
-                f"<figcaption>{e(b.caption)}</figcaption></figure>"
-            )
-    return (
-        "<!DOCTYPE html>\n"
-        '<html lang="en">\n<head>\n<meta charset="utf-8">\n'
-        '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
-        f"<title>{e(title)}</title>\n<style>{CSS}</style>\n</head>\n<body>\n"
-        + "\n".join(body)
-        + "\n</body>\n</html>\n"
-    )
-
-
 def write(result: Result, folder: Path) -> list[Path]:
     """Write ``report.md``, ``report.html`` and ``report_files/*.png`` into ``folder``.
 
@@ -964,13 +750,13 @@ def write(result: Result, folder: Path) -> list[Path]:
     files = folder / FIGURES_DIR
     files.mkdir(parents=True, exist_ok=True)
     blocks = build(result)
-    store = result.cache
     written = []
     for b in blocks:
         if isinstance(b, Figure):
             if b.inputs:
-                key = store.key("figure", b.name, *b.inputs)
-                b.data = store.get("figure", f"report figure {b.name}", key, b.make)
+                b.data = memo(
+                    FIGURE, f"report figure {b.name}", name=b.name, inputs=b.inputs, make=b.make
+                )
             else:
                 b.data = b.make()
             path = files / b.name

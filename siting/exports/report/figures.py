@@ -24,10 +24,12 @@ from matplotlib.patches import Patch, Rectangle
 from matplotlib.ticker import FuncFormatter
 from PIL import Image
 
+from siting.pipeline.cache import Step, memo
+
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
 
-    from siting.pipeline.stages import Result
+    from siting.pipeline.result import Result
     from siting.raster.grid import Raster
 
 DPI = 100
@@ -322,14 +324,14 @@ def _finite_range(data: np.ndarray) -> tuple[float, float]:
     return (lo, hi) if hi > lo else (lo, lo + 1.0)
 
 
-def _in_area(result: Result, raster: Raster, max_px: int) -> np.ndarray:
+def _in_area(study_area: shapely.Geometry, raster: Raster, max_px: int) -> np.ndarray:
     """Which samples of ``downsample(raster.data, max_px)`` lie inside the study area."""
     step = max(1, math.ceil(max(raster.data.shape) / max_px))
     rows = np.arange(0, raster.grid.height, step)
     cols = np.arange(0, raster.grid.width, step)
     x, y = raster.grid.xy(rows[:, None], cols[None, :])
     x, y = np.broadcast_arrays(x, y)
-    return shapely.contains_xy(result.study_area, x, y)
+    return shapely.contains_xy(study_area, x, y)
 
 
 def criteria(result: Result) -> bytes:
@@ -344,13 +346,13 @@ def criteria(result: Result) -> bytes:
     ncols = min(4, max(1, len(names)))
     nrows = max(1, math.ceil(len(names) / ncols))
     view = _view(result)
-    store = result.cache
     panels = [
-        store.get(
-            "figure_panel",
+        memo(
+            PANEL,
             f"criteria panel {name}",
-            store.key("figure_panel", name, result.criteria[name], result.study_area, view),
-            lambda name=name: _criterion_panel(result, name, view),
+            raster=result.criteria[name],
+            study_area=result.study_area,
+            view=view,
         )
         for name in names
     ]
@@ -368,11 +370,11 @@ def criteria(result: Result) -> bytes:
 
 
 def _criterion_panel(
-    result: Result, name: str, view: tuple[float, float, float, float]
+    raster: Raster, study_area: shapely.Geometry, view: tuple[float, float, float, float]
 ) -> np.ndarray:
     """One criterion's map, title and colorbar as an RGB image (rows × columns × 3, uint8). Laid
     out by hand: the layout engine would cost a second a panel."""
-    raster = result.criteria[name]
+    name = raster.name
     map_w, map_h = _figsize(view, 2.8)
     bar_w, title_h = 1.0, 0.3  # inches: colorbar with its labels, title
     fig = Figure(figsize=(map_w + bar_w, map_h + title_h), dpi=DPI)
@@ -383,13 +385,13 @@ def _criterion_panel(
         ((map_w + 0.08) / fig_w, 0.1 * map_h / fig_h, 0.12 / fig_w, 0.8 * map_h / fig_h)
     )
     cmap = colormaps["cividis"].with_extremes(bad=(0, 0, 0, 0))
-    inside = _in_area(result, raster, PANEL_PX)
+    inside = _in_area(study_area, raster, PANEL_PX)
     data = np.where(inside, downsample(raster.data, PANEL_PX), np.nan)
     vmin, vmax = _finite_range(data)
     im = ax.imshow(
         data, extent=raster.extent, interpolation="nearest", cmap=cmap, vmin=vmin, vmax=vmax
     )
-    _outline(ax, result.study_area, lw=0.6)
+    _outline(ax, study_area, lw=0.6)
     _limit(ax, view)
     ax.set_xticks([])
     ax.set_yticks([])
@@ -399,6 +401,11 @@ def _criterion_panel(
     bar.ax.tick_params(labelsize=6.5)
     canvas.draw()
     return np.asarray(canvas.buffer_rgba())[..., :3].copy()
+
+
+#: One criterion's panel of the report's small multiples: a what-if that changes two criteria
+#: redraws two panels.
+PANEL = Step("figure_panel", _criterion_panel)
 
 
 def _short(value: float, _pos: object = None) -> str:
@@ -442,11 +449,12 @@ def pareto(result: Result) -> bytes:
     """The allocation's Pareto sweep: transport (x) against the demand-weighted mean suitability
     of the plants (y), one point per suitability weight α (labelled), the Pareto-optimal ones in
     red and joined, the run's own solution ringed."""
-    from siting.exports.webmap.page import transport_unit
+    from siting.exports.theme import transport_unit
 
-    a = result.allocation
+    a, spec = result.allocation, result.scenario.allocation
+    if a is None or a.pareto is None or spec is None:
+        raise ValueError("pareto: the run's location-allocation swept no Pareto front")
     table = a.pareto.sort_values("transport")
-    spec = result.scenario.allocation
     fig = Figure(figsize=(6.4, 4.2))
     ax = fig.add_axes((0.13, 0.14, 0.83, 0.76))
     optimal = table[table["pareto_optimal"].astype(bool)]
@@ -501,7 +509,8 @@ def pareto(result: Result) -> bytes:
         )
     ax.margins(x=0.12, y=0.15)
     ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,.0f}"))
-    ax.set_xlabel(f"transport, Σ weight × km ({transport_unit(spec.weight_field)})", fontsize=8)
+    per_km = transport_unit(result.scenario, spec.demand, spec.weight_field)
+    ax.set_xlabel(f"transport, Σ weight × km ({per_km})", fontsize=8)
     ax.set_ylabel("mean suitability of the plants (demand-weighted)", fontsize=8)
     ax.tick_params(labelsize=7.5)
     ax.grid(alpha=0.3, linewidth=0.5)

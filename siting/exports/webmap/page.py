@@ -11,17 +11,13 @@ from __future__ import annotations
 import base64
 import html
 import io
-import re
-import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import branca.colormap
-import branca.element
 import folium
 import folium.plugins
 import geopandas as gpd
-import jinja2
 import matplotlib
 import matplotlib.image
 import numpy as np
@@ -29,30 +25,42 @@ import xyzservices.providers as xyz
 from affine import Affine
 from rasterio.warp import Resampling, calculate_default_transform, reproject
 
+from siting.exports import theme
+from siting.exports.theme import (
+    BAR_COLOR,
+    CLUSTER_COLOR,
+    CONSTRAINTS_GROUP,
+    COVERED_COLORS,
+    COVERING_GROUP,
+    CRITERIA_GROUP,
+    CRITERION_CMAP,
+    DEFAULT_COLOR,
+    EXCLUSION_COLOR,
+    EXISTING_COLOR,
+    INPUTS_GROUP,
+    NEW_SITE_COLOR,
+    PROPOSALS_GROUP,
+    PROTECTED_COLOR,
+    RIVER_COLOR,
+    SETTLEMENT_COLOR,
+    STATUS_COLORS,
+    STUDY_AREA_COLOR,
+    SUITABILITY_CMAP,
+    SUITABILITY_GROUP,
+    WATER_COLOR,
+)
+from siting.exports.webmap import elements
 from siting.exports.webmap.offline import inline_assets
+from siting.pipeline.cache import Step, memo
 from siting.raster.grid import Raster
 
 if TYPE_CHECKING:
-    from siting.pipeline.stages import Result
+    from siting.allocation import Allocation, Covering
+    from siting.config.scenario import AllocationModel, CoveringModel
+    from siting.pipeline.result import Result
 
 WGS84 = "EPSG:4326"
 MAX_PIXELS = 1000
-CLUSTER_COLOR = "#7b3294"
-STATUS_COLORS = {
-    "operating": "#252525",
-    "mothballed": "#8c6d31",
-    "proposed": "#1f77b4",
-    "closed": "#969696",
-}
-LINE_STYLES = {  # (layer, kind) → colour, weight
-    ("rail", "main"): ("#000000", 3.5),
-    ("rail", "branch"): ("#525252", 2.0),
-    ("roads", "federal"): ("#d94801", 3.0),
-    ("roads", "regional"): ("#fd8d3c", 2.0),
-}
-COVERED_COLORS = {True: "#1a9850", False: "#d73027"}  # demand reached in time, or not
-EXISTING_COLOR = "#e7298a"  # facilities kept open by the covering model (UgleNaukoGrad's pink)
-COVERING_GROUP = "Technoparks (covering)"
 BASEMAPS = (
     (xyz.OpenStreetMap.Mapnik, "OpenStreetMap"),
     (xyz.Esri.WorldImagery, "Satellite (Esri World Imagery)"),
@@ -69,7 +77,10 @@ TITLE = (
 
 
 def raster_overlay(
-    raster: Raster, cmap: str = "viridis", vmin: float | None = None, vmax: float | None = None
+    raster: Raster,
+    cmap: str = SUITABILITY_CMAP,
+    vmin: float | None = None,
+    vmax: float | None = None,
 ) -> tuple[str, list[list[float]]]:
     """A raster warped to lon/lat as a PNG data URI, with its bounds for ``ImageOverlay``.
 
@@ -115,19 +126,19 @@ def raster_overlay(
     return uri, [[south, west], [north, east]]
 
 
+#: A raster warped to lon/lat and coloured as a PNG: an unchanged raster is not warped again.
+OVERLAY = Step("overlay", raster_overlay)
+
+
 def _cached_overlay(result: Result, raster: Raster, **style: Any) -> tuple[str, list[list[float]]]:
-    """:func:`raster_overlay` through the run's cache: an unchanged raster is not warped again."""
-    store = result.cache
-    key = store.key("overlay", raster, style, MAX_PIXELS)
-    return store.get(
-        "overlay", f"overlay {raster.name}", key, lambda: raster_overlay(raster, **style)
-    )
+    """:func:`raster_overlay` as the declared step :data:`OVERLAY`."""
+    return memo(OVERLAY, f"overlay {raster.name}", raster=raster, **style)
 
 
 def _bars(row: gpd.GeoSeries, criteria: list, units: dict[str, str]) -> str:
     rows = "".join(
         f"<tr><td>{html.escape(c.title or c.name)}</td><td style='width:110px'>"
-        f"<div class='bar' style='background:#2b8cbe;height:10px;"
+        f"<div class='bar' style='background:{BAR_COLOR};height:10px;"
         f"width:{max(0.0, row[f'w_{c.name}']) / max(row['score'], 1e-9) * 100:.0f}%'></div></td>"
         f"<td>{row[f'w_{c.name}']:.3f}</td><td>{row[f'raw_{c.name}']:,.0f} "
         f"{html.escape(units[c.name])}</td></tr>"
@@ -137,18 +148,6 @@ def _bars(row: gpd.GeoSeries, criteria: list, units: dict[str, str]) -> str:
         "<table style='font-size:11px'><tr><th>criterion</th><th colspan=2>contribution</th>"
         f"<th>raw value</th></tr>{rows}</table>"
     )
-
-
-def weight_unit(field_name: str | None) -> str:
-    """Units of demand weights named by a weight field: a mine's ``output`` is in Mt/yr."""
-    return "Mt/yr" if field_name == "output" else (field_name or "weight")
-
-
-def transport_unit(field_name: str | None) -> str:
-    """Units of weight × km (road-equivalent km): Mt·km/yr for mines weighted by ``output``."""
-    if field_name == "output":
-        return "Mt·km/yr"
-    return f"{weight_unit(field_name)}·km"
 
 
 def _site_popup(row: gpd.GeoSeries, result: Result) -> str:
@@ -171,12 +170,27 @@ def _fmt(value: float, digits: int = 1) -> str:
     return f"{value:,.{digits}f}" if np.isfinite(value) else "–"
 
 
+def _allocation(result: Result) -> tuple[Allocation, AllocationModel]:
+    """The run's location-allocation and its model (for a run that has one)."""
+    a, spec = result.allocation, result.scenario.allocation
+    if a is None or spec is None:
+        raise ValueError("the run has no location-allocation")
+    return a, spec
+
+
+def _covering_of(result: Result) -> tuple[Covering, CoveringModel]:
+    """The run's maximal covering and its model (for a run that has one)."""
+    c, spec = result.covering, result.scenario.covering
+    if c is None or spec is None:
+        raise ValueError("the run has no maximal covering")
+    return c, spec
+
+
 def _plant_block(result: Result, site_id: str) -> str:
     """The popup lines of a site the location-allocation opened: what it serves, its transport,
     and its capacity and utilisation in the capacitated model."""
-    a = result.allocation
-    spec = result.scenario.allocation
-    unit = weight_unit(spec.weight_field)
+    a, spec = _allocation(result)
+    unit = theme.weight_unit(result.scenario, spec.demand, spec.weight_field)
     plant = a.plants[a.plants["site_id"] == site_id].iloc[0]
     lines = a.lines[a.lines["site_id"] == site_id].sort_values("weight", ascending=False)
     items = "".join(
@@ -197,17 +211,30 @@ def _plant_block(result: Result, site_id: str) -> str:
     return (
         f"<br><b>{html.escape(a.model)} plant</b>: serves {int(plant['n_served'])} {what}, "
         f"{plant['served_weight']:.1f} {unit}{capacity}<br>transport "
-        f"{_fmt(plant['weight_x_km'])} {transport_unit(spec.weight_field)} (road-equivalent km)"
+        f"{_fmt(plant['weight_x_km'])} "
+        f"{theme.transport_unit(result.scenario, spec.demand, spec.weight_field)} "
+        "(road-equivalent km)"
         f"<ul style='margin:2px 0;padding-left:16px'>{items}</ul>"
     )
 
 
-def _lines(gdf: gpd.GeoDataFrame, layer: str, name: str) -> folium.GeoJson:
+def _lines(result: Result, layer: str, name: str) -> folium.GeoJson:
+    """A line layer (rail, roads) by class, in the theme's styles (the most important class
+    boldest, as in QGIS)."""
+    gdf = result.layers[layer]
+    palette = theme.LINES.get(theme.role(result.scenario, layer))
+    field = theme.CLASS_FIELD
+    by_class: dict[str, theme.LineStyle] = {}
+    if palette is not None and field in gdf.columns:
+        ranked = theme.classes(result.scenario, layer, gdf[field].tolist())
+        by_class = {value: palette.style(rank) for rank, value in enumerate(ranked)}
+    plain = theme.LineStyle(DEFAULT_COLOR, 2.0, 0.4)
+    if palette is not None:
+        plain = palette.single if field not in gdf.columns else palette.other
+
     def style(feature: dict) -> dict:
-        color, weight = LINE_STYLES.get(
-            (layer, feature["properties"].get("kind")), ("#636363", 2.0)
-        )
-        return {"color": color, "weight": weight}
+        s = by_class.get(str(feature["properties"].get(field)), plain)
+        return {"color": s.color, "weight": s.web_px}
 
     fields = [c for c in ("name", "ref", "kind") if c in gdf.columns]
     return folium.GeoJson(
@@ -232,17 +259,20 @@ def _points(
     sizes = (
         wgs[size_field].to_numpy(dtype=float) if size_field in wgs.columns else np.ones(len(wgs))
     )
+    sizes = np.clip(np.nan_to_num(sizes, nan=0.0, posinf=0.0, neginf=0.0), 0.0, None)
+    features = []
     for (_, row), size in zip(wgs.iterrows(), sizes, strict=True):
         point = row.geometry.representative_point()
-        folium.CircleMarker(
-            [point.y, point.x],
-            radius=3 + scale * np.sqrt(max(size, 0.0)),
-            color=color_of(row),
-            fill=True,
-            fill_opacity=0.6,
-            weight=1,
-            tooltip=label(row),
-        ).add_to(group)
+        features.append(
+            elements.circle(
+                point.y,
+                point.x,
+                3 + scale * np.sqrt(size),
+                color_of(row),
+                tooltip=label(row),
+            )
+        )
+    elements.Vectors(group, features)
     return group
 
 
@@ -286,12 +316,12 @@ def add_result(fmap: folium.Map | folium.Figure, result: Result, controls: bool 
     """Draw a run's layers onto ``fmap``; returns the overlay groups {group: [layers]}."""
     layers = result.layers
     groups: dict[str, list] = {
-        "Proposals": [],
+        PROPOSALS_GROUP: [],
         COVERING_GROUP: [],
-        "Suitability": [],
-        "Criteria": [],
-        "Constraints": [],
-        "Inputs": [],
+        SUITABILITY_GROUP: [],
+        CRITERIA_GROUP: [],
+        CONSTRAINTS_GROUP: [],
+        INPUTS_GROUP: [],
     }
 
     def add(group: str, layer) -> None:
@@ -300,33 +330,33 @@ def add_result(fmap: folium.Map | folium.Figure, result: Result, controls: bool 
 
     area = gpd.GeoSeries([result.study_area], crs=result.scenario.crs).to_crs(WGS84)
     add(
-        "Inputs",
+        INPUTS_GROUP,
         folium.GeoJson(
             area.__geo_interface__,
             name="Study area",
-            style_function=lambda _: {"color": "#333", "weight": 2, "fill": False},
+            style_function=lambda _: {"color": STUDY_AREA_COLOR, "weight": 2, "fill": False},
         ),
     )
     for i, surface in enumerate(result.surfaces.values()):
         uri, bounds = _cached_overlay(result, surface.suitability, vmin=0.0, vmax=1.0)
         add(
-            "Suitability",
-            folium.raster_layers.ImageOverlay(
+            SUITABILITY_GROUP,
+            elements.ImageOverlay(
                 uri, bounds, name=f"Suitability: {surface.profile.title}", show=i == 0
             ),
         )
     for name, raster in result.criteria.items():
-        uri, bounds = _cached_overlay(result, raster, cmap="magma_r")
+        uri, bounds = _cached_overlay(result, raster, cmap=CRITERION_CMAP)
         label = f"Criterion: {name}" + (f" ({raster.units})" if raster.units else "")
-        add("Criteria", folium.raster_layers.ImageOverlay(uri, bounds, name=label, show=False))
+        add(CRITERIA_GROUP, elements.ImageOverlay(uri, bounds, name=label, show=False))
     for surface in result.surfaces.values():
         if len(surface.exclusions):
             add(
-                "Constraints",
+                CONSTRAINTS_GROUP,
                 _polygons(
                     surface.exclusions,
                     f"Exclusions: {surface.profile.title}",
-                    "#b2182b",
+                    EXCLUSION_COLOR,
                     False,
                     ["reason"],
                     opacity=0.3,
@@ -335,11 +365,11 @@ def add_result(fmap: folium.Map | folium.Figure, result: Result, controls: bool 
             )
     if "protected_areas" in layers:
         add(
-            "Constraints",
+            CONSTRAINTS_GROUP,
             _polygons(
                 layers["protected_areas"],
                 "Protected areas",
-                "#1a9850",
+                PROTECTED_COLOR,
                 True,
                 ["name", "kind", "area_km2"],
                 opacity=0.2,
@@ -347,11 +377,11 @@ def add_result(fmap: folium.Map | folium.Figure, result: Result, controls: bool 
         )
     if "water" in layers:
         add(
-            "Constraints",
+            CONSTRAINTS_GROUP,
             _polygons(
                 layers["water"],
                 "Lakes and reservoirs",
-                "#2171b5",
+                WATER_COLOR,
                 True,
                 ["name", "kind"],
                 opacity=0.5,
@@ -359,35 +389,36 @@ def add_result(fmap: folium.Map | folium.Figure, result: Result, controls: bool 
         )
     if "rivers" in layers:
         add(
-            "Constraints",
+            CONSTRAINTS_GROUP,
             folium.GeoJson(
                 layers["rivers"].to_crs(WGS84),
                 name="Rivers",
-                style_function=lambda _: {"color": "#4292c6", "weight": 1.5},
+                style_function=lambda _: {"color": RIVER_COLOR, "weight": 1.5},
                 tooltip=folium.GeoJsonTooltip(
-                    [c for c in ("name", "width_m") if c in layers["rivers"].columns] or None
+                    [c for c in ("name", "width_m") if c in layers["rivers"].columns]
                 ),
             ),
         )
     for layer, title in (("roads", "Roads"), ("rail", "Rail")):
         if layer in layers:
-            add("Inputs", _lines(layers[layer], layer, title))
+            add(INPUTS_GROUP, _lines(result, layer, title))
     if "settlements" in layers and "population" in layers["settlements"].columns:
         add(
-            "Inputs",
+            INPUTS_GROUP,
             _points(
                 layers["settlements"],
                 "Settlements (size = population)",
                 "population",
-                lambda _: "#6a51a3",
+                lambda _: SETTLEMENT_COLOR,
                 lambda r: f"{r.get('name', '')}: {int(r['population']):,}",
                 show=False,
                 scale=0.012,
             ),
         )
-    if result.clusters is not None and len(result.clusters):
+    poles = result.scenario.clusters
+    if result.clusters is not None and len(result.clusters) and poles is not None:
         add(
-            "Inputs",
+            INPUTS_GROUP,
             _polygons(
                 result.clusters,
                 "Growth poles (mine clusters)",
@@ -397,67 +428,78 @@ def add_result(fmap: folium.Map | folium.Figure, result: Result, controls: bool 
                     "cluster",
                     "n_members",
                     "total_weight",
-                    *(["total_capacity"] if result.scenario.clusters.capacity_field else []),
+                    *(["total_capacity"] if poles.capacity_field else []),
                     "stability",
                     "members",
                 ],
                 opacity=0.08,
             ),
         )
-        add("Inputs", _weber_points(result))
+        add(INPUTS_GROUP, _weber_points(result))
     if "mines" in layers:
+        output = theme.weight_unit(result.scenario, "mines", "output")
         add(
-            "Inputs",
+            INPUTS_GROUP,
             _points(
                 layers["mines"],
                 "Mines (size = output, colour = status)",
                 "output",
-                lambda r: STATUS_COLORS.get(str(r.get("status", "")), "#252525"),
+                lambda r: STATUS_COLORS.get(str(r.get("status", "")), DEFAULT_COLOR),
                 lambda r: (
-                    f"{r.get('name', '')}: {float(r.get('output', np.nan)):.1f} Mt/yr, "
+                    f"{r.get('name', '')}: {float(r.get('output', np.nan)):.1f} {output}, "
                     f"{r.get('status', '')}, {r.get('mine_type', '')}"
                 ),
             ),
         )
     if result.allocation is not None:
-        lines = result.allocation.lines.to_crs(WGS84)
+        allocation, spec = _allocation(result)
+        lines = allocation.lines.to_crs(WGS84)
         top = float(lines["weight"].max()) or 1.0
-        unit = weight_unit(result.scenario.allocation.weight_field)
-        per_km = transport_unit(result.scenario.allocation.weight_field)
-        group = folium.FeatureGroup(name="Haul routes: mine → plant (width = output)")
+        unit = theme.weight_unit(result.scenario, spec.demand, spec.weight_field)
+        per_km = theme.transport_unit(result.scenario, spec.demand, spec.weight_field)
+        haul = folium.FeatureGroup(name="Haul routes: mine → plant (width = output)")
+        routes = []
         for _, row in lines.iterrows():
             share = f" ({row['share']:.0%} of it)" if row["share"] < 1 - 1e-6 else ""
-            folium.PolyLine(
-                [(y, x) for x, y in row.geometry.coords],
-                color="#636363",
-                weight=1 + 6 * row["weight"] / top,
-                opacity=0.7,
-                tooltip=f"{row['demand']} → {row['site_id']}: {row['weight']:.2f} {unit}{share}, "
-                f"{row['km']:.1f} km road-equivalent cost over {row['route_km']:.1f} km of "
-                f"least-cost route, {row['weight_x_km']:,.1f} {per_km}",
-            ).add_to(group)
-        add("Proposals", group)
+            routes.append(
+                elements.line(
+                    [(y, x) for x, y in row.geometry.coords],
+                    DEFAULT_COLOR,
+                    1 + 6 * row["weight"] / top,
+                    opacity=0.7,
+                    tooltip=f"{row['demand']} → {row['site_id']}: {row['weight']:.2f} "
+                    f"{unit}{share}, {row['km']:.1f} km road-equivalent cost over "
+                    f"{row['route_km']:.1f} km of least-cost route, "
+                    f"{row['weight_x_km']:,.1f} {per_km}",
+                )
+            )
+        elements.Vectors(haul, routes)
+        add(PROPOSALS_GROUP, haul)
     if result.covering is not None:
-        for layer in _covering(result):
-            add(COVERING_GROUP, layer)
+        for overlay in _covering(result):
+            add(COVERING_GROUP, overlay)
     for name, surface in result.surfaces.items():
         profile = surface.profile
         sites = result.sites[result.sites["profile"] == name].to_crs(WGS84)
         group = folium.FeatureGroup(name=f"Sites: {profile.title}")
-        for _, row in sites.iterrows():
-            folium.CircleMarker(
-                [row.geometry.y, row.geometry.x],
-                radius=9,
-                color="white",
+        markers = [
+            elements.circle(
+                row.geometry.y,
+                row.geometry.x,
+                9,
+                "white",
                 weight=2,
-                fill=True,
                 fill_color=profile.color,
                 fill_opacity=0.95,
-                popup=folium.Popup(_site_popup(row, result), max_width=460),
+                popup=_site_popup(row, result),
+                popup_width=460,
                 tooltip=f"{profile.title} #{row['rank']}: {row.get('near', '')} "
                 f"(score {row['score']:.2f})",
-            ).add_to(group)
-        add("Proposals", group)
+            )
+            for _, row in sites.iterrows()
+        ]
+        elements.Vectors(group, markers)
+        add(PROPOSALS_GROUP, group)
     return {group: layers for group, layers in groups.items() if layers}
 
 
@@ -471,8 +513,9 @@ def _weber_name(result: Result) -> str:
 def _weber_points(result: Result) -> folium.FeatureGroup:
     """Each growth pole's Weber point (small ring) and, with a snap profile, the nearest eligible
     cell it was moved to (star), joined by a dashed line."""
-    spec = result.scenario.clusters
-    clusters = result.clusters
+    spec, clusters = result.scenario.clusters, result.clusters
+    if clusters is None:
+        raise ValueError("the run has no growth poles")
     snap = spec.snap_profile if spec is not None else None
     title = result.scenario.profiles[snap].title if snap in result.scenario.profiles else snap
     group = folium.FeatureGroup(name=_weber_name(result))
@@ -488,6 +531,7 @@ def _weber_points(result: Result) -> folium.FeatureGroup:
         if has_snap
         else exact
     )
+    features = []
     for k, (_, c) in enumerate(clusters.iterrows()):
         a, b = exact.iloc[k], moved.iloc[k]
         text = f"Pole {c['cluster']}: Weber point (least output-weighted distance to its mines)"
@@ -496,38 +540,19 @@ def _weber_points(result: Result) -> folium.FeatureGroup:
                 f"Pole {c['cluster']}: Weber point moved {c['snap_m'] / 1000:.1f} km to the "
                 f"nearest eligible {title} cell"
             )
-            folium.PolyLine(
-                [(a.y, a.x), (b.y, b.x)], color=CLUSTER_COLOR, weight=1.5, dash_array="4 4"
-            ).add_to(group)
-        folium.CircleMarker(
-            [a.y, a.x], radius=4, color=CLUSTER_COLOR, weight=2, fill=False, tooltip=text
-        ).add_to(group)
+            features.append(elements.line([(a.y, a.x), (b.y, b.x)], CLUSTER_COLOR, 1.5, dash="4 4"))
+        features.append(
+            elements.circle(a.y, a.x, 4, CLUSTER_COLOR, weight=2, fill=False, tooltip=text)
+        )
         if has_snap:
-            folium.Marker(
-                [b.y, b.x],
-                icon=_glyph("★", CLUSTER_COLOR, 20),
-                tooltip=text,
-            ).add_to(group)
+            features.append(elements.glyph(b.y, b.x, "★", CLUSTER_COLOR, 20, tooltip=text))
+    elements.Vectors(group, features)
     return group
-
-
-def _glyph(char: str, color: str, size: int) -> folium.DivIcon:
-    """A marker drawn as one character (★, ◆) with a white halo: core Leaflet, no plugin."""
-    return folium.DivIcon(
-        html=(
-            f"<div style='font-size:{size}px;line-height:{size}px;color:{color};"
-            "text-shadow:0 0 2px #fff,0 0 2px #fff,0 0 3px #fff;text-align:center'>"
-            f"{char}</div>"
-        ),
-        icon_size=(size, size),
-        icon_anchor=(size // 2, size // 2),
-        class_name="siting-glyph",
-    )
 
 
 def covering_names(result: Result) -> dict[str, str]:
     """The covering group's layer names: existing sites, new sites, demand."""
-    c = result.covering
+    c, _ = _covering_of(result)
     return {
         "existing": "Technoparks kept open (existing, ★)",
         "new": "Technoparks new (maximal covering, ◆)",
@@ -536,8 +561,7 @@ def covering_names(result: Result) -> dict[str, str]:
 
 
 def _covering_popup(row: gpd.GeoSeries, result: Result) -> str:
-    c = result.covering
-    spec = result.scenario.covering
+    c, spec = _covering_of(result)
     weight = spec.weight_field or "demand"
     n = int(row["n_covered"])
     what = "settlement" if spec.demand == "settlements" else f"{spec.demand} feature"
@@ -557,11 +581,10 @@ def _covering_popup(row: gpd.GeoSeries, result: Result) -> str:
 def _covering(result: Result) -> list[folium.FeatureGroup]:
     """The maximal covering: existing sites (★), new sites (◆) and the demand points, green
     where an open site is within the time limit, red where none is."""
-    c = result.covering
-    spec = result.scenario.covering
+    c, spec = _covering_of(result)
     names = covering_names(result)
     profile = result.scenario.profiles.get(c.profile)
-    new_color = profile.color if profile is not None else "#2ca02c"
+    new_color = profile.color if profile is not None else NEW_SITE_COLOR
     sites = c.sites.to_crs(WGS84)
     out = []
     for status, glyph, color in (("existing", "★", EXISTING_COLOR), ("new", "◆", new_color)):
@@ -569,18 +592,26 @@ def _covering(result: Result) -> list[folium.FeatureGroup]:
         if chosen.empty:  # no existing facility named in the scenario
             continue
         group = folium.FeatureGroup(name=names[status])
-        for _, row in chosen.iterrows():
-            folium.Marker(
-                [row.geometry.y, row.geometry.x],
-                icon=_glyph(glyph, color, 24),
-                popup=folium.Popup(_covering_popup(row, result), max_width=360),
+        markers = [
+            elements.glyph(
+                row.geometry.y,
+                row.geometry.x,
+                glyph,
+                color,
+                24,
+                popup=_covering_popup(row, result),
+                popup_width=360,
                 tooltip=f"{row['name']} ({status}): covers {_fmt(row['covered_weight'], 0)} "
                 f"{spec.weight_field or 'demand'}",
-            ).add_to(group)
+            )
+            for _, row in chosen.iterrows()
+        ]
+        elements.Vectors(group, markers)
         out.append(group)
     demand = c.demand.to_crs(WGS84)
     top = float(demand["weight"].max()) if len(demand) else 1.0
     group = folium.FeatureGroup(name=names["demand"])
+    points = []
     for _, row in demand.iterrows():
         covered = bool(row["covered"])
         minutes = float(row["minutes"])
@@ -593,35 +624,41 @@ def _covering(result: Result) -> list[folium.FeatureGroup]:
                 else "no open site reachable"
             )
         )
-        folium.CircleMarker(
-            [row.geometry.y, row.geometry.x],
-            radius=3 + 9 * np.sqrt(max(float(row["weight"]), 0.0) / (top or 1.0)),
-            color=COVERED_COLORS[covered],
-            fill=True,
-            fill_opacity=0.6,
-            weight=1,
-            tooltip=f"{row['name']}: {_fmt(row['weight'], 0)} {spec.weight_field or 'demand'}, "
-            f"{reach} ({'covered' if covered else 'not covered'})",
-        ).add_to(group)
+        weight = float(row["weight"]) if np.isfinite(row["weight"]) else 0.0
+        points.append(
+            elements.circle(
+                row.geometry.y,
+                row.geometry.x,
+                3 + 9 * np.sqrt(max(weight, 0.0) / (top or 1.0)),
+                COVERED_COLORS[covered],
+                tooltip=f"{row['name']}: {_fmt(row['weight'], 0)} "
+                f"{spec.weight_field or 'demand'}, {reach} "
+                f"({'covered' if covered else 'not covered'})",
+            )
+        )
+    elements.Vectors(group, points)
     out.append(group)
     return out
 
 
 def covering_note(result: Result) -> str:
     """One line on the covering result for the map's title box ('' without covering)."""
-    c = result.covering
-    if c is None or not c.total:
+    c, spec = result.covering, result.scenario.covering
+    if c is None or spec is None or not c.total:
         return ""
     return (
         f"Technoparks: {c.p} new + {int((c.sites['status'] == 'existing').sum())} existing reach "
-        f"{c.coverage / c.total:.1%} of {result.scenario.covering.weight_field or 'demand'} "
+        f"{c.coverage / c.total:.1%} of {spec.weight_field or 'demand'} "
         f"within {c.max_minutes:g} min (existing alone {c.baseline / c.total:.1%})."
     )
 
 
 def _legend() -> branca.colormap.LinearColormap:
     return branca.colormap.LinearColormap(
-        [matplotlib.colors.rgb2hex(matplotlib.colormaps["viridis"](v)) for v in (0.0, 0.5, 1.0)],
+        [
+            matplotlib.colors.rgb2hex(matplotlib.colormaps[SUITABILITY_CMAP](v))
+            for v in (0.0, 0.5, 1.0)
+        ],
         vmin=0,
         vmax=1,
         caption="Suitability (0 worst – 1 best)",
@@ -668,7 +705,7 @@ def build(result: Result) -> folium.Map:
     )
     if covering_note(result):
         notes += f"<br><span class='covering'>{html.escape(covering_note(result))}</span>"
-    fmap.get_root().html.add_child(
+    elements.page_of(fmap).html.add_child(
         folium.Element(
             TITLE.format(
                 title=html.escape(s.title),
@@ -703,7 +740,7 @@ def build_comparison(
         folium.plugins.GroupedLayerControl(groups, exclusive_groups=False, collapsed=True).add_to(
             side
         )
-        side.get_root().html.add_child(
+        elements.page_of(side).html.add_child(
             folium.Element(
                 f"<div class='compare-label' style='display:none'>{html.escape(label)}</div>"
             )
@@ -714,7 +751,7 @@ def build_comparison(
         f"font:13px sans-serif'><b>{html.escape(labels[0])}</b> ⟷ "
         f"<b>{html.escape(labels[1])}</b></div>"
     )
-    dual.get_root().html.add_child(folium.Element(head))
+    elements.page_of(dual).html.add_child(folium.Element(head))
     dual.fit_bounds([[miny, minx], [maxy, maxx]])
     return dual
 
@@ -727,41 +764,14 @@ def write(result: Result, path: Path, offline: bool = True) -> Path:
 
 
 def render(fmap: folium.Map | folium.plugins.DualMap) -> str:
-    """The HTML page of ``fmap``, as ``fmap.get_root().render()`` gives it, in a sixth of the time.
+    """The HTML page of ``fmap`` (``fmap.get_root().render()``).
 
-    branca wraps each element's rendered output (its script with the GeoJSON data, its HTML, an
-    overlay's PNG data URI) in a new element whose template is that output, compiling it with
-    Jinja: about 700 compilations of already rendered text for the Kuzbass map, most of the render
-    time. While the page renders, such text without any Jinja syntax becomes a :class:`_Literal`.
+    branca compiles the rendered script of each element as a Jinja template once more while the
+    page renders, at a cost that grows with the text; the bulky layers (markers, lines, raster
+    overlays) are therefore elements of :mod:`siting.exports.webmap.elements`, whose data reach
+    the page as they are.
     """
-    with _RENDERING:  # one render at a time swaps branca's Template (threads of a batch)
-        original, branca.element.Template = branca.element.Template, _template
-        try:
-            return fmap.get_root().render()
-        finally:
-            branca.element.Template = original
-
-
-_RENDERING = threading.Lock()
-_JINJA_SYNTAX = re.compile(r"\{[{%#]")
-
-
-class _Literal:
-    """A template of text without Jinja syntax: it renders to the text as Jinja would (newlines
-    normalised to ``\\n``, one trailing newline dropped), without compiling it."""
-
-    def __init__(self, source: str) -> None:
-        text = source.replace("\r\n", "\n").replace("\r", "\n")
-        self.text = text.removesuffix("\n")
-
-    def render(self, *args: Any, **kwargs: Any) -> str:
-        return self.text
-
-
-def _template(source: str) -> jinja2.Template | _Literal:
-    """What branca's ``Element(template=source)`` compiles: a :class:`_Literal` when ``source``
-    holds no Jinja syntax, else the Jinja template itself."""
-    return jinja2.Template(source) if _JINJA_SYNTAX.search(source) else _Literal(source)
+    return fmap.get_root().render()
 
 
 def write_comparison(
