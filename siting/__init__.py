@@ -10,7 +10,8 @@ limits, on GIS layers. The first region is Kuzbass, around UgleNaukoGrad in Keme
 
 from siting.config.scenario import Scenario, load
 from siting.errors import SitingError
-from siting.pipeline.stages import Result, run
+from siting.pipeline.result import Result
+from siting.pipeline.stages import run
 from siting.whatif.batch import run_batch
 
 __all__ = ["Result", "Scenario", "SitingError", "load", "run", "run_batch"]

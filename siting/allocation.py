@@ -2,7 +2,7 @@
 
 Processing plants ([models.allocation]): the demand layer (mines weighted by output) is allocated
 to a profile's proposed sites over the cost-distance surface, by p-median or by capacitated
-facility location with opening costs (:mod:`siting.models.facility`). The friction is cost per metre
+facility location with opening costs (:mod:`siting.models`). The friction is cost per metre
 relative to a road, so costs here are road-equivalent kilometres and the transport objective is
 weight × km (Mt·km per year for mines weighted by Mt/yr).
 
@@ -40,7 +40,7 @@ import shapely
 from siting.config.scenario import AllocationModel, Scenario
 from siting.errors import InfeasibleError, ScenarioError
 from siting.inputs.layers import attribute, query
-from siting.models.facility import CapacitatedFacilityLocation, MaximalCovering, PMedian
+from siting.models import CapacitatedFacilityLocation, MaximalCovering, PMedian
 from siting.network.traveltime import TravelTimes
 from siting.raster.cost import CORES, CostField, cost_distance, cost_field, start_cells
 from siting.raster.grid import Raster
@@ -306,7 +306,7 @@ def _solve(
     if spec.capacity is None:
         assert spec.p is not None
         model = PMedian(spec.p, time_limit=spec.time_limit, method=spec.method, tol=tol)
-        model.fit(cost, weights)
+        model.fit(cost, sample_weight=weights)
         shares = np.zeros((n, m))
         shares[np.arange(n), model.assignment_] = 1.0
         return _Solution(
@@ -326,7 +326,7 @@ def _solve(
         p=spec.p,
         time_limit=spec.time_limit,
         tol=tol,
-    ).fit(cost, weights)
+    ).fit(cost, sample_weight=weights)
     return _Solution(
         cflp.facilities_,
         cflp.assignment_,
@@ -351,7 +351,8 @@ def haul_routes(
         for k in np.flatnonzero((plants_xy == plant).all(axis=1)):
             # To where the feature's haul starts: its cell, or the bank if a river took it.
             (row, col), *_ = start_cells(friction, shapely.Point(x[k], y[k]))
-            path = field.path(*friction.grid.xy(row, col))
+            px, py = friction.grid.xy(row, col)
+            path = field.path(float(px), float(py))
             inner = [] if path is None else shapely.get_coordinates(path)[::-1].tolist()
             routes[k] = shapely.LineString([(x[k], y[k]), *inner, tuple(plant)])
     return routes
@@ -478,7 +479,7 @@ def cover(
     fixed = np.arange(n_existing)
     model = MaximalCovering(
         n_existing + spec.p, spec.max_minutes, fixed, time_limit=spec.time_limit
-    ).fit(minutes, weights)
+    ).fit(minutes, sample_weight=weights)
     baseline = (
         float(weights[(minutes[:, fixed] <= spec.max_minutes).any(axis=1)].sum())
         if n_existing

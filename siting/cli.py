@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 from siting.errors import SitingError
 
 if TYPE_CHECKING:
-    from siting.pipeline.stages import Result
+    from siting.pipeline.result import Result
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -116,6 +116,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     init = sub.add_parser("init", help="write a commented scenario template")
     init.add_argument("path", type=Path, help="where to write the template (.toml)")
+    sub.add_parser(
+        "schema", help="print the JSON Schema of a scenario file (for editors: #:schema)"
+    )
     _fetch_parser(sub)
     return parser
 
@@ -210,12 +213,13 @@ def _cache(args: argparse.Namespace) -> int:
 
 
 def _print_sites(result: Result) -> None:
-    from siting.exports.webmap.page import weight_unit
+    from siting.exports.theme import weight_unit
 
     notes: dict[str, str] = {}
-    if result.allocation is not None:
-        a, spec = result.allocation, result.scenario.allocation
-        unit = weight_unit(spec.weight_field)
+    spec = result.scenario.allocation
+    if result.allocation is not None and spec is not None:
+        a = result.allocation
+        unit = weight_unit(result.scenario, spec.demand, spec.weight_field)
         for _, plant in a.plants.iterrows():
             notes[plant["site_id"]] = (
                 f"{a.model} plant: {plant['served_weight']:.1f} {unit} "
@@ -316,10 +320,11 @@ def _compare(args: argparse.Namespace) -> int:
         for k, v in (("resolution", args.resolution), ("output_dir", args.output_dir))
         if v is not None
     }
-    folders = []
+    folders: list[Path] = []
     for given in (args.a, args.b):
         if given.suffix == ".toml":
             result = run(given, **overrides)
+            assert result.output_dir is not None  # a run that writes has its folder
             folders.append(result.output_dir)
         else:
             folders.append(given)
@@ -346,6 +351,11 @@ def main(argv: list[str] | None = None) -> int:
 
             path = write_template(args.path)
             print(f"wrote {path}: edit it, then run 'siting run {path}'")
+            return 0
+        if args.command == "schema":
+            from siting.config.schema import schema_text
+
+            sys.stdout.write(schema_text())
             return 0
         if args.command == "export":
             from siting.exports.qgis import project as qgis_project

@@ -3,6 +3,7 @@ run that reuses entries gives exactly the result of a run that computes everythi
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import shutil
@@ -17,9 +18,9 @@ import shapely
 import siting
 import siting.pipeline.cache
 from siting.cli import main
-from siting.pipeline.cache import Cache, fingerprint, prune
+from siting.pipeline.cache import Cache, Deferred, Step, fingerprint, prune
 
-from conftest import CRS, X0, Y0
+from conftest import CRS, X0, Y0, make_world
 
 # What reads the rail layer in the synthetic world: the friction (rail is a route), the two
 # criteria computed from rail or over the friction, the processing-plant profile that uses them,
@@ -54,6 +55,27 @@ def run(world: Path, **kw) -> siting.Result:
     return siting.run(world / "scenario.toml", resolution=500, **kw)
 
 
+@pytest.fixture(scope="module")
+def first_run(tmp_path_factory: pytest.TempPathFactory) -> siting.Result:
+    """The synthetic world's first run, into an empty cache (read, never changed, by the tests)."""
+    return run(make_world(tmp_path_factory.mktemp("first")))
+
+
+@pytest.fixture
+def cold(first_run: siting.Result, world: Path) -> siting.Result:
+    """``world`` as right after its first run, and that run: its outputs and cache are copied
+    into the world's outputs folder. One cold run per module (and pytest-xdist worker) instead of
+    one per test; the cache's keys hold what the layers contain, not where they are, so the
+    copy serves the next run as the original would (``test_a_rerun_…`` checks it)."""
+    shutil.copytree(first_run.output_dir.parent, world.parent / "out")
+    return first_run
+
+
+def cache_of(world: Path) -> Path:
+    """The world's own cache folder (where ``cold`` copied the first run's)."""
+    return world.parent / "out" / ".cache"
+
+
 def move_rail(world: Path, y: float) -> None:
     """Rewrite the rail layer's file with the main line at ``y`` metres (north of the origin)."""
     line = shapely.LineString([(X0 - 10_000, Y0 + y), (X0 + 50_000, Y0 + y)])
@@ -63,7 +85,11 @@ def move_rail(world: Path, y: float) -> None:
 
 
 def assert_same_result(a: siting.Result, b: siting.Result) -> None:
-    """Every number a user sees: criteria, suitability, sites, patches, allocation."""
+    """Every number a user sees: criteria, suitability, sites, patches, allocation, to the bit.
+
+    Bit-equality holds by construction: an entry is the stored result of the same code on the
+    same inputs, and an updated distance raster equals the one computed afresh (see
+    ``test_criteria.test_distance_update_equals_the_distance_computed_afresh``)."""
     assert a.criteria.keys() == b.criteria.keys()
     for name in a.criteria:
         np.testing.assert_array_equal(a.criteria[name].data, b.criteria[name].data)
@@ -89,8 +115,7 @@ def png_bytes(folder: Path) -> dict[str, bytes]:
     return {p.name: p.read_bytes() for p in (folder / "report_files").glob("*.png")}
 
 
-def test_a_rerun_reuses_every_step_and_writes_the_same_files(world: Path):
-    cold = run(world)
+def test_a_rerun_reuses_every_step_and_writes_the_same_files(world: Path, cold: siting.Result):
     cold_files = tif_bytes(cold.output_dir)
     first = cold.cache.summary()
     assert first["hits"] == []
@@ -103,8 +128,9 @@ def test_a_rerun_reuses_every_step_and_writes_the_same_files(world: Path):
     assert tif_bytes(warm.output_dir) == cold_files
 
 
-def test_changing_a_layer_file_invalidates_what_reads_it_and_nothing_else(world: Path):
-    cold = run(world)
+def test_changing_a_layer_file_invalidates_what_reads_it_and_nothing_else(
+    world: Path, cold: siting.Result
+):
     move_rail(world, 19_000)
     warm = run(world)
     summary = warm.cache.summary()
@@ -124,8 +150,9 @@ def test_changing_a_layer_file_invalidates_what_reads_it_and_nothing_else(world:
     assert cold.criteria["rail"].sample(x, y)[0] == pytest.approx(1000.0, abs=500.0)
 
 
-def test_an_added_rail_line_updates_the_cached_distances_to_the_same_result(world: Path):
-    run(world)
+def test_an_added_rail_line_updates_the_cached_distances_to_the_same_result(
+    world: Path, cold: siting.Result
+):
     rail = gpd.read_file(world / "rail.gpkg")
     spur = shapely.LineString([(X0 + 30_000, Y0 + 20_000), (X0 + 36_000, Y0 + 26_000)])
     extended = pd.concat(
@@ -136,35 +163,32 @@ def test_an_added_rail_line_updates_the_cached_distances_to_the_same_result(worl
     summary = warm.cache.summary()
     assert set(summary["misses"]) == RAIL_DEPENDENTS
     assert summary["updated"] == ["criterion rail"]
-    fresh = run(world, cache=False, output_dir=world / "fresh")
+    fresh = run(world, cache=False, write=False)
     assert_same_result(warm, fresh)
     x, y = np.array([X0 + 33_100.0]), np.array([Y0 + 23_100.0])  # on the spur
     assert warm.criteria["rail"].sample(x, y)[0] == 0.0
 
 
-def test_the_growth_poles_follow_their_layer(world: Path):
-    cold = run(world)
+def test_the_growth_poles_follow_their_layer(world: Path, cold: siting.Result):
     mines = gpd.read_file(world / "mines.gpkg")
     mines.loc[mines["name"] == "C", "geometry"] = shapely.Point(X0 + 29_000, Y0 + 10_000)
     mines.to_file(world / "mines.gpkg")
     warm = run(world)
     assert "growth poles" in warm.cache.summary()["misses"]
-    fresh = run(world, cache=False, output_dir=world / "fresh")
+    fresh = run(world, cache=False, write=False)
     pd.testing.assert_frame_equal(warm.clusters, fresh.clusters)
     assert not warm.clusters["n_members"].equals(cold.clusters["n_members"])
 
 
-def test_a_file_rewritten_with_the_same_content_reuses_everything(world: Path):
-    run(world)
+def test_a_file_rewritten_with_the_same_content_reuses_everything(world: Path, cold: siting.Result):
     rail = world / "rail.gpkg"
     move_rail(world, 20_000)  # the same line, a new file (new bytes on disk, new mtime)
     os.utime(rail, (1, 1))
     assert run(world).cache.summary()["misses"] == []
 
 
-def test_a_weight_change_recomputes_only_the_scores_downstream(world: Path):
-    cold = run(world)
-    stored = sorted((cold.cache.folder / "score").glob("*.pkl"))
+def test_a_weight_change_recomputes_only_the_scores_downstream(world: Path, cold: siting.Result):
+    stored = sorted((cache_of(world) / "score").glob("*.pkl"))
     text = (world / "scenario.toml").read_text(encoding="utf-8")
     (world / "scenario.toml").write_text(
         text.replace("weight = 0.3", "weight = 0.35", 1).replace(
@@ -180,13 +204,12 @@ def test_a_weight_change_recomputes_only_the_scores_downstream(world: Path):
     )
     assert "sites technopark" in summary["hits"]
     # Weights do not change the standardised scores: the new surface stores none of its own.
-    assert sorted((cold.cache.folder / "score").glob("*.pkl")) == stored
-    assert_same_result(warm, run(world, cache=False, output_dir=world / "fresh"))
+    assert sorted((cache_of(world) / "score").glob("*.pkl")) == stored
+    assert_same_result(warm, run(world, cache=False, write=False))
 
 
-def test_a_what_if_stores_again_only_the_scores_it_changed(world: Path):
-    cold = run(world)
-    scores = cold.cache.folder / "score"
+def test_a_what_if_stores_again_only_the_scores_it_changed(world: Path, cold: siting.Result):
+    scores = cache_of(world) / "score"
     before = {p.name: p.stat().st_ino for p in scores.glob("*.pkl")}
     n_criteria = {name: len(profile.criteria) for name, profile in cold.scenario.profiles.items()}
     assert len(before) == len({c.name for p in cold.scenario.profiles.values() for c in p.criteria})
@@ -204,9 +227,8 @@ def test_a_what_if_stores_again_only_the_scores_it_changed(world: Path):
     assert_same_result(warm, again)
 
 
-def test_a_change_in_how_sites_are_picked_reuses_the_scores(world: Path):
-    first = run(world)
-    assert len(first.sites_of("processing_plant")) == 4
+def test_a_change_in_how_sites_are_picked_reuses_the_scores(world: Path, cold: siting.Result):
+    assert len(cold.sites_of("processing_plant")) == 4
     text = (world / "scenario.toml").read_text(encoding="utf-8")
     text = text.replace("n_sites = 4", "n_sites = 2", 1)
     (world / "scenario.toml").write_text(text, encoding="utf-8")
@@ -219,15 +241,17 @@ def test_a_change_in_how_sites_are_picked_reuses_the_scores(world: Path):
     assert_same_result(again, run(world, cache=False, write=False))
 
 
-def test_other_code_invalidates_everything(world: Path, monkeypatch: pytest.MonkeyPatch):
-    run(world)
+def test_other_code_invalidates_everything(
+    world: Path, cold: siting.Result, monkeypatch: pytest.MonkeyPatch
+):
     monkeypatch.setattr(siting.pipeline.cache, "code_version", lambda: "another version of siting")
     assert run(world).cache.summary()["hits"] == []
 
 
-def test_an_unreadable_entry_is_recomputed(world: Path, caplog: pytest.LogCaptureFixture):
-    cold = run(world)
-    entries = sorted((cold.cache.folder / "criterion").glob("*.pkl"))
+def test_an_unreadable_entry_is_recomputed(
+    world: Path, cold: siting.Result, caplog: pytest.LogCaptureFixture
+):
+    entries = sorted((cache_of(world) / "criterion").glob("*.pkl"))
     assert entries
     for entry in entries:
         entry.write_bytes(b"not a pickle")
@@ -284,11 +308,12 @@ def test_a_cache_that_cannot_be_written_only_costs_time(tmp_path: Path):
     blocked = tmp_path / "file"
     blocked.write_text("not a folder")
     store = Cache(blocked)
-    assert store.get("kind", "label", store.key("kind", 1), lambda: 42) == 42
-    assert store.get("kind", "label", store.key("kind", 1), lambda: 43) == 43
+    answer = Step("kind", lambda x, value: value)
+    assert store.run(answer, "label", x=1, value=42) == 42
+    assert store.run(Step("kind", lambda x: 43), "label", x=1) == 43  # nothing was stored
     fine = Cache(tmp_path / "cache")
     unpicklable = lambda: None  # noqa: E731
-    assert fine.get("kind", "label", fine.key("kind", 2), lambda: unpicklable) is unpicklable
+    assert fine.run(answer, "label", x=2, value=unpicklable) is unpicklable
     assert list((tmp_path / "cache" / "kind").iterdir()) == []  # no entry, no temp file left
 
 
@@ -324,3 +349,102 @@ def test_entries_round_trip_with_mapped_writable_arrays(tmp_path: Path):
     path.write_bytes(path.read_bytes()[:-100])  # into the last array
     with pytest.raises(ValueError, match="truncated"):
         siting.pipeline.cache.load(path)
+
+
+class _Recording(Cache):
+    """A real cache that also remembers every step and inputs it made a key for."""
+
+    def __init__(self, folder: Path) -> None:
+        super().__init__(folder)
+        self.calls: list[tuple[Step, dict]] = []
+
+    def key(self, step, inputs):
+        self.calls.append((step, dict(inputs)))
+        return super().key(step, inputs)
+
+
+def _changed(value):
+    """``value`` changed in one place, or None where nothing can be changed."""
+    if isinstance(value, bool | np.bool_):
+        return not value
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return value + 1
+    if isinstance(value, str):
+        return value + "x"
+    if isinstance(value, np.ndarray):
+        out = value.copy()
+        if out.size == 0:
+            return None
+        flat = out.reshape(-1)
+        flat[0] = (not flat[0]) if out.dtype == bool else flat[0] + 1
+        return out
+    if isinstance(value, gpd.GeoDataFrame):
+        return value.iloc[:-1] if len(value) > 1 else value.assign(geometry=value.buffer(1.0))
+    if isinstance(value, shapely.Geometry):
+        return value.buffer(1.0)
+    if isinstance(value, dict):
+        for k, v in value.items():
+            new = _changed(v)
+            if new is not None:
+                return {**value, k: new}
+        return {**value, "added": 1}
+    if isinstance(value, list | tuple):
+        for i, v in enumerate(value):
+            new = _changed(v)
+            if new is not None:
+                return type(value)([*value[:i], new, *value[i + 1 :]])
+        return None
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        for f in dataclasses.fields(value):
+            new = _changed(getattr(value, f.name))
+            if new is not None:
+                try:
+                    return dataclasses.replace(value, **{f.name: new})
+                except ValueError:  # the schema refuses that value: try the next field
+                    continue
+    return None
+
+
+def _field_changes(value):
+    """``value`` with each of its fields changed in turn (for projected inputs)."""
+    for f in dataclasses.fields(value):
+        new = _changed(getattr(value, f.name))
+        if new is not None:
+            try:
+                yield f.name, dataclasses.replace(value, **{f.name: new})
+            except ValueError:  # the schema refuses the change: not one a user can make
+                continue
+
+
+def test_every_declared_input_of_every_step_is_in_its_key(world: Path, tmp_path: Path):
+    """Run the synthetic scenario (with its outputs) through a recording cache, then change each
+    input of each step the run keyed, one at a time: the key changes, so the step recomputes.
+    For an input the step reads only part of (``project``), the key changes exactly when that
+    part does. Deferred inputs (the road network) are named by the key of their own inputs,
+    which this test changes as the inputs of their step."""
+    recording = _Recording(tmp_path / "recorded")
+    run(world, cache=recording)
+    seen = {step.name for step, _ in recording.calls}
+    assert {"friction", "criterion", "score", "surface", "sites", "growth_poles"} <= seen
+    assert {"allocation", "geotiff", "overlay", "figure", "qgis_style"} <= seen
+    checked = 0
+    for step, inputs in recording.calls:
+        base = Cache.key(recording, step, inputs)
+        for name, value in inputs.items():
+            if name in step.unkeyed or value is None or isinstance(value, Deferred):
+                continue
+            if name in step.project and dataclasses.is_dataclass(value):
+                part = step.project[name](value)
+                for field_name, changed in _field_changes(value):
+                    key = Cache.key(recording, step, {**inputs, name: changed})
+                    moved = fingerprint(step.project[name](changed)) != fingerprint(part)
+                    assert (key != base) == moved, (step.name, name, field_name)
+                    checked += 1
+                continue
+            changed = _changed(value)
+            if changed is None:
+                continue
+            key = Cache.key(recording, step, {**inputs, name: changed})
+            assert key != base, (step.name, name)
+            checked += 1
+    assert checked > 100

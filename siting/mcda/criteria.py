@@ -25,7 +25,7 @@ from numba import njit
 from scipy import ndimage, signal
 
 from siting.config.scenario import Criterion
-from siting.errors import LayerError
+from siting.errors import LayerError, ScenarioError
 from siting.inputs.layers import attribute, query
 from siting.network.traveltime import TravelTimes
 from siting.raster.cost import CostField, cost_field, resample
@@ -140,20 +140,34 @@ def compute(
     ``cost_fields`` caches per-feature cost surfaces by layer and filter, so that the models can
     reuse them for their cost matrices; ``travel`` is the run's road network for ``travel_time``.
     """
-    gdf = features(layers, criterion)
+    return rasterize(criterion, features(layers, criterion), grid, friction, cost_fields, travel)
+
+
+def rasterize(
+    criterion: Criterion,
+    gdf: gpd.GeoDataFrame,
+    grid: Grid,
+    friction: Raster | None,
+    cost_fields: dict[str, CostField],
+    travel: TravelTimes | None = None,
+) -> Raster:
+    """The raw raster of one criterion from its features (:func:`features`); see :func:`compute`."""
     geoms = gdf.geometry.values
     if criterion.kind == "distance":
         data = distance(grid, geoms)
     elif criterion.kind == "within_radius":
-        data = within_radius(grid, geoms, weights_of(gdf, criterion), criterion.radius_m)
+        data = within_radius(grid, geoms, weights_of(gdf, criterion), _radius_m(criterion))
     elif criterion.kind == "travel_time":
-        assert travel is not None  # the run builds the network whenever a criterion needs it
+        if travel is None:
+            raise ValueError(f"criterion {criterion.name!r} (travel_time) needs the road network")
         if criterion.minutes is None:
             coarse = travel.to_nearest(geoms)
         else:
             coarse = travel.within(geoms, weights_of(gdf, criterion), criterion.minutes)
         data = resample(coarse, travel.grid, grid)
     else:
+        if friction is None:
+            raise ValueError(f"criterion {criterion.name!r} (cost_distance) needs the friction")
         field = cost_field(cost_fields, friction, criterion.layer, criterion.where, geoms)
         coarse = (
             field.weighted_mean(weights_of(gdf, criterion))
@@ -167,6 +181,17 @@ def compute(
     return Raster(data.astype(np.float32), grid, criterion.name, units, describe(criterion))
 
 
+def _radius_m(criterion: Criterion) -> float:
+    """The ``radius_m`` of a ``within_radius`` criterion; a :class:`ScenarioError` if it has none
+    (a :class:`Criterion` built in Python: the scenario loader checks its own)."""
+    if criterion.radius_m is None:
+        raise ScenarioError(
+            f"criterion {criterion.name!r} (kind = 'within_radius') has no radius_m",
+            "give radius_m = <metres>",
+        )
+    return float(criterion.radius_m)
+
+
 def describe(criterion: Criterion) -> str:
     """A one-line description of what the raster measures."""
     where = f" ({criterion.where})" if criterion.where else ""
@@ -175,7 +200,7 @@ def describe(criterion: Criterion) -> str:
     if criterion.kind == "within_radius":
         return (
             f"sum of {criterion.weight_field or 'features'} of {criterion.layer}{where} within "
-            f"{criterion.radius_m / 1000:g} km"
+            f"{_radius_m(criterion) / 1000:g} km"
         )
     if criterion.kind == "travel_time" and criterion.minutes is not None:
         return (

@@ -6,15 +6,11 @@
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import logging
 import time
-from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
-from functools import cache as memoize
-from functools import partial
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -23,111 +19,27 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from siting.allocation import Allocation, Covering, allocate, cover, weights_of
+from siting import exports
+from siting.allocation import weights_of
 from siting.config import scenario as scenario_mod
-from siting.config.scenario import Criterion, Profile, Scenario
+from siting.config.scenario import Profile, Scenario
 from siting.errors import ScenarioError
 from siting.inputs.layers import attribute, load_layers
 from siting.mcda import criteria as criteria_mod
-from siting.mcda.sites import locate, propose
-from siting.mcda.suitability import Surface, evaluate
-from siting.models.facility import GrowthPoles, weber_point
-from siting.network import traveltime
+from siting.mcda.sites import locate
+from siting.mcda.suitability import Surface
+from siting.models import weber_point
 from siting.network.traveltime import TravelTimes
 from siting.pipeline import cache as cache_mod
-from siting.pipeline.cache import Cache, fingerprint
+from siting.pipeline import steps
+from siting.pipeline.cache import Cache, Deferred
+from siting.pipeline.result import Result
 from siting.raster import terrain
-from siting.raster.cost import CostField, friction_surface
+from siting.raster.cost import CostField
 from siting.raster.grid import Grid, Raster, make_grid, nearest_cell
 
 log = logging.getLogger("siting")
 DEFAULT_CACHE_GB = 10.0
-
-
-@dataclass
-class Result:
-    """Everything a run produced, in memory.
-
-    Attributes
-    ----------
-    scenario
-        The scenario that was run (after overrides).
-    layers
-        Input layers as used: reprojected and clipped to the padded study area (the clustered
-        layer gains a ``cluster`` column, -1 outside any growth pole).
-    study_area
-        The study-area polygon.
-    grid
-        The raster template shared by all surfaces.
-    friction
-        Cost per metre (on the coarser friction grid), if any criterion used it.
-    criteria
-        Raw criterion rasters by criterion name (metres, cost units, people …).
-    surfaces
-        Per profile: standardised scores, suitability, exclusions.
-    patches, sites
-        Candidate patches and ranked proposed sites of all profiles.
-    clusters
-        Growth-pole outlines with their output, centroid and Weber point (or None).
-    allocation
-        Processing plants from location-allocation (or None).
-    covering
-        Technoparks from maximal covering (or None).
-    timings
-        Seconds per stage.
-    output_dir
-        Where the outputs were written (None when not written).
-    slope
-        Terrain slope in degrees, when the scenario gives a DEM.
-    cache
-        The run's on-disk cache of intermediate results, with what it reused and computed
-        (``cache.summary()``); the exports use it too.
-    """
-
-    scenario: Scenario
-    layers: dict[str, gpd.GeoDataFrame]
-    study_area: shapely.Geometry
-    grid: Grid
-    friction: Raster | None
-    criteria: dict[str, Raster]
-    surfaces: dict[str, Surface]
-    patches: gpd.GeoDataFrame
-    sites: gpd.GeoDataFrame
-    clusters: gpd.GeoDataFrame | None
-    allocation: Allocation | None
-    timings: dict[str, float] = field(default_factory=dict)
-    covering: Covering | None = None
-    output_dir: Path | None = None
-    slope: Raster | None = None
-    cost_fields: dict[str, CostField] = field(default_factory=dict, repr=False)
-    cache: Cache = field(default_factory=lambda: Cache(None), repr=False)
-
-    def suitability(self, profile: str) -> Raster:
-        """The suitability raster of a profile."""
-        return self.surfaces[profile].suitability
-
-    def sites_of(self, profile: str) -> gpd.GeoDataFrame:
-        """One profile's proposed sites, with only that profile's criterion columns."""
-        own = {
-            f"{prefix}_{c.name}"
-            for c in self.scenario.profiles[profile].criteria
-            for prefix in ("w", "raw")
-        }
-        sites = self.sites[self.sites["profile"] == profile]
-        keep = [c for c in sites.columns if not c.startswith(("w_", "raw_")) or c in own]
-        return sites[keep].reset_index(drop=True)
-
-    def write(self, output_dir: str | Path | None = None) -> Path:
-        """Write this result's outputs (atomically) to ``<output_dir>/<scenario name>/``.
-
-        ``output_dir`` defaults to the scenario's ``outputs.dir``. Returns the folder written.
-        """
-        from siting.exports import write_outputs
-
-        if output_dir is not None:
-            self.scenario = self.scenario.with_overrides(output_dir=output_dir)
-        self.output_dir = write_outputs(self)
-        return self.output_dir
 
 
 class _Stages:
@@ -151,7 +63,7 @@ class _Stages:
 def run(
     scenario: Scenario | str | Path | None = None,
     write: bool = True,
-    cache: bool | str | Path | None = None,
+    cache: bool | str | Path | Cache | None = None,
     cache_max_gb: float = DEFAULT_CACHE_GB,
     **overrides: Any,
 ) -> Result:
@@ -205,11 +117,10 @@ def run(
 
     with stages("layers"):
         layers, area = load_layers(scenario)
-        # Taken before the models add columns (clusters): keys see the layers as read.
-        prints = {name: fingerprint(gdf) for name, gdf in layers.items()} if store.folder else {}
     with stages("grid"):
+        scenario_mod.check_grid(area.bounds, scenario.pad, scenario.resolution)
         grid = make_grid(area, scenario.pad, scenario.resolution, scenario.crs)
-        in_area = grid.mask([area])
+        in_area = store.compute(steps.STUDY_AREA, grid=grid, area=area)
         slope = terrain.slope(terrain.read_dem(scenario.dem, grid)) if scenario.dem else None
         log.info(
             "      %d × %d cells of %g m (%.1f M)",
@@ -219,50 +130,21 @@ def run(
             grid.width * grid.height / 1e6,
         )
     with stages("criteria"):
-        inputs = _criteria(scenario, layers, grid, store, prints)
+        inputs = _criteria(scenario, layers, grid, store)
         raw = inputs.raw
     with stages("suitability"):
-        area_key = store.key("study area", grid, in_area)  # hashed once, not per profile
-        surface_keys = {
-            name: store.key(
-                "surface",
-                # What only picks sites among the scored cells does not change the scores.
-                dataclasses.replace(
-                    p, color="", n_sites=0, min_area_ha=0, min_separation_m=0, candidate_quantile=0
-                ),
-                [inputs.keys[c.name] for c in p.criteria],
-                [prints.get(rule.layer) for rule in p.exclusions],
-                area_key,
-                slope,
-            )
-            for name, p in scenario.profiles.items()
-        }
         surfaces = {
-            name: _keyed(
-                _surface(
-                    store,
-                    name,
-                    surface_keys[name],
-                    {
-                        c.name: store.key(
-                            "score", c.name, inputs.keys[c.name], c.standardize, area_key
-                        )
-                        for c in p.criteria
-                    },
-                    lambda p=p: evaluate(p, raw, layers, grid, in_area, slope),
-                ),
-                surface_keys[name],
-                p,
-            )
+            name: _surface(store, name, p, raw, layers, grid, in_area, slope)
             for name, p in scenario.profiles.items()
         }
     with stages("sites"):
         proposals = [
-            store.get(
-                "sites",
+            store.run(
+                steps.SITES,
                 f"sites {name}",
-                store.key("sites", surface_keys[name], dataclasses.replace(s.profile, color="")),
-                lambda s=s: propose(s, raw),
+                surface=s,
+                profile=s.profile,
+                criteria={c.name: raw[c.name] for c in s.profile.criteria},
             )
             for name, s in surfaces.items()
         ]
@@ -273,45 +155,31 @@ def run(
             layers.get(scenario.place_names) if scenario.place_names else None,
         )
     with stages("models"):
-        clusters = _clusters(scenario, layers, surfaces, store, prints)
+        clusters = _clusters(scenario, layers, surfaces, store)
         allocation = covering = None
         if scenario.allocation is not None:
             plants = scenario.allocation
-            allocation = store.get(
+            allocation = store.run(
+                steps.ALLOCATION,
                 "allocation",
-                "allocation",
-                store.key(
-                    "allocation",
-                    plants,
-                    scenario.crs,
-                    prints.get(plants.demand),
-                    _sites_key(sites, plants.profile),
-                    inputs.friction_key,
-                ),
-                lambda: allocate(scenario, layers, sites, inputs.cost_fields, inputs.friction),
+                scenario=scenario,
+                layers={plants.demand: layers[plants.demand]},
+                sites=_sites_of(sites, plants.profile),
+                friction=inputs.friction,
+                cost_fields=inputs.cost_fields,
             )
         if scenario.covering is not None:
             parks = scenario.covering
-            covering = store.get(
+            used = [parks.demand] + ([parks.existing] if parks.existing else [])
+            covering = store.run(
+                steps.COVERING_BY_ROAD if inputs.travel is not None else steps.COVERING,
                 "covering",
-                "covering",
-                store.key(
-                    "covering",
-                    parks,
-                    scenario.crs,
-                    prints.get(parks.demand),
-                    prints.get(parks.existing) if parks.existing else None,
-                    _sites_key(sites, parks.profile),
-                    inputs.travel_key if scenario.network else inputs.friction_key,
-                ),
-                lambda: cover(
-                    scenario,
-                    layers,
-                    sites,
-                    inputs.cost_fields,
-                    inputs.friction,
-                    inputs.travel() if scenario.network else None,
-                ),
+                scenario=scenario,
+                layers={name: layers[name] for name in used},
+                sites=_sites_of(sites, parks.profile),
+                friction=inputs.friction,
+                travel=inputs.travel,
+                cost_fields=inputs.cost_fields,
             )
 
     stages.timings["compute_total"] = round(time.perf_counter() - wall, 3)
@@ -331,13 +199,13 @@ def run(
         covering=covering,
         slope=slope,
         cost_fields=inputs.cost_fields,
-        cache=store,
+        cache=store.log,
     )
     if write:
         with stages("outputs"):
-            result.write()
+            result.output_dir = exports.write(result, cache=store)
     if store.folder is not None:
-        summary = store.summary()
+        summary = store.log.summary()
         log.info(
             "cache %s: %d step(s) reused, %d computed",
             store.folder,
@@ -348,8 +216,11 @@ def run(
     return result
 
 
-def open_cache(scenario: Scenario, cache: bool | str | Path) -> Cache:
-    """The run's cache: ``<outputs.dir>/.cache`` for ``True``, the given folder, or none."""
+def open_cache(scenario: Scenario, cache: bool | str | Path | Cache) -> Cache:
+    """The run's cache: ``<outputs.dir>/.cache`` for ``True``, the given folder or cache, or
+    none."""
+    if isinstance(cache, Cache):
+        return cache
     if cache is False:
         return Cache(None)
     return Cache(scenario.outputs.dir / ".cache" if cache is True else Path(cache))
@@ -358,51 +229,58 @@ def open_cache(scenario: Scenario, cache: bool | str | Path) -> Cache:
 def _surface(
     store: Cache,
     name: str,
-    key: str,
-    score_keys: dict[str, str],
-    compute: Callable[[], Surface],
+    profile: Profile,
+    raw: dict[str, Raster],
+    layers: dict[str, gpd.GeoDataFrame],
+    grid: Grid,
+    in_area: np.ndarray,
+    slope: Raster | None,
 ) -> Surface:
-    """Profile ``name``'s surface, stored under ``key``, or ``compute()``'s.
+    """Profile ``name``'s surface (:data:`~siting.pipeline.steps.SURFACE`), from the cache or
+    computed, with this run's ``profile`` (a stored one may come from a profile that differed
+    only in how sites are picked).
 
-    Its standardised scores are stored apart, each under ``score_keys[criterion]``, the key of
-    exactly its inputs (the criterion, its standardisation, the study area): a what-if that
-    changes one criterion then stores that criterion's scores again, not every score of the
-    profile (92 MB each at 100 m over Kuzbass). A score pruned from the cache meanwhile makes the
-    surface be computed again.
+    Its standardised scores are stored apart, each under its own
+    :data:`~siting.pipeline.steps.SCORE` key (the criterion raster, its standardisation, the
+    study area): a what-if that changes one criterion then stores that criterion's scores again,
+    not every score of the profile. A score pruned from the cache meanwhile makes the surface be
+    computed again.
     """
     label = f"suitability {name}"
-    shell = store.find("surface", key)
+    inputs: dict[str, Any] = {
+        "profile": profile,
+        "criteria": {c.name: raw[c.name] for c in profile.criteria},
+        "layers": {rule.layer: layers[rule.layer] for rule in profile.exclusions},
+        "grid": grid,
+        "area": in_area,
+        "slope": slope,
+    }
+    key = store.key(steps.SURFACE, inputs)
+    score_keys = {
+        c.name: store.key(
+            steps.SCORE, {"raster": raw[c.name], "standardization": c.standardize, "area": in_area}
+        )
+        for c in profile.criteria
+    }
+    shell = store.find(steps.SURFACE.name, key)
+    surface = None
     if shell is not None:
-        scores = {c: store.find("score", k) for c, k in score_keys.items()}
+        scores = {c: store.find(steps.SCORE.name, k) for c, k in score_keys.items()}
         if all(score is not None for score in scores.values()):
-            store.record(label, key, hit=True)
-            return dataclasses.replace(shell, scores=scores)
-    surface = compute()
-    store.record(label, key, hit=False)
-    for c, k in score_keys.items():
-        if not store.has("score", k):
-            store.put("score", k, surface.scores[c])
-    store.put("surface", key, dataclasses.replace(surface, scores={}))
-    return surface
+            surface = dataclasses.replace(shell, scores=scores, profile=profile)
+    store.record(label, key, hit=surface is not None)
+    if surface is None:
+        surface = steps.SURFACE.fn(**inputs)
+        for c, k in score_keys.items():
+            if not store.has(steps.SCORE.name, k):
+                store.put(steps.SCORE.name, k, surface.scores[c])
+        store.put(steps.SURFACE.name, key, dataclasses.replace(surface, scores={}))
+    return store.name(surface, key)
 
 
-def _keyed(surface: Surface, key: str, profile: Profile) -> Surface:
-    """The surface of this run's ``profile`` (a stored one may come from a profile that differed
-    only in how sites are picked, or in colour), with its rasters named by the key of its inputs
-    (see ``Raster.key``)."""
-    if not key:
-        return dataclasses.replace(surface, profile=profile)
-    return dataclasses.replace(
-        surface,
-        profile=profile,
-        suitability=dataclasses.replace(surface.suitability, key=f"{key}:suitability"),
-        scores={n: dataclasses.replace(r, key=f"{key}:{n}") for n, r in surface.scores.items()},
-    )
-
-
-def _sites_key(sites: gpd.GeoDataFrame, profile: str) -> str:
+def _sites_of(sites: gpd.GeoDataFrame, profile: str) -> gpd.GeoDataFrame:
     """A profile's proposed sites, as the models see them."""
-    return fingerprint(sites[sites["profile"] == profile].reset_index(drop=True))
+    return sites[sites["profile"] == profile].reset_index(drop=True)
 
 
 def _check_model_profiles(scenario: Scenario) -> None:
@@ -422,118 +300,62 @@ def _check_model_profiles(scenario: Scenario) -> None:
 
 @dataclass
 class _Inputs:
-    """What the criteria stage hands on: the friction, the raw rasters and their cache keys, and
-    the road network (built on first use: a run whose travel-time results all come from the cache
-    never builds it)."""
+    """What the criteria stage hands on: the friction, the raw rasters, the in-memory memo of
+    cost surfaces, and the road network (built on first use: a run whose travel-time results
+    all come from the cache never builds it)."""
 
     friction: Raster | None
-    friction_key: str
     raw: dict[str, Raster]
-    keys: dict[str, str]
     cost_fields: dict[str, CostField]
-    travel: Callable[[], TravelTimes]
-    travel_key: str
+    travel: Deferred[TravelTimes] | None
 
 
 def _criteria(
-    scenario: Scenario,
-    layers: dict[str, gpd.GeoDataFrame],
-    grid: Grid,
-    store: Cache,
-    prints: dict[str, str],
+    scenario: Scenario, layers: dict[str, gpd.GeoDataFrame], grid: Grid, store: Cache
 ) -> _Inputs:
     by_name = {c.name: c for p in scenario.profiles.values() for c in p.criteria}
     needs_travel = any(c.kind == "travel_time" for c in by_name.values())
     needs_travel |= scenario.covering is not None and scenario.network is not None
     needs_cost = needs_travel or any(c.kind == "cost_distance" for c in by_name.values())
     needs_cost |= scenario.allocation is not None or scenario.covering is not None
-    friction = None
-    friction_key = travel_key = ""
+    friction = travel = None
     if needs_cost:
         spec = scenario.friction
-        coarse = grid.coarsen(spec.resolution)
         used = [layer for layer, _ in spec.routes] + [rule.layer for rule in spec.impassable]
-        friction_key = store.key("friction", spec, coarse, [prints.get(n) for n in used])
-        made = store.get(
-            "friction", "friction", friction_key, lambda: friction_surface(spec, layers, coarse)
+        friction = store.run(
+            steps.FRICTION,
+            "friction",
+            spec=spec,
+            grid=grid.coarsen(spec.resolution),
+            layers={name: layers[name] for name in used},
         )
-        friction = dataclasses.replace(made, key=friction_key)
     network = scenario.network
-
-    @memoize
-    def travel() -> TravelTimes:
-        assert network is not None and friction is not None  # checked on loading
-        graph = traveltime.road_graph(network, layers[network.layer], friction.grid.res)
-        return traveltime.TravelTimes(graph, friction, network.off_road_kmh)
-
     if needs_travel:
-        assert network is not None and friction is not None
-        # The off-road leg only asks which cells are passable, not at what cost.
-        travel_key = store.key(
-            "travel", network, prints.get(network.layer), friction.grid, np.isfinite(friction.data)
+        assert network is not None and friction is not None  # checked on loading
+        travel = store.defer(
+            steps.ROAD_NETWORK,
+            spec=network,
+            roads=layers[network.layer],
+            friction=friction,
+            passable=np.isfinite(friction.data),
         )
     cost_fields: dict[str, CostField] = {}
-
-    def computed(c: Criterion) -> Raster:
-        return criteria_mod.compute(c, layers, grid, friction, cost_fields, _travel_of(c, travel))
-
-    raw, keys = {}, {}
-    for name, c in by_name.items():
-        upstream = {"cost_distance": friction_key, "travel_time": travel_key}.get(c.kind, "")
-        feats = criteria_mod.features(layers, c) if store.folder else None
-        keys[name] = store.key("criterion", name, c.key, feats, grid, upstream)
-        compute = partial(computed, c)
-        if c.kind == "distance" and feats is not None:
-            compute = partial(_distance, store, c, feats, grid, keys[name], compute)
-        made = store.get("criterion", f"criterion {name}", keys[name], compute)
-        raw[name] = dataclasses.replace(made, key=keys[name])
-    return _Inputs(friction, friction_key, raw, keys, cost_fields, travel, travel_key)
-
-
-#: Distance rasters remembered per criterion and grid as bases for later runs to update.
-LINEAGE = 8
-
-
-def _distance(
-    store: Cache,
-    criterion: Criterion,
-    gdf: gpd.GeoDataFrame,
-    grid: Grid,
-    key: str,
-    compute: Callable[[], Raster],
-) -> Raster:
-    """A distance criterion, updated from a cached one whose features are all among ``gdf``'s
-    when there is one (a what-if that adds a rail spur), else computed.
-
-    The cache keeps, per criterion and grid, the keys and feature geometries (as WKB digests) of
-    the last :data:`LINEAGE` distance rasters computed; the result equals computing afresh.
-    """
-    geoms = gdf.geometry.to_numpy()
-    digests = [hashlib.sha256(wkb or b"").hexdigest() for wkb in shapely.to_wkb(geoms)]
-    lineage_key = store.key("lineage", criterion.name, criterion.key, grid)
-    lineage: list[tuple[str, list[str]]] = store.find("lineage", lineage_key) or []
-    have, made = Counter(digests), None
-    for base_key, base_digests in lineage:
-        extra, had = have - Counter(base_digests), Counter(base_digests)
-        if had - have:  # the base has a feature this run lacks
-            continue
-        base = store.find("criterion", base_key)
-        if base is None:  # pruned meanwhile
-            continue
-        added = [g for g, d in zip(geoms, digests, strict=True) if extra.pop(d, 0)]
-        made = dataclasses.replace(base, data=criteria_mod.distance_update(grid, base.data, added))
-        store.updated.append(f"criterion {criterion.name}")
-        log.info("      criterion %s: updated with %d added feature(s)", criterion.name, len(added))
-        break
-    if made is None:
-        made = compute()
-    older = [entry for entry in lineage if entry[0] != key][: LINEAGE - 1]
-    store.put("lineage", lineage_key, [(key, digests), *older])
-    return made
-
-
-def _travel_of(criterion: Criterion, travel: Callable[[], TravelTimes]) -> TravelTimes | None:
-    return travel() if criterion.kind == "travel_time" else None
+    raw = {
+        name: store.run(
+            steps.CRITERION,
+            f"criterion {name}",
+            criterion=c,
+            features=criteria_mod.features(layers, c),
+            grid=grid,
+            # Only what a criterion reads is its input: a new rail spur changes the friction,
+            # not the distance to a river.
+            friction=friction if c.kind == "cost_distance" else None,
+            travel=travel if c.kind == "travel_time" else None,
+            cost_fields=cost_fields,
+        )
+        for name, c in by_name.items()
+    }
+    return _Inputs(friction, raw, cost_fields, travel)
 
 
 def _clusters(
@@ -541,7 +363,6 @@ def _clusters(
     layers: dict[str, gpd.GeoDataFrame],
     surfaces: dict[str, Surface],
     store: Cache,
-    prints: dict[str, str],
 ) -> gpd.GeoDataFrame | None:
     spec = scenario.clusters
     if spec is None:
@@ -550,21 +371,7 @@ def _clusters(
     weights = weights_of(gdf, spec.weight_field, "models.clusters.weight_field", spec.layer)
     points = gdf.geometry.representative_point()
     xy = np.column_stack([points.x, points.y])
-    # The poles and their bootstrap read only the layer: a what-if that leaves it alone reuses
-    # them, and only their Weber points are snapped again to the profile's eligible land.
-    model = store.get(
-        "growth_poles",
-        "growth poles",
-        store.key("growth_poles", spec, prints.get(spec.layer)),
-        lambda: GrowthPoles(
-            spec.method,
-            spec.eps_m,
-            spec.min_weight,
-            spec.min_cluster_size,
-            spec.n_clusters,
-            spec.bootstrap,
-        ).fit(xy, weights),
-    )
+    model = store.run(steps.GROWTH_POLES, "growth poles", spec=spec, layer=gdf)
     gdf["cluster"] = model.labels_
     capacity = None
     if spec.capacity_field is not None:
@@ -580,7 +387,7 @@ def _clusters(
         w = weights[members]
         centroid = (w[:, None] * xy[members]).sum(axis=0) / w.sum()
         weber = weber_point(xy[members], w)
-        snapped = weber
+        snapped = (float(weber[0]), float(weber[1]))
         if eligible is not None and eligible.any():
             snapped = nearest_cell(eligible, suitability.grid, *weber)
         cloud = shapely.MultiPoint(xy[members])

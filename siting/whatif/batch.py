@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import multiprocessing
 import time
+from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -52,7 +53,7 @@ def _since(start: float) -> float:
     return round(time.perf_counter() - start, 1)
 
 
-def run_batch(scenarios: list[str | Path], workers: int = 2, **overrides: Any) -> pd.DataFrame:
+def run_batch(scenarios: Sequence[str | Path], workers: int = 2, **overrides: Any) -> pd.DataFrame:
     """Run scenarios in parallel and return one summary row per scenario (in the given order).
 
     Parameters

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import folium
 import geopandas as gpd
@@ -23,6 +24,10 @@ import shapely
 from scipy.optimize import linear_sum_assignment
 
 from siting.errors import SitingError
+from siting.exports import staged
+from siting.exports.report import document as report
+from siting.exports.report.document import Bullets, Heading, Para, Table
+from siting.exports.webmap.offline import inline_assets
 
 #: Sites closer than this (metres) count as the same place (one cell of the finest usual grid).
 SAME_PLACE_M = 1.0
@@ -159,8 +164,11 @@ def _row(ra: pd.Series | None, rb: pd.Series | None, status: str, dist: float, g
         return None if r is None else r[key]
 
     score_a, score_b = get(ra, "score"), get(rb, "score")
+    either = ra if ra is not None else rb
+    if either is None:
+        raise ValueError("_row needs a site of run A or of run B")
     return {
-        "profile": (ra if ra is not None else rb)["profile"],
+        "profile": either["profile"],
         "status": status,
         "site_a": get(ra, "site_id"),
         "site_b": get(rb, "site_id"),
@@ -199,7 +207,7 @@ def _switches(a: RunOutputs, b: RunOutputs, a_to_b: dict, crs: object) -> gpd.Ge
 
 
 def _totals(a: RunOutputs, b: RunOutputs) -> pd.DataFrame:
-    rows = []
+    rows: list[tuple[str, Any, Any]] = []
     for profile in sorted(set(a.sites["profile"]) | set(b.sites["profile"])):
         rows.append((f"sites: {profile}", _count(a.sites, profile), _count(b.sites, profile)))
     alloc_a, alloc_b = a.info.get("allocation") or {}, b.info.get("allocation") or {}
@@ -228,9 +236,6 @@ def write(c: Comparison, folder: Path) -> Path:
     """Write the comparison folder, atomically: ``comparison.gpkg`` (site_changes, site_moves,
     allocation_switches), ``sites.csv``, ``totals.csv``, ``comparison.json``, ``map.html`` and
     ``report.md``/``report.html``."""
-    from siting.exports import staged
-    from siting.exports.report import document as report
-    from siting.exports.webmap.offline import inline_assets
 
     with staged(folder) as staging:
         gpkg = staging / "comparison.gpkg"
@@ -299,7 +304,7 @@ def comparison_map(c: Comparison) -> folium.Map:
 
 
 def _polylines(
-    m: folium.Map, name: str, colour: str, weight: int, lines: list[tuple[object, str]]
+    m: folium.Map, name: str, colour: str, weight: int, lines: list[tuple[Any, str]]
 ) -> None:
     """A layer of (lon/lat LineString, tooltip) pairs; none when there are no lines."""
     lines = [(g, tip) for g, tip in lines if g is not None and not g.is_empty]
@@ -314,14 +319,13 @@ def _polylines(
 
 
 def _report(c: Comparison) -> list:
-    from siting.exports.report.document import Bullets, Heading, Para, Table
 
     counts = c.sites["status"].value_counts()
     blocks = [
         Heading(1, f"{c.a.title} → {c.b.title}"),
         Para([f"A: {c.a.name} ({c.a.folder}); B: {c.b.name} ({c.b.folder})."]),
         Bullets(
-            [[f"{counts.get(s, 0)} site(s) {s}"] for s in STATUS_COLOURS]
+            [[f"{counts.get(s, 0)} site(s) {s}"] for s in STATUS_COLOURS]  # type: ignore[arg-type]  # list is invariant
             + [[f"{len(c.switches)} demand feature(s) switch plant"]]
         ),
         Heading(2, "Totals", "totals"),
@@ -374,7 +378,7 @@ def _fmt(value: object) -> str:
         return ""
     if isinstance(value, (int, np.integer)):
         return str(value)
-    v = float(value)
+    v = float(value)  # type: ignore[arg-type]  # a number from run.json or a frame
     if v.is_integer():
         return f"{int(v):,}"
     return f"{v:,.3f}" if abs(v) < 10 else f"{v:,.1f}"

@@ -21,10 +21,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from siting.exports import staged
+from siting.exports.rasters import write_geotiff
 from siting.mcda.sites import propose
 from siting.mcda.suitability import Surface
 from siting.mcda.weights import ahp_weights
-from siting.pipeline.stages import Result
+from siting.pipeline.result import Result
 from siting.raster.grid import Raster
 
 _STATE: dict = {}  # a worker's copy of the run's surfaces, sent once per worker
@@ -235,9 +237,6 @@ def write(s: Sensitivity, folder: Path) -> Path:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-
-    from siting.exports import staged
-    from siting.exports.rasters import write_geotiff
 
     with staged(folder) as staging:
         s.sites.to_csv(staging / "sites.csv", index=False)
