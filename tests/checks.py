@@ -124,6 +124,7 @@ def every_demand_is_allocated(result) -> None:
     # Haul routes: from the demand feature to its plant, never shorter than the straight line.
     ends = plants.loc[a.lines["site_id"]]
     last = shapely.get_point(a.lines.geometry, -1)
+    # The route ends at the plant's coordinates themselves, copied: equal to the bit.
     np.testing.assert_array_equal(shapely.get_x(last), ends["x"].to_numpy())
     np.testing.assert_array_equal(shapely.get_y(last), ends["y"].to_numpy())
     first = shapely.get_point(a.lines.geometry, 0)

@@ -1,12 +1,33 @@
-"""Shared fixtures: a small synthetic region written as real GeoPackages, and paths to real data."""
+"""Shared fixtures: a small synthetic region written as real GeoPackages, and paths to real data.
+
+Markers (registered in pyproject.toml): ``slow``, ``qgis``, ``browser``, ``notebook``. Every test
+marked ``qgis``, ``browser`` or ``notebook`` is marked ``slow`` as well (here, in
+:func:`pytest_collection_modifyitems`), so that ``pytest -m "not slow"`` is the fast loop and
+needs neither PyQGIS, Chromium nor a Jupyter kernel.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import geopandas as gpd
 import pytest
 import shapely
+
+if TYPE_CHECKING:
+    import siting
+
+# Tests that need an outside program are slow too: each starts it, and runs a scenario to show.
+SLOW_TOO = ("qgis", "browser", "notebook")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark ``slow`` every test marked with one of :data:`SLOW_TOO`."""
+    for item in items:
+        if any(item.get_closest_marker(name) for name in SLOW_TOO):
+            item.add_marker(pytest.mark.slow)
+
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared" / "data"
@@ -282,11 +303,26 @@ p = 2
 """
 
 
+def make_world(root: Path) -> Path:
+    """Write the synthetic layers and ``scenario.toml`` to ``root/world`` (outputs to
+    ``root/out``); returns the folder."""
+    folder = root / "world"
+    write_world(folder)
+    text = SCENARIO + f'\n[outputs]\ndir = "{(root / "out").as_posix()}"\n'
+    (folder / "scenario.toml").write_text(text, encoding="utf-8")
+    return folder
+
+
 @pytest.fixture
 def world(tmp_path: Path) -> Path:
     """Folder with the synthetic layers and ``scenario.toml`` (outputs go to ``tmp_path/out``)."""
-    folder = tmp_path / "world"
-    write_world(folder)
-    text = SCENARIO + f'\n[outputs]\ndir = "{(tmp_path / "out").as_posix()}"\n'
-    (folder / "scenario.toml").write_text(text, encoding="utf-8")
-    return folder
+    return make_world(tmp_path)
+
+
+@pytest.fixture(scope="session")
+def synthetic_run(tmp_path_factory: pytest.TempPathFactory) -> siting.Result:
+    """The synthetic region's run with its outputs written, for the tests that only read it:
+    one run per session (per pytest-xdist worker) rather than one per test."""
+    import siting
+
+    return siting.run(make_world(tmp_path_factory.mktemp("synthetic")) / "scenario.toml")

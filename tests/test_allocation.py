@@ -9,13 +9,14 @@ import re
 import numpy as np
 import pytest
 import shapely
-from test_bad_input import assert_nothing_written, assert_user_error, edit
+from test_bad_input import assert_nothing_written, assert_user_error, cli_here, edit
 from test_bad_input import siting as siting_cli
 
 import siting
 from siting.allocation import _Solution, mixed_cost, pareto_front
 from siting.config import scenario as scenario_mod
 from siting.config.scenario import AllocationModel, CoveringModel
+from siting.errors import SitingError
 
 
 def run(world, **models):
@@ -59,6 +60,7 @@ def test_capacitated_plants_equal_enumeration_of_every_single_sourced_assignment
     assert a.objective == pytest.approx(a.transport + 15.0 * len(a.plants), rel=1e-6)
     assert (a.plants["served_weight"] <= 12.0 + 1e-6).all()
     assert a.plants["served_weight"].sum() == pytest.approx(w.sum())
+    # One correctly rounded division, the same as the code's: equal to the bit.
     assert (a.plants["utilisation"] == a.plants["served_weight"] / 12.0).all()
     assert len(a.lines) == len(w)  # single sourcing: one plant per mine
 
@@ -167,42 +169,61 @@ def test_weber_point_is_snapped_to_the_nearest_eligible_cell(world):
 
 
 @pytest.mark.parametrize(
-    ("old", "new", "fragments"),
+    ("new", "fragments"),
     [
-        ("p = 2\n", "capacity = 5\n", ["total output of 'mines' (26)", "4 plant(s) × capacity 5"]),
-        ("p = 2\n", "capacity = 0\n", ["models.allocation.capacity = 0 must be > 0"]),
-        ("p = 2\n", "p = 2\nopening_cost = 10\n", ["models.allocation.opening_cost needs"]),
-        ("p = 2\n", "p = 2\nsuitability_weight = 1.5\n", ["suitability_weight = 1.5"]),
-        ("p = 2\n", "p = 2\npareto_steps = 1\n", ["pareto_steps = 1 must be 0 (off) or >= 2"]),
-        ("p = 2\n", "p = 2\nmethod = 'simplex'\n", ["models.allocation.method = 'simplex'"]),
+        ("p = 2\nopening_cost = 10\n", ["models.allocation.opening_cost needs"]),
+        ("p = 2\nsuitability_weight = 1.5\n", ["suitability_weight = 1.5"]),
+        ("p = 2\npareto_steps = 1\n", ["pareto_steps = 1 must be 0 (off) or >= 2"]),
+        ("p = 2\nmethod = 'simplex'\n", ["models.allocation.method = 'simplex'"]),
         (
-            "p = 2\n",
             "p = 2\n[models.covering]\nprofile = 'technopark'\np = 5\n",
             ["models.covering.p = 5 must be between 1 and the profile's n_sites (3)"],
         ),
         (
-            "p = 2\n",
             "p = 2\n[models.covering]\nprofile = 'technopark'\nexisting_where = \"kind == 'x'\"\n",
             ["models.covering.existing_where needs models.covering.existing"],
         ),
+    ],
+)
+def test_bad_model_settings_are_one_clear_error(world, new, fragments):
+    # Checked when the scenario is read, before any layer: in process, in milliseconds.
+    with pytest.raises(SitingError) as caught:
+        scenario_mod.load(edit(world, "p = 2\n", new))
+    assert caught.value.fix
+    for fragment in fragments:
+        assert fragment in caught.value.message
+
+
+@pytest.mark.slow  # a new interpreter that imports the stack
+def test_a_bad_model_setting_is_one_clear_error_of_the_command(world):
+    # The one case run as the user does, in a new interpreter: exit status 2, no traceback.
+    proc = siting_cli("run", edit(world, "p = 2\n", "capacity = 0\n"))
+    assert_user_error(proc, "models.allocation.capacity = 0 must be > 0")
+    assert_nothing_written(world)
+
+
+@pytest.mark.parametrize(
+    ("new", "fragments"),
+    [
+        ("capacity = 5\n", ["total output of 'mines' (26)", "4 plant(s) × capacity 5"]),
         (
-            "p = 2\n",
             "p = 2\n[models.covering]\nprofile = 'technopark'\nexisting = 'anchors'\n"
             "existing_where = \"kind == 'nothing'\"\n",
             ["selects no feature of layer 'anchors'"],
         ),
     ],
 )
-def test_bad_model_settings_are_one_clear_error(world, old, new, fragments):
-    proc = siting_cli("run", edit(world, old, new))
-    assert_user_error(proc, *fragments)
+def test_model_settings_the_layers_cannot_meet_are_one_clear_error(world, new, fragments):
+    # Checked once the sites are known: the command stops there, having written nothing.
+    got = cli_here("run", edit(world, "p = 2\n", new), "--resolution", "1000")
+    assert_user_error(got, *fragments)
     assert_nothing_written(world)
 
 
 def test_cli_table_names_the_plants_with_their_tonnage(world):
-    proc = siting_cli("run", world / "scenario.toml", "--quiet")
-    assert proc.returncode == 0, proc.stderr
-    notes = re.findall(r"p-median plant: ([\d.]+) Mt/yr from (\d+) mines", proc.stdout)
+    got = cli_here("run", world / "scenario.toml", "--quiet", "--resolution", "1000")
+    assert got.returncode == 0, got.stderr
+    notes = re.findall(r"p-median plant: ([\d.]+) Mt/yr from (\d+) mines", got.stdout)
     assert len(notes) == 2  # p = 2
     assert sum(float(t) for t, _ in notes) == pytest.approx(26.0, abs=0.1)  # all six mines' output
     assert sum(int(n) for _, n in notes) == 6

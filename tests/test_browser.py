@@ -17,6 +17,8 @@ ROOT = Path(__file__).resolve().parents[1]
 # Basemap tiles are the one thing the offline map still fetches; everything else must load.
 TILE_HOSTS = ("tile.openstreetmap.org", "arcgisonline.com", "opentopomap.org")
 
+pytestmark = pytest.mark.browser
+
 
 @pytest.fixture(scope="module")
 def browser():

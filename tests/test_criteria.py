@@ -38,6 +38,8 @@ def test_distance_update_equals_the_distance_computed_afresh(res: float, seed: i
         ]
     old = distance(g, np.array(base)).astype(np.float32)
     expected = distance(g, np.array(base + added)).astype(np.float32)
+    # Bit for bit: both are scipy's transform (the update's on a window) of the same touched
+    # cells, and rounding to float32 is monotonic, so it commutes with the minimum.
     np.testing.assert_array_equal(distance_update(g, old, np.array(added)), expected)
 
 
@@ -94,6 +96,7 @@ def test_cost_distance_matches_scikit_image_with_impassable_cells():
     friction[5, 5] = 1.0
     ours = cost_distance(friction, np.array([[5, 5]]), transform=Affine(25, 0, 0, 0, -25, 0)).cost
     ref, _ = MCP_Geometric(friction, sampling=(25.0, 25.0)).find_costs([(5, 5)])
+    # Other code: sums of at most ~100 steps, each rounded its own way, ~1e-14 apart at most.
     np.testing.assert_allclose(ours, ref, rtol=1e-12)
 
 
@@ -176,6 +179,7 @@ def test_resample_equals_scipy_map_coordinates(coarse_res: float):
     expected[~near] = np.inf
     assert np.isinf(out).sum() > 0
     np.testing.assert_array_equal(np.isinf(out), np.isinf(expected))
+    # Other code: a bilinear weight of values >= 1 in a few operations, ulps apart.
     np.testing.assert_allclose(out[near], expected[near], rtol=1e-12)
 
 
@@ -208,5 +212,6 @@ def test_a_feature_in_an_impassable_cell_starts_from_the_nearest_passable_cell()
     friction = Raster(f, g, "friction")
     from_lake = CostField.from_features(friction, np.array([shapely.Point(xs[5], ys[5])]))
     from_bank = CostField.from_features(friction, np.array([shapely.Point(xs[5], ys[3])]))
+    # The same start cell, the same kernel: equal to the bit.
     np.testing.assert_array_equal(from_lake.stack, from_bank.stack)
     assert from_lake.stack[0, 3, 5] == 0.0 and np.isinf(from_lake.stack[0, 5, 5])

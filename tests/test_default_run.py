@@ -11,12 +11,15 @@ import checks
 from conftest import SHARED
 
 
+# The tests on the Kuzbass run are slow (the 1 km run takes about 20 s); the synthetic region's
+# (test_pipeline.py) check the same invariants in the fast loop.
 @pytest.fixture(scope="module")
 def kuzbass(tmp_path_factory):
     out = tmp_path_factory.mktemp("kuzbass-out")
     return siting.run(resolution=1000, output_dir=out)
 
 
+@pytest.mark.slow
 def test_outputs_reopen(kuzbass):
     checks.outputs_reopen_in_the_scenario_crs(kuzbass)
     assert kuzbass.scenario.crs == "EPSG:32645"
@@ -24,10 +27,12 @@ def test_outputs_reopen(kuzbass):
     assert copied == (kuzbass.scenario.source.parent / "PROVENANCE.md").read_text()
 
 
+@pytest.mark.slow
 def test_sites_outside_every_exclusion(kuzbass):
     checks.sites_lie_outside_every_exclusion(kuzbass)
 
 
+@pytest.mark.slow
 def test_sites_inside_separated_scored(kuzbass):
     checks.sites_are_inside_ranked_separated_and_scored(kuzbass)
     checks.suitability_is_in_unit_interval_and_nan_where_excluded(kuzbass)
@@ -35,6 +40,7 @@ def test_sites_inside_separated_scored(kuzbass):
     assert counts == {name: p.n_sites for name, p in kuzbass.scenario.profiles.items()}
 
 
+@pytest.mark.slow
 def test_every_mine_allocated(kuzbass):
     checks.every_demand_is_allocated(kuzbass)
     assert len(kuzbass.allocation.lines) == 77  # operating mines of the embedded layer
@@ -44,6 +50,7 @@ def test_every_mine_allocated(kuzbass):
     assert len(a.pareto) == spec.pareto_steps and a.pareto["gap"].max() < 0.01
 
 
+@pytest.mark.slow
 def test_technoparks_sit_by_uglenaukograd_and_covering_reaches_other_cities(kuzbass):
     anchors = kuzbass.layers["anchors"]
     ugle = anchors[anchors["kind"] == "ugle_naukograd"].geometry.iloc[0]
@@ -58,6 +65,7 @@ def test_technoparks_sit_by_uglenaukograd_and_covering_reaches_other_cities(kuzb
     assert c.baseline < c.coverage <= c.total
 
 
+@pytest.mark.slow
 def test_processing_plants_sit_near_mines_and_rail(kuzbass):
     plants = kuzbass.sites[kuzbass.sites["profile"] == "processing_plant"]
     assert (plants["raw_rail"] <= 15_000).all()
@@ -66,6 +74,7 @@ def test_processing_plants_sit_near_mines_and_rail(kuzbass):
     assert nearest_mine.max() < 30_000
 
 
+@pytest.mark.slow
 def test_growth_poles_cover_most_output(kuzbass):
     clusters = kuzbass.clusters
     mines = kuzbass.layers["mines"]

@@ -21,3 +21,11 @@ def test_ruff_check_is_clean():
 def test_ruff_format_is_clean():
     proc = ruff("format", "--check", "siting", "tests", "benchmarks")
     assert proc.returncode == 0, proc.stdout
+
+
+def test_mypy_is_clean():
+    """`mypy siting` with the configuration in pyproject.toml reports no error."""
+    proc = subprocess.run(
+        [sys.executable, "-m", "mypy", "siting"], cwd=ROOT, capture_output=True, text=True
+    )
+    assert proc.returncode == 0, proc.stdout

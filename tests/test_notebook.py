@@ -61,6 +61,7 @@ def _execute(path: Path, monkeypatch, tmp_path) -> str:
     return _stdout(code_cells[-1])
 
 
+@pytest.mark.notebook
 def test_notebook_runs_and_proposes_the_scenarios_sites(monkeypatch, tmp_path):
     last = _execute(NOTEBOOK, monkeypatch, tmp_path)
 
@@ -84,6 +85,7 @@ def test_notebook_runs_and_proposes_the_scenarios_sites(monkeypatch, tmp_path):
     assert n <= scenario.profiles[scenario.allocation.profile].n_sites
 
 
+@pytest.mark.notebook
 def test_whatif_notebook_compares_the_spur_with_the_default(monkeypatch, tmp_path):
     last = _execute(WHATIF, monkeypatch, tmp_path)
     values = dict(re.findall(r"^(\w+)=(.*)$", last, re.MULTILINE))

@@ -5,7 +5,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
+
+pytestmark = pytest.mark.slow  # builds and installs a wheel, then runs the default in it
 
 
 def test_wheel_ships_the_layers_and_runs_the_default(tmp_path):
@@ -34,11 +38,11 @@ def test_wheel_ships_the_layers_and_runs_the_default(tmp_path):
     )
     assert (target / "siting" / "data" / "kuzbass" / "mines.geojson").is_file()
     assert (target / "siting" / "data" / "kuzbass" / "PROVENANCE.md").is_file()
-    assert (target / "siting" / "templates" / "scenario.toml").is_file()
-    assert (target / "siting" / "exports" / "static" / "leaflet" / "leaflet.js").is_file()
-    assert (
-        target / "siting" / "exports" / "static" / "leaflet" / "images" / "layers.png"
-    ).is_file()
+    assert (target / "siting" / "data" / "scenario.schema.json").is_file()
+    assert (target / "siting" / "config" / "templates" / "scenario.toml").is_file()
+    static = target / "siting" / "exports" / "webmap" / "static"
+    assert (static / "leaflet" / "leaflet.js").is_file()
+    assert (static / "leaflet" / "images" / "layers.png").is_file()
     env = {**os.environ, "PYTHONPATH": str(target)}
     code = (
         "import siting, siting.config.scenario as s; print(s.DEFAULT_SCENARIO); "

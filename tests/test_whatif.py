@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import shapely
-from test_bad_input import assert_nothing_written, assert_user_error, siting
+from test_bad_input import assert_nothing_written, assert_user_error, cli_here
 
 import siting as siting_pkg
 from siting.config import scenario as scenario_mod
@@ -135,18 +135,19 @@ values = { output = 20.0 }
     ],
 )  # fmt: skip
 def test_bad_edits_are_user_errors(world, text, fragments):
-    proc = siting("run", child(world, text))
-    assert_user_error(proc, *fragments)
+    # Edits are applied as the layers are read, before any raster: the command stops there.
+    assert_user_error(cli_here("run", child(world, text)), *fragments)
     assert_nothing_written(world)
 
 
 def test_a_missing_base_or_a_cycle_is_a_user_error(world):
     path = world.parent / "loop.toml"
     path.write_text('extends = "loop.toml"\nname = "loop"\n', encoding="utf-8")
-    assert_user_error(siting("run", path), "extends", "cycle")
+    assert_user_error(cli_here("run", path), "extends", "cycle")
     missing = world.parent / "orphan.toml"
     missing.write_text('extends = "nowhere.toml"\nname = "orphan"\n', encoding="utf-8")
-    assert_user_error(siting("run", missing), "extends = 'nowhere.toml'", "no scenario file")
+    got = cli_here("run", missing)
+    assert_user_error(got, "extends = 'nowhere.toml'", "no scenario file")
 
 
 def sites(*rows):
@@ -187,8 +188,10 @@ ids = ["A"]
 """,
     )
     out = world.parent / "out"
-    proc = siting("compare", world / "scenario.toml", what_if, "--output-dir", out)
-    assert proc.returncode == 0, proc.stderr
+    got = cli_here(
+        "compare", world / "scenario.toml", what_if, "--output-dir", out, "--resolution", "1000"
+    )
+    assert got.returncode == 0, got.stderr
     folder = out / "compare_synthetic__whatif"
     for name in ("comparison.gpkg", "map.html", "report.html", "report.md", "totals.csv"):
         assert (folder / name).is_file()
@@ -207,22 +210,25 @@ ids = ["A"]
         b.info["allocation"]["transport"]
     )
     assert sum(summary["sites"].values()) >= len(b.sites)
-    assert "transport (weight × km)" in proc.stdout and "switch plant" in proc.stdout
+    assert "transport (weight × km)" in got.stdout and "switch plant" in got.stdout
 
 
-def test_compare_of_a_folder_that_is_no_output_is_a_user_error(world, tmp_path):
-    proc = siting("compare", tmp_path, tmp_path)
-    assert_user_error(proc, "is not a run's output folder")
+def test_compare_of_a_folder_that_is_no_output_is_a_user_error(tmp_path):
+    got = cli_here("compare", tmp_path, tmp_path)
+    assert_user_error(got, "is not a run's output folder")
 
 
+@pytest.mark.slow  # the batch runs in a worker process: a new interpreter that imports the stack
 def test_a_batch_runs_every_scenario_and_sums_them_up(world):
     what_if = child(world, '[[remove]]\nlayer = "mines"\nids = ["A"]\n')
     broken = child(world, "[friction]\noff_road = -1\n", name="broken")
     out = world.parent / "out"
     pattern = (what_if.parent / "*.toml").as_posix()
-    proc = siting("run", world / "scenario.toml", pattern, "--output-dir", out)
-    assert proc.returncode == 2, proc.stderr  # one scenario failed: the batch says so
-    assert f"error in {broken}" in proc.stderr and "friction.off_road" in proc.stderr
+    got = cli_here(
+        "run", world / "scenario.toml", pattern, "--output-dir", out, "--resolution", "1000"
+    )
+    assert got.returncode == 2, got.stderr  # one scenario failed: the batch says so
+    assert f"error in {broken}" in got.stderr and "friction.off_road" in got.stderr
     table = pd.read_csv(out / "batch_summary.csv")
     assert table["scenario"].tolist() == [str(world / "scenario.toml"), str(broken), str(what_if)]
     ok = table.set_index("name").loc[["synthetic", "whatif"]]
