@@ -2,7 +2,7 @@
 GRASS r.cost.
 
 Usage: python benchmarks/cost_distance.py [--cells N] [--sizes N [N ...]] [--sources 50]
-                                          [--seed 0] [--no-grass]
+                                          [--seed 0] [--no-grass] [--docs]
 
 The friction raster is random and square: float64 cost per metre drawn uniformly from [1, 10],
 about 5 % of the cells impassable (``inf``), 100 m cells, a north-up transform in UTM zone 45N
@@ -43,7 +43,9 @@ warms up numba, loads the friction (a .npy file), resets its peak RSS (writing 5
 ru_maxrss across the call, which can only under-state it.
 
 The last line sums up the largest size run: its cells, our speedup over scikit-image and the
-largest relative difference against scikit-image.
+largest relative difference against scikit-image. With ``--docs`` the table is also written for
+the documentation's performance page (``docs/performance/cost_distance.md``, by
+``benchmarks/_report.py``).
 """
 
 from __future__ import annotations
@@ -66,6 +68,8 @@ import numpy as np
 from affine import Affine
 
 from siting.raster.cost import cost_distance
+
+from _report import record
 
 CELL_M = 100.0
 EPSG = 32645
@@ -177,7 +181,8 @@ class Grass:
         gs.run_command("g.region", raster="friction", quiet=True)
         io_seconds = time.perf_counter() - start
 
-        xs, ys = raster_transform() * (sources[:, 1] + 0.5, sources[:, 0] + 0.5)
+        # affine maps arrays of columns and rows at run time; its type hints say floats only
+        xs, ys = raster_transform() * (sources[:, 1] + 0.5, sources[:, 0] + 0.5)  # type: ignore[operator]
         coords = ",".join(f"{x:.1f},{y:.1f}" for x, y in zip(xs, ys, strict=True))
         # r.cost's own estimate: 24 bytes a cell plus 160 per row and column for the queue.
         memory_mb = math.ceil((24.0 * height * width + 160.0 * (height + width)) / 2**20) + 64
@@ -280,6 +285,10 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--sources", type=int, default=50, help="random source cells (50)")
     parser.add_argument("--seed", type=int, default=0, help="random seed (0)")
     parser.add_argument("--no-grass", action="store_true", help="skip GRASS r.cost")
+    parser.add_argument(
+        "--docs", action="store_true",
+        help="also write the table to docs/performance/cost_distance.md",
+    )  # fmt: skip
     args = parser.parse_args(argv)
     if args.cells is not None:
         args.sizes = [args.cells]
@@ -324,6 +333,8 @@ def main(argv: list[str]) -> None:
         print(header)
         last: tuple[int, float, float] | None = None
         methods: set[str] = set()
+        rows: list[dict[str, object]] = []
+        grass_version = None if grass is None else grass.version.splitlines()[0]
         try:
             for side in sides:
                 friction = friction_raster(side, args.seed)
@@ -365,6 +376,21 @@ def main(argv: list[str]) -> None:
                     flush=True,
                 )
                 last = (cells, speedup_sk, diff_sk)
+                grass_diff = None if diff_grass is None else f"{diff_grass:.1e}"
+                rows.append(
+                    {
+                        "cells": f"{cells / 1e6:.2f} M",
+                        "ours": f"{ours_s:.3f} s",
+                        "scikit-image": f"{skimage_s:.3f} s",
+                        "GRASS r.cost": None if grass_s is None else f"{grass_s:.3f} s",
+                        "vs scikit-image": f"{speedup_sk:.1f}×",
+                        "vs GRASS": None if speedup_grass is None else f"{speedup_grass:.1f}×",
+                        "max rel. diff (sk)": f"{diff_sk:.1e}",
+                        "max rel. diff (GRASS)": grass_diff,
+                        "same cells reached": same,
+                        "peak memory / raster": f"{ratio:.2f}",
+                    }
+                )
         finally:
             if grass is not None:
                 grass.close()
@@ -375,6 +401,22 @@ def main(argv: list[str]) -> None:
         f"cost_distance cells={cells} speedup_vs_skimage={speedup_sk:.2f} "
         f"max_rel_diff={diff_sk:.1e}"
     )
+    if args.docs:
+        grass_note = (
+            f"GRASS: {grass_version}, `r.cost` timed alone (its process start included)."
+            if grass_version
+            else "GRASS: not run (`--no-grass`, or no `grass` executable on the PATH)."
+        )
+        notes = (
+            f"Random friction uniform in [1, 10] per metre, about 5 % impassable, {CELL_M:.0f} m "
+            f"cells, {args.sources} random sources (seed {args.seed}), 8-connected; the same "
+            "raster and sources for every engine, in one process. Times are end to end "
+            "(scikit-image: building the `MCP_Geometric` included). The differences are the "
+            "largest relative difference of our costs from the other engine's over the cells "
+            f"finite in both. {grass_note} Peak memory: {'; '.join(sorted(methods))}, over the "
+            "friction raster's bytes."
+        )
+        print(f"wrote {record('cost_distance', rows, notes=notes)}")
 
 
 if __name__ == "__main__":
