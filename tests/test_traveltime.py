@@ -70,6 +70,65 @@ def test_ends_within_snap_distance_are_joined_and_long_edges_split():
     assert xy(alone) == [(0, 0), (10_000, 0)] and alone.matrix.nnz == 2
 
 
+def test_lines_are_cut_where_they_meet_other_than_end_to_end():
+    roads = lines(
+        [(0, 0), (4_000, 0), (10_000, 0)],  # through a vertex of its own at (4,000, 0)
+        [(5_000, 0), (5_000, 3_000)],  # ends on the first, between its vertices
+        [(2_000, -1_000), (2_000, 1_000)],  # crosses it
+        [(4_000, 0), (4_000, -2_000)],  # ends at its vertex: nothing to cut
+        [(10_000, 0), (10_000, 5_000), (0, 5_000)],  # end to end
+        [(6_000, 5_000), (6_000, 7_000)],  # ends on the last one
+        [(0, 5_000), (0, 3_000)],  # end to end
+        [(0, 3_000), (0, 4_000)],  # along the last one from its end: they overlap
+    )
+    network = network_from_lines(roads, np.full(8, 36.0))  # 10 m/s
+    assert sorted(xy(network)) == sorted(
+        [
+            (0, 0), (2_000, -1_000), (2_000, 0), (2_000, 1_000), (4_000, 0), (4_000, -2_000),
+            (5_000, 0), (5_000, 3_000), (10_000, 0), (10_000, 5_000), (6_000, 5_000),
+            (6_000, 7_000), (0, 5_000), (0, 3_000), (0, 4_000),
+        ]
+    )  # fmt: skip
+    assert network.matrix.nnz == 2 * 14  # the overlap once
+    seconds = travel_times(network, [xy(network).index((0, 0))])[0]
+    times = dict(zip(xy(network), seconds, strict=True))
+    assert times[2_000, 1_000] == pytest.approx(300.0)  # 2 km along, 1 km up the crossing
+    assert times[5_000, 3_000] == pytest.approx(800.0)
+    assert times[6_000, 7_000] == pytest.approx(2_100.0)  # 10 + 5 + 4 + 2 km
+    assert times[0, 4_000] == pytest.approx(2_600.0)  # round by the far end: 10 + 5 + 10 + 1
+    assert times[0, 3_000] == pytest.approx(2_700.0)
+
+
+def test_doubled_vertices_are_no_trouble_when_long_edges_are_split():
+    # A road ending in a doubled vertex where another starts: GEOS noding makes a piece of no
+    # length there, which shapely.segmentize refused (an error from GEOS).
+    roads = lines([(0, 0), (1_000, 0), (1_000, 0)], [(1_000, 0), (1_000, 1_000)])
+    network = network_from_lines(roads, np.full(2, 60.0), max_edge_m=300)
+    assert sorted(xy(network)) == [
+        (0, 0), (250, 0), (500, 0), (750, 0), (1_000, 0),
+        (1_000, 250), (1_000, 500), (1_000, 750), (1_000, 1_000),
+    ]  # fmt: skip
+    times = travel_times(network, [xy(network).index((0, 0))])[0]
+    assert times.max() == pytest.approx(2_000 / (60 / 3.6), rel=1e-12)
+    # A line of no length at all is a node on its own, with or without splitting.
+    dot = pd.concat([roads, lines([(5_000, 5_000), (5_000, 5_000)])])
+    for max_edge_m in (0.0, 300.0):
+        network = network_from_lines(dot, np.full(3, 60.0), max_edge_m=max_edge_m)
+        assert xy(network)[-1] == (5_000, 5_000) and network.matrix[[-1]].nnz == 0
+
+
+def test_nodes_thousands_of_kilometres_apart_are_numbered_by_x_then_y():
+    # Too far apart in millimetres for one int64 key per point: the nodes are told apart and
+    # numbered another way, with the same result.
+    roads = lines(
+        [(5e6, 5e6), (5e6 - 500, 5e6 + 0.0004)], [(0, 0), (0, 900)], [(5e6, 5e6), (5e6, 0)]
+    )
+    network = network_from_lines(roads, np.array([36.0, 36.0, 36.0]))
+    assert xy(network) == [(0, 0), (0, 900), (5e6 - 500, 5e6), (5e6, 0), (5e6, 5e6)]
+    times = travel_times(network, [4])[0]
+    assert times.tolist() == pytest.approx([math.inf, math.inf, 50.0, 5e5, 0.0], rel=1e-12)
+
+
 def test_lines_in_degrees_or_none_are_user_errors():
     roads = lines([(86.0, 54.0), (87.0, 55.0)]).set_crs("EPSG:4326", allow_override=True)
     with pytest.raises(LayerError, match="in degrees"):
@@ -105,7 +164,8 @@ def osmnx_graph_from_lines(
     owner = shapely.STRtree(every).nearest(
         shapely.line_interpolate_point(noded, 0.5, normalized=True)
     )
-    node_of, rows = {}, []
+    node_of: dict[tuple[float, ...], int] = {}
+    rows = []
     for line, speed in zip(noded, every_speed[owner], strict=True):
         coords = [tuple(c) for c in np.round(shapely.get_coordinates(line), 3).tolist()]
         for a, b in itertools.pairwise(coords):
@@ -127,13 +187,23 @@ def osmnx_graph_from_lines(
 
 
 def assert_same_times(roads, speeds, snap_m, max_edge_m, n_sources=3):
-    """The network from the lines and the osmnx graph of the same lines give the same time from
-    a few nodes to every node (Dijkstra adds the same edge times in another order: 1e-9)."""
+    """The network from the lines and the osmnx graph of the same lines have the same nodes, the
+    same edges taking the same times (computed apart: 1e-12), and give the same time from a few
+    nodes to every node (Dijkstra adds the same edge times in another order: 1e-9)."""
     network = network_from_lines(roads, speeds, snap_m, max_edge_m)
     G = osmnx_graph_from_lines(roads, speeds, snap_m, max_edge_m)
     row = {c: i for i, c in enumerate(xy(network))}
     assert sorted(row) == sorted((d["x"], d["y"]) for _, d in G.nodes(data=True))
     row_of = {n: row[d["x"], d["y"]] for n, d in G.nodes(data=True)}
+    fastest: dict[tuple[int, int], float] = {}
+    for u, v, seconds in G.edges(data="travel_time"):
+        key = row_of[u], row_of[v]
+        fastest[key] = min(seconds, fastest.get(key, math.inf))
+    coo = network.matrix.tocoo()
+    assert sorted(zip(coo.row.tolist(), coo.col.tolist(), strict=True)) == sorted(fastest)
+    np.testing.assert_allclose(
+        coo.data, [fastest[k] for k in zip(coo.row, coo.col, strict=True)], rtol=1e-12, atol=0
+    )
     picks = np.random.default_rng(0).choice(len(G), n_sources, replace=False).tolist()
     for sources in ([picks[0]], picks):
         times, _ = travel_times(network, [row_of[s] for s in sources])
@@ -167,9 +237,54 @@ def test_network_from_lines_equals_the_osmnx_graph_route():
         assert_same_times(roads, speeds, snap_m, max_edge_m)
 
 
+def test_lines_mostly_cut_at_their_junctions_give_the_osmnx_graph_route_times():
+    # A jittered street grid, one line per street segment (left uncut), with long roads laid
+    # across it (noded by GEOS, with their neighbours) and streets stopping short of others.
+    rng = np.random.default_rng(3)
+    side = 14
+    ij = np.stack(np.meshgrid(np.arange(side), np.arange(side), indexing="ij"), -1)
+    grid = (ij * 100.0 + rng.uniform(-30, 30, ij.shape)).reshape(-1, 2)
+    ids = np.arange(side * side).reshape(side, side)
+    a = np.concatenate([ids[:, :-1].ravel(), ids[:-1, :].ravel()])
+    b = np.concatenate([ids[:, 1:].ravel(), ids[1:, :].ravel()])
+    keep = rng.random(len(a)) >= 0.1
+    streets = np.stack([grid[a[keep]], grid[b[keep]]], 1)
+    short = rng.random(len(streets)) < 0.05
+    streets[short, 1] -= 0.2 * (streets[short, 1] - streets[short, 0])  # 20 % short
+    across = rng.uniform(-50, 100 * side, (6, 3, 2))
+    roads = gpd.GeoDataFrame(geometry=[shapely.LineString(c) for c in [*streets, *across]], crs=CRS)
+    speeds = rng.choice([30.0, 50.0, 70.0], len(roads))
+    for snap_m, max_edge_m in ((0.0, 0.0), (40.0, 0.0), (40.0, 60.0)):
+        assert_same_times(roads, speeds, snap_m, max_edge_m)
+
+
+def test_lines_met_by_noded_lines_are_noded_as_when_every_line_is():
+    # GEOS cuts the first line where the second crosses it, at a vertex; the third merely ends at
+    # another vertex of the first, yet noding every line would cut the first there too, which
+    # decides the speed of its pieces (looked up at a noded line's middle: that vertex).
+    roads = lines(
+        [(0, 0), (1_000, 0), (2_000, 0), (3_000, 0)],
+        [(2_000, -100), (2_000, 100)],
+        [(1_000, 0), (1_000, -500)],
+    )
+    network = network_from_lines(roads, np.array([30.0, 90.0, 90.0]))
+    times = travel_times(network, [xy(network).index((0, 0))])[0]
+    assert times.iloc[xy(network).index((2_000, 0))] == pytest.approx(2_000 / (30 / 3.6))
+    assert times.iloc[xy(network).index((1_000, -500))] == pytest.approx(120 + 500 / 25)
+    # A snapping link's end lies a hair off a line that GEOS cuts nearby: the cut pieces meet it
+    # as they do when every line is noded.
+    roads = lines(
+        [(500, 1_000), (300, 1_100)],
+        [(442.4293521817432, 999.2513663180505), (1_000, 1_100)],
+        [(700, 1_000), (200, 1_100), (500, 0)],
+    )
+    assert_same_times(roads, np.array([30.0, 60.0, 30.0]), 150.0, 0.0, n_sources=2)
+
+
 def test_kuzbass_roads_give_the_osmnx_graph_route_times():
     scenario = scenario_mod.load(scenario_mod.DEFAULT_SCENARIO)
     spec = scenario.network
+    assert spec is not None
     roads = read_layer(scenario.layers[spec.layer], scenario.crs)
     speeds = roads[spec.class_field].map(dict(spec.speeds)).fillna(spec.default_kmh).to_numpy()
     assert len(set(speeds)) > 1
@@ -263,10 +378,11 @@ def test_travel_time_criterion_in_a_run(world):
     anchor = result.layers["anchors"].query("kind == 'ugle_naukograd'").geometry.iloc[0]
     # Computed on the friction grid and resampled: least at UgleNaukoGrad, and there no more
     # than crossing one friction cell off the road (15 km/h by default).
+    assert result.friction is not None
     cell = result.friction.grid.res
     assert raster.sample(np.array([anchor.x]), np.array([anchor.y]))[0] <= cell / (15 / 3.6) / 60
     row, col = np.unravel_index(np.argmin(raster.data), raster.data.shape)
-    x, y = result.grid.xy(row, col)
+    x, y = result.grid.xy(np.asarray(row), np.asarray(col))
     assert np.hypot(x - anchor.x, y - anchor.y) <= cell * np.sqrt(2)
     assert np.nanmax(raster.data) > 10.0
 
@@ -315,6 +431,7 @@ def test_covering_over_the_road_network_equals_enumeration(world):
     scenario = dataclasses.replace(scenario_mod.load(world / "scenario.toml"), covering=spec)
     result = siting_pkg.run(scenario, write=False)
     c = result.covering
+    assert c is not None and scenario.network is not None and result.friction is not None
     # The door-to-door minutes, rebuilt from the run's road layer and friction surface.
     roads = road_network(scenario.network, result.layers["roads"], result.friction.grid.res)
     travel = TravelTimes(roads, result.friction, scenario.network.off_road_kmh)

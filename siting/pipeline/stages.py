@@ -73,17 +73,16 @@ def run(
     ----------
     scenario
         A :class:`~siting.config.scenario.Scenario`, the path of a scenario TOML file, or ``None``
-        for the
-        embedded Kuzbass default.
+        for the embedded Kuzbass default.
     write
         Write the outputs to ``<outputs.dir>/<name>/`` (atomically: a failed run leaves the
         previous outputs as they were).
     cache
         Reuse intermediate results (criterion rasters, suitability, sites, model solutions,
         exported files) computed earlier from exactly the same inputs
-        (:mod:`siting.pipeline.cache`):
-        ``True`` keeps them in ``<outputs.dir>/.cache``, a path elsewhere, ``False`` turns the
-        cache off; by default it is on when the run writes its outputs (an in-memory run writes
+        (:mod:`siting.pipeline.cache`): ``True`` keeps them in ``<outputs.dir>/.cache``, a path
+        elsewhere, a :class:`~siting.pipeline.cache.Cache` that one, ``False`` turns the cache
+        off; by default it is on when the run writes its outputs (an in-memory run writes
         nothing). Results are the same either way.
     cache_max_gb
         After the run, the least recently used cache entries are deleted down to this size.
@@ -275,7 +274,7 @@ def _surface(
             if not store.has(steps.SCORE.name, k):
                 store.put(steps.SCORE.name, k, surface.scores[c])
         store.put(steps.SURFACE.name, key, dataclasses.replace(surface, scores={}))
-    return store.name(surface, key)
+    return store.name(surface, key, inputs)
 
 
 def _sites_of(sites: gpd.GeoDataFrame, profile: str) -> gpd.GeoDataFrame:
