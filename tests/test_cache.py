@@ -335,13 +335,13 @@ def test_entries_round_trip_with_mapped_writable_arrays(tmp_path: Path):
     from siting.raster.grid import Grid, Raster
 
     grid = Grid.from_bounds((0, 0, 1000, 500), 100, CRS)
-    raster = Raster(np.arange(50, dtype=np.float32).reshape(5, 10), grid, "r", "m", "", key="k")
+    raster = Raster(np.arange(50, dtype=np.float32).reshape(5, 10), grid, "r", "m", "about r")
     value = {"raster": raster, "mask": np.eye(3, dtype=bool), "frame": pd.DataFrame({"a": [1]})}
     path = tmp_path / "entry.pkl"
     siting.pipeline.cache.dump(value, path)
     back = siting.pipeline.cache.load(path)
     np.testing.assert_array_equal(back["raster"].data, raster.data)
-    assert back["raster"].data.flags.aligned and back["raster"].key == "k"
+    assert back["raster"].data.flags.aligned and back["raster"].description == "about r"
     back["raster"].data[0, 0] = -1  # copy-on-write: the run's change stays in the run
     assert siting.pipeline.cache.load(path)["raster"].data[0, 0] == 0
     np.testing.assert_array_equal(back["mask"], np.eye(3, dtype=bool))

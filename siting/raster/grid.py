@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import rasterio.features
@@ -140,9 +140,6 @@ class Raster:
     name: str
     units: str = ""
     description: str = ""
-    # The run's cache key of the inputs this raster was computed from (empty: unknown), so that
-    # later cache keys can name it without hashing its values.
-    key: str = field(default="", compare=False, repr=False)
 
     @property
     def extent(self) -> tuple[float, float, float, float]:
