@@ -9,14 +9,15 @@ import re
 import numpy as np
 import pytest
 import shapely
-from test_bad_input import assert_nothing_written, assert_user_error, cli_here, edit
-from test_bad_input import siting as siting_cli
 
 import siting
 from siting.allocation import _Solution, mixed_cost, pareto_front
 from siting.config import scenario as scenario_mod
 from siting.config.scenario import AllocationModel, CoveringModel
 from siting.errors import SitingError
+
+from clitools import assert_nothing_written, assert_user_error, cli_here, edit
+from clitools import siting as siting_cli
 
 
 def run(world, **models):

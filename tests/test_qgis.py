@@ -12,12 +12,13 @@ import numpy as np
 import pyogrio
 import pytest
 import rasterio
-from test_bad_input import assert_user_error, cli_here
 
 import siting
 from siting.exports import gpkg
 from siting.exports.qgis.styles import vector_style
 from siting.exports.runinfo import RunInfo
+
+from clitools import assert_user_error, cli_here
 
 ROOT = Path(__file__).resolve().parents[1]
 PROBE = Path(__file__).with_name("qgis_project_probe.py")

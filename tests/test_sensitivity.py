@@ -5,12 +5,13 @@ command line."""
 import numpy as np
 import pandas as pd
 import pytest
-from test_bad_input import assert_user_error, cli_here
 
 import siting
 from siting.config import scenario as scenario_mod
 from siting.mcda.weights import ahp_weights
 from siting.whatif.sensitivity import sensitivity, weight_draws
+
+from clitools import assert_user_error, cli_here
 
 
 def test_dirichlet_draws_centre_on_the_weights_with_the_stated_spread():

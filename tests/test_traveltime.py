@@ -13,7 +13,6 @@ import pandas as pd
 import pytest
 import shapely
 from scipy.sparse import csgraph
-from test_bad_input import assert_nothing_written, assert_user_error, edit, siting
 
 import siting as siting_pkg
 from siting.config import scenario as scenario_mod
@@ -23,6 +22,8 @@ from siting.inputs.layers import read_layer
 from siting.network.graph import travel_times
 from siting.network.traveltime import TravelTimes, network_from_lines, pieces, road_network
 from siting.raster.grid import Grid, Raster
+
+from clitools import assert_nothing_written, assert_user_error, edit, siting
 
 CRS = "EPSG:32645"
 ROAD_KMH = 60.0

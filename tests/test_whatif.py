@@ -8,12 +8,12 @@ import numpy as np
 import pandas as pd
 import pytest
 import shapely
-from test_bad_input import assert_nothing_written, assert_user_error, cli_here
 
 import siting as siting_pkg
 from siting.config import scenario as scenario_mod
 from siting.whatif import compare
 
+from clitools import assert_nothing_written, assert_user_error, cli_here
 from conftest import CRS, X0, Y0
 
 
