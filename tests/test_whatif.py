@@ -11,6 +11,7 @@ import shapely
 
 import siting as siting_pkg
 from siting.config import scenario as scenario_mod
+from siting.exports.runinfo import GridInfo, RunInfo
 from siting.whatif import compare
 
 from clitools import assert_nothing_written, assert_user_error, cli_here
@@ -164,7 +165,8 @@ def sites(*rows):
 def test_sites_are_matched_one_to_one_within_the_distance():
     a = sites(("a1", 0.9, 0, 0), ("a2", 0.8, 10_000, 0), ("a3", 0.7, 50_000, 0))
     b = sites(("b1", 0.95, 0, 0), ("b2", 0.85, 10_500, 0), ("b3", 0.6, 9_000, 100_000))
-    run = {"scenario": {"name": "x"}}
+    grid = GridInfo("EPSG:32645", 1000.0, 10, 10, (0.0, 0.0, 10_000.0, 10_000.0))
+    run = RunInfo(scenario=siting_pkg.load(), grid=grid)  # no model results: sites compared
     c = compare.compare(
         compare.RunOutputs(None, run, a, None), compare.RunOutputs(None, run, b, None), 5_000
     )
@@ -203,12 +205,8 @@ ids = ["A"]
     gone = switches[switches["demand"] == "A"]
     assert len(gone) == 1 and gone["plant_b"].isna().all()
     totals = {r["metric"]: r for r in summary["totals"]}
-    assert totals["transport (weight × km)"]["a"] == pytest.approx(
-        a.info["allocation"]["transport"]
-    )
-    assert totals["transport (weight × km)"]["b"] == pytest.approx(
-        b.info["allocation"]["transport"]
-    )
+    assert totals["transport (weight × km)"]["a"] == pytest.approx(a.info.allocation["transport"])
+    assert totals["transport (weight × km)"]["b"] == pytest.approx(b.info.allocation["transport"])
     assert sum(summary["sites"].values()) >= len(b.sites)
     assert "transport (weight × km)" in got.stdout and "switch plant" in got.stdout
 

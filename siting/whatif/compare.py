@@ -27,6 +27,7 @@ from siting.errors import SitingError
 from siting.exports import staged
 from siting.exports.report import document as report
 from siting.exports.report.document import Bullets, Heading, Para, Table
+from siting.exports.runinfo import RunInfo
 from siting.exports.webmap.offline import inline_assets
 
 #: Sites closer than this (metres) count as the same place (one cell of the finest usual grid).
@@ -36,20 +37,21 @@ STATUS_COLOURS = {"kept": "#636363", "moved": "#1f78b4", "added": "#33a02c", "re
 
 @dataclass
 class RunOutputs:
-    """What a comparison reads of a run's output folder."""
+    """What a comparison reads of a run's output folder: its run info (``run.json``), its
+    proposed sites and its haul routes."""
 
     folder: Path
-    info: dict
+    info: RunInfo
     sites: gpd.GeoDataFrame
     lines: gpd.GeoDataFrame | None
 
     @property
     def name(self) -> str:
-        return str(self.info["scenario"]["name"])
+        return self.info.scenario.name
 
     @property
     def title(self) -> str:
-        return str(self.info["scenario"].get("title") or self.name)
+        return self.info.scenario.title or self.name
 
     @classmethod
     def read(cls, folder: Path) -> RunOutputs:
@@ -58,7 +60,8 @@ class RunOutputs:
         Raises
         ------
         SitingError
-            If the folder lacks ``run.json`` or ``siting.gpkg`` (not a run's output folder).
+            If the folder lacks ``run.json`` or ``siting.gpkg`` (not a run's output folder), or
+            its ``run.json`` is not one this version reads.
         """
         folder = Path(folder)
         run_json, gpkg = folder / "run.json", folder / "siting.gpkg"
@@ -67,7 +70,7 @@ class RunOutputs:
                 f"{folder} is not a run's output folder (it has no run.json and siting.gpkg)",
                 "give two output folders (outputs/<scenario name>) or two scenario .toml files",
             )
-        info = json.loads(run_json.read_text(encoding="utf-8"))
+        info = RunInfo.read(folder)
         tables = set(pyogrio.list_layers(gpkg)[:, 0])
         sites = gpd.read_file(gpkg, layer="proposed_sites")
         lines = (
@@ -210,7 +213,7 @@ def _totals(a: RunOutputs, b: RunOutputs) -> pd.DataFrame:
     rows: list[tuple[str, Any, Any]] = []
     for profile in sorted(set(a.sites["profile"]) | set(b.sites["profile"])):
         rows.append((f"sites: {profile}", _count(a.sites, profile), _count(b.sites, profile)))
-    alloc_a, alloc_b = a.info.get("allocation") or {}, b.info.get("allocation") or {}
+    alloc_a, alloc_b = a.info.allocation or {}, b.info.allocation or {}
     for key, label in (
         ("n_plants", "plants opened"),
         ("transport", "transport (weight × km)"),
@@ -219,7 +222,7 @@ def _totals(a: RunOutputs, b: RunOutputs) -> pd.DataFrame:
     ):
         if key in alloc_a or key in alloc_b:
             rows.append((label, alloc_a.get(key), alloc_b.get(key)))
-    cov_a, cov_b = a.info.get("covering") or {}, b.info.get("covering") or {}
+    cov_a, cov_b = a.info.covering or {}, b.info.covering or {}
     for key, label in (("coverage", "covered demand"), ("share", "covered share")):
         if key in cov_a or key in cov_b:
             rows.append((label, cov_a.get(key), cov_b.get(key)))
