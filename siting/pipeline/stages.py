@@ -23,7 +23,6 @@ from siting import exports
 from siting.allocation import weights_of
 from siting.config import scenario as scenario_mod
 from siting.config.scenario import Profile, Scenario
-from siting.errors import ScenarioError
 from siting.inputs.layers import attribute, load_layers
 from siting.mcda import criteria as criteria_mod
 from siting.mcda.sites import locate
@@ -109,7 +108,6 @@ def run(
         scenario = scenario_mod.load(scenario)
     if overrides:
         scenario = scenario.with_overrides(**overrides)
-    _check_model_profiles(scenario)
     store = open_cache(scenario, write if cache is None else cache)
     stages = _Stages(total=6 + int(write))
     wall = time.perf_counter()
@@ -280,21 +278,6 @@ def _surface(
 def _sites_of(sites: gpd.GeoDataFrame, profile: str) -> gpd.GeoDataFrame:
     """A profile's proposed sites, as the models see them."""
     return sites[sites["profile"] == profile].reset_index(drop=True)
-
-
-def _check_model_profiles(scenario: Scenario) -> None:
-    """Models edited in Python (``dataclasses.replace``) skip the TOML checks: catch a model left
-    pointing at a profile the scenario no longer has."""
-    for key, profile in (
-        ("models.clusters.snap_profile", scenario.clusters and scenario.clusters.snap_profile),
-        ("models.allocation.profile", scenario.allocation and scenario.allocation.profile),
-        ("models.covering.profile", scenario.covering and scenario.covering.profile),
-    ):
-        if profile and profile not in scenario.profiles:
-            raise ScenarioError(
-                f"{key} = {profile!r} is not a profile of this scenario",
-                f"use one of: {', '.join(scenario.profiles)}, or drop that model",
-            )
 
 
 @dataclass
