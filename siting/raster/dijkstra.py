@@ -20,7 +20,6 @@ from typing import Any, cast
 import numpy as np
 from llvmlite import binding, ir
 from numba import njit, types
-from numba.core import cgutils
 from numba.extending import intrinsic
 
 ISOTROPIC = 0
@@ -62,42 +61,41 @@ def crossed(moves: np.ndarray) -> np.ndarray:
 PREFETCH = binding.llvm_version_info >= (17,)
 
 
-def _prefetch_typing(typingctx: object, array: types.Type, index: types.Type) -> tuple | None:
-    """Typing of :func:`_prefetch` for numba: ``(array, index) -> None`` for an array and an
-    integer index, ``None`` (not supported) otherwise."""
-    if not isinstance(array, types.Array) or not isinstance(index, types.Integer):
+def _prefetch_typing(typingctx: object, address: types.Type) -> tuple | None:
+    """Typing of :func:`_prefetch_address` for numba: ``(address) -> None`` for an integer
+    address, ``None`` (not supported) otherwise."""
+    if not isinstance(address, types.Integer):
         return None
-    signature = types.void(array, index)
 
     def codegen(context: Any, builder: ir.IRBuilder, sig: Any, args: list[ir.Value]) -> ir.Value:
-        if not PREFETCH:
-            return context.get_dummy_value()
-        array_type = sig.args[0]
-        data = context.make_array(array_type)(context, builder, args[0])
-        indices = [args[1]] + [context.get_constant(types.intp, 0)] * (array_type.ndim - 1)
-        # numba.core.cgutils is the helper module numba's own documented extending examples
-        # use; get_item_pointer honours the array's strides.
-        pointer = cgutils.get_item_pointer(
-            context, builder, array_type, data, indices, wraparound=False
-        )
-        opaque = ir.PointerType()
-        i32 = ir.IntType(32)
-        # llvmlite names the overload from the pointer type: llvm.prefetch.p0.
-        llvm_prefetch = builder.module.declare_intrinsic(
-            "llvm.prefetch", [opaque], ir.FunctionType(ir.VoidType(), [opaque, i32, i32, i32])
-        )
-        # Arguments: address, 0 = for a read, 3 = keep in all cache levels, 1 = data cache.
-        builder.call(llvm_prefetch, [builder.bitcast(pointer, opaque), i32(0), i32(3), i32(1)])
+        if PREFETCH:
+            # Only llvmlite's IR builder and numba.extending.intrinsic, both public: the address
+            # comes computed from ``array.ctypes.data`` and the strides in jitted code.
+            opaque = ir.PointerType()
+            i32 = ir.IntType(32)
+            # llvmlite names the overload from the pointer type: llvm.prefetch.p0.
+            llvm_prefetch = builder.module.declare_intrinsic(
+                "llvm.prefetch", [opaque], ir.FunctionType(ir.VoidType(), [opaque, i32, i32, i32])
+            )
+            pointer = builder.inttoptr(args[0], opaque)
+            # Arguments: address, 0 = for a read, 3 = keep in all cache levels, 1 = data cache.
+            builder.call(llvm_prefetch, [pointer, i32(0), i32(3), i32(1)])
         return context.get_dummy_value()
 
-    return signature, codegen
+    return types.void(address), codegen
 
 
-#: Hint the CPU to fetch the cache line of ``array[index]`` (its first element if 2-D) and carry
-#: on: unlike a load it waits for nothing, and it never faults. Callable from jitted code only.
-#: The cast: numba's stub types an intrinsic's call like its typing function (with
-#: ``typingctx``, returning ``Never``); jitted code calls it as ``_prefetch(array, index)``.
-_prefetch = cast(Callable[[np.ndarray, int], None], intrinsic(_prefetch_typing))
+#: Hint the CPU to fetch the cache line at ``address`` and carry on: unlike a load it waits for
+#: nothing, and it never faults. Callable from jitted code only. The cast: numba's stub types an
+#: intrinsic's call like its typing function (with ``typingctx``, returning ``Never``).
+_prefetch_address = cast(Callable[[int], None], intrinsic(_prefetch_typing))
+
+
+@njit(inline="always")
+def _prefetch(array: np.ndarray, row: int) -> None:
+    """Prefetch the first element of ``array[row]`` (a row index within bounds or not: a
+    prefetch never faults)."""
+    _prefetch_address(array.ctypes.data + row * array.strides[0])
 
 
 @njit(cache=True, nogil=True)
