@@ -293,6 +293,7 @@ def test_fingerprint_sees_values_geometry_and_types():
 
 
 def test_prune_deletes_least_recently_used_first(tmp_path: Path):
+    siting.pipeline.cache.mark(tmp_path)  # only a marked folder is pruned
     for i in range(5):
         entry = tmp_path / "kind" / f"{i}.pkl"
         entry.parent.mkdir(exist_ok=True)
@@ -302,6 +303,7 @@ def test_prune_deletes_least_recently_used_first(tmp_path: Path):
     assert prune(tmp_path, 250) == 3
     assert sorted(p.name for p in (tmp_path / "kind").iterdir()) == ["0.pkl", "4.pkl"]
     assert prune(tmp_path, 0) == 2
+    assert siting.pipeline.cache.is_cache(tmp_path)  # the marker is not an entry: it stays
 
 
 def test_a_cache_that_cannot_be_written_only_costs_time(tmp_path: Path):
@@ -347,7 +349,7 @@ def test_entries_round_trip_with_mapped_writable_arrays(tmp_path: Path):
     np.testing.assert_array_equal(back["mask"], np.eye(3, dtype=bool))
     pd.testing.assert_frame_equal(back["frame"], value["frame"])
     path.write_bytes(path.read_bytes()[:-100])  # into the last array
-    with pytest.raises(ValueError, match="truncated"):
+    with pytest.raises(ValueError, match="checksum mismatch"):
         siting.pipeline.cache.load(path)
 
 

@@ -78,7 +78,8 @@ def _geotiff(path: Path, raster: Raster) -> None:
 
 
 #: A raster as a Cloud-Optimized GeoTIFF: one whose values and metadata equal those of one
-#: written before is copied from the cache instead of being compressed again.
+#: written before is copied from the cache instead of being compressed again, once the stored
+#: copy's checksum is checked (a damaged one is written afresh, with a warning).
 GEOTIFF = Step("geotiff", _geotiff)
 
 
