@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import logging
 import math
 from pathlib import Path
@@ -11,7 +12,8 @@ import pandas as pd
 import pytest
 
 from siting.errors import LayerError
-from siting.inputs.sources.gem import SCHEMA, read_gcmt_table, read_gem
+from siting.inputs.sources.gem import SCHEMA, clean_name, read_gcmt_table, read_gem
+from siting.pipeline.cache import Cache, using
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 GEM = DATA / "gem"
@@ -262,3 +264,151 @@ def test_rows_without_coordinates(tmp_path: Path, caplog: pytest.LogCaptureFixtu
     )
     with pytest.raises(LayerError, match="coordinates"):
         read_gem(empty)
+
+
+# --- Rows of the wrong types, region fields, names, the cache (issue 18, item 9) -------------
+
+RUSSIA = DATA / "russia" / "gcmt_non_closed_russia.csv"
+RUSSIA_CLOSED = DATA / "russia" / "gcmt_closed_russia.csv"
+HEADER = "GEM Mine ID,Mine Name,Status,Capacity (Mtpa),Latitude,Longitude,State, Province\n"
+
+
+def _warnings(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+
+
+def test_shifted_rows_are_dropped_and_counted_in_one_line(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The Russian sheet has 22 rows whose cells are shifted by a column (Status "Russia" or
+    empty, text such as "Bituminous" under Production): all dropped, counted in one line."""
+    raw = pd.read_csv(RUSSIA, dtype=str, keep_default_na=False)
+    known = {"Operating", "Proposed", "Mothballed", "Shelved", "Cancelled"}
+    shifted = raw[~raw["Status"].isin(known)]
+    assert len(raw) == 279 and len(shifted) == 22
+    assert set(shifted["Status"]) == {"Russia", ""}
+    with caplog.at_level(logging.DEBUG, logger="siting"):
+        mines = read_gem(RUSSIA)
+    good = raw[raw["Status"].isin(known)]
+    assert set(mines["status"]) <= {s.lower() for s in known}
+    assert set(mines["gem_id"]) == set(good["GEM Mine ID"])  # all have coordinates
+    assert len(mines) == 202
+    assert mines["n_rows"].sum() == 279 - 22
+    (line,) = _warnings(caplog)
+    assert line.startswith(
+        "GEM coal mine tracker gcmt_non_closed_russia.csv: dropped 22 of 279 row(s): 22 with "
+        "shifted cells, text in a number column (Production (Mtpa) 16, Capacity (Mtpa) 6); "
+        "kept 202 mine(s) (e.g. dropped: M0784, M5657, M4251, M5658, M2345 …"
+    )
+    assert len(line) < 400  # not every ID: those are at DEBUG level
+    debug = [r.getMessage() for r in caplog.records if r.levelno == logging.DEBUG]
+    dropped = {m.split(": dropped ")[1].split(":")[0] for m in debug if ": dropped " in m}
+    assert dropped == set(shifted["GEM Mine ID"])
+
+
+def test_a_row_with_an_unknown_status_or_text_for_a_number_is_dropped(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    csv = tmp_path / "world.csv"
+    csv.write_text(
+        HEADER
+        + 'M1,Foo Coal Mine,Operating,"1,5","54,1","86,2",Kemerovo\n'
+        + "M2,Bar Coal Mine,China,2,54.2,86.3,Kemerovo\n"  # a shifted row that looks valid
+        + "M3,Baz Coal Mine,Operating,Exact,54.3,86.4,Kemerovo\n"
+        + "M1,Foo Coal Mine,Shelved,Bituminous,54.1,86.2,Kemerovo\n"  # M1 keeps its good row
+        + ",Nameless,Operating,1,54.0,86.0,Kemerovo\n"
+        + "M4,Qux Coal Mine,,1,54.0,86.0,Kemerovo\n",
+        encoding="utf-8",
+    )
+    with caplog.at_level(logging.WARNING, logger="siting"):
+        gdf = read_gem(csv)
+    assert list(gdf["gem_id"]) == ["M1"]
+    assert (gdf.iloc[0]["status"], gdf.iloc[0]["capacity_mtpa"], gdf.iloc[0]["n_rows"]) == (
+        "operating",
+        1.5,
+        1,
+    )
+    (line,) = _warnings(caplog)
+    assert line.startswith(
+        "GEM coal mine tracker world.csv: dropped 5 of 6 row(s): 1 with no GEM Mine ID; "
+        "2 with an unknown status ('' 1, 'china' 1); 2 with shifted cells, text in a number "
+        "column (Capacity (Mtpa) 2); kept 1 mine(s) (e.g. dropped: "
+    )
+    assert "line 6" in line  # the row without an ID is named by its line in the file
+    with pytest.raises(LayerError, match="'china'"):
+        read_gem(csv, status=["china"])
+
+
+def test_region_fields(mines: gpd.GeoDataFrame) -> None:
+    m = _mine(mines, "M0836")
+    assert (m["province"], m["country"]) == ("Kemerovo", "Russia")
+    assert mines["country"].eq("Russia").all()
+    russia = read_gem(RUSSIA)
+    assert russia["province"].value_counts()["Khakassia"] >= 5
+    assert _mine(russia, "M1372")["province"] == "Khakassia"  # Abakansky
+    # The closed sheet: its Country / Area column is found by content.
+    closed = read_gem(RUSSIA_CLOSED)
+    assert set(closed["country"]) == {"Russia"}
+    assert _mine(closed, "M1373")["province"] == "Kemerovo"  # Polysaevskaya
+    assert pd.isna(_mine(closed, "M1275")["province"])  # empty in the sheet
+
+
+def test_names_lose_coal_mine_wherever_it_ends_the_name_proper() -> None:
+    assert clean_name("Raspadskaya Coal Mine") == "Raspadskaya"
+    assert clean_name("Nikolsky Coal Mine (Sakhalin)") == "Nikolsky (Sakhalin)"
+    assert clean_name("Taldinskaya-Zapadnaya Coal Mine No. 1") == "Taldinskaya-Zapadnaya No. 1"
+    assert clean_name("Inaglinsky Coal Mine 2") == "Inaglinsky 2"
+    assert clean_name("  Bogatyr   coal\tmine  ") == "Bogatyr"
+    # A group of mines, a name without the suffix, and the bare words stay.
+    group = "Rover Glushinsky-Shcheglovsky-Latyshevsky Coal Mines"
+    assert clean_name(group) == group
+    assert clean_name("November 7th OLD Mine") == "November 7th OLD Mine"
+    assert clean_name("Coal Mine") == "Coal Mine"
+    russia = read_gem(RUSSIA)
+    names = dict(zip(russia["gem_id"], russia["name"], strict=True))
+    assert not any(" Coal Mine " in n or n.endswith(" Coal Mine") for n in names.values())
+    assert "Bogatyr (Russia)" in names.values()
+    closed = read_gem(RUSSIA_CLOSED)
+    assert "Nikolsky (Sakhalin)" in set(closed["name"])
+
+
+def test_the_parsed_sheet_is_cached_by_the_file_content(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    sheet = tmp_path / "sheet.csv"
+    sheet.write_bytes(RUSSIA.read_bytes())
+    cache = Cache(tmp_path / "cache")
+    with using(cache):
+        first = read_gem(sheet)
+        caplog.clear()
+        again = read_gem(sheet, status=["operating"])
+    assert [(e.label, e.hit) for e in cache.log.events] == [
+        ("GEM tracker sheet.csv", False),
+        ("GEM tracker sheet.csv", True),
+    ]
+    assert len(_warnings(caplog)) == 1  # a run served from the cache still says what it dropped
+    pd.testing.assert_frame_equal(first, read_gem(RUSSIA))  # the cache changes nothing
+    assert len(again) == (first["status"] == "operating").sum()
+
+    # Another copy of the same bytes is the same entry; a changed file is parsed again.
+    copy = tmp_path / "copy.csv"
+    copy.write_bytes(sheet.read_bytes())
+    header = list(pd.read_csv(sheet, dtype=str, nrows=0).columns)
+    new = dict.fromkeys(header, "") | {
+        "GEM Mine ID": "M9999",
+        "Mine Name": "New Coal Mine",
+        "Status": "Operating",
+        "Latitude": "54,5",
+        "Longitude": "86,5",
+    }
+    assert sheet.read_bytes().endswith(b"\n")
+    with sheet.open("a", encoding="utf-8", newline="") as f:
+        csv.writer(f).writerow([new[c] for c in header])
+    cache = Cache(tmp_path / "cache")
+    with using(cache):
+        same = read_gem(copy)
+        changed = read_gem(sheet)
+    assert [e.hit for e in cache.log.events] == [True, False]
+    pd.testing.assert_frame_equal(same, first)
+    assert len(changed) == len(first) + 1
+    assert _mine(changed, "M9999")["name"] == "New"

@@ -15,6 +15,7 @@ from pyogrio.errors import DataSourceError
 
 from siting.config.scenario import Edit
 from siting.errors import LayerError, LayerNotFoundError, ScenarioError
+from siting.inputs.expression import select
 
 ADDED = "_added_by"
 
@@ -44,7 +45,17 @@ def apply(gdf: gpd.GeoDataFrame, edits: list[Edit]) -> gpd.GeoDataFrame:
         else:
             gdf = gdf.copy()
             for name, value in edit.values.items():
-                gdf.loc[chosen, name] = value
+                try:
+                    gdf.loc[chosen, name] = value
+                except (TypeError, ValueError):  # pandas refuses "a lot" in a column of numbers
+                    raise ScenarioError(
+                        f"{edit.key}.values.{name} = {value!r}: field {name!r} of layer "
+                        f"{edit.layer!r} holds "
+                        + ("numbers" if pd.api.types.is_numeric_dtype(gdf[name]) else "text"),
+                        f"give a value of that kind, e.g. {gdf[name].dropna().tolist()[0]!r}"
+                        if gdf[name].notna().any()
+                        else "give a value of that kind",
+                    ) from None
     return gdf
 
 
@@ -102,19 +113,13 @@ def _features(edit: Edit) -> gpd.GeoDataFrame:
 def _selected(gdf: gpd.GeoDataFrame, edit: Edit) -> pd.Series:
     fields = ", ".join(c for c in gdf.columns if c != "geometry")
     if edit.where is not None:
-        try:
-            chosen = gdf.eval(edit.where)
-        except Exception as exc:  # pandas raises many types for a bad expression
-            raise ScenarioError(
-                f"{edit.key}.where = {edit.where!r} cannot be evaluated: {exc}",
-                f"use the layer's fields: {fields}",
-            ) from None
+        chosen = select(gdf, edit.where, f"{edit.key}.where")
         if not chosen.any():
             raise ScenarioError(
                 f"{edit.key}.where = {edit.where!r} selects no feature of layer {edit.layer!r}",
                 "check the expression against the layer's values",
             )
-        return chosen.astype(bool)
+        return chosen
     if edit.id_field not in gdf.columns:
         raise ScenarioError(
             f"{edit.key}.id_field = {edit.id_field!r}: layer {edit.layer!r} has no such field",
