@@ -109,9 +109,14 @@ def test_minimal_dict_validates():
         ({"resolution": "fine"}, "resolution = 'fine' has the wrong type", "give a number"),
         ({"resolution": True}, "resolution = True has the wrong type", "give a number"),
         ({"resolution": 0.05}, "resolution = 0.05 m is finer than 1 m", "cell size in metres"),
-        ({"crs": "EPSG:999999"}, "crs = 'EPSG:999999' is not a known CRS", "EPSG:32645"),
-        ({"crs": "EPSG:4326"}, "crs = 'EPSG:4326' is not projected", "EPSG:32645"),
-        ({"crs": "EPSG:2263"}, "crs = 'EPSG:2263' is in US survey foot, not metres", "UTM"),
+        ({"crs": "EPSG:999999"}, "crs = 'EPSG:999999' is not a known CRS", 'crs = "auto"'),
+        ({"crs": "EPSG:4326"}, "crs = 'EPSG:4326' is not projected", 'crs = "auto"'),
+        (
+            {"crs": "EPSG:2263"},
+            "crs = 'EPSG:2263' (NAD83 / New York Long Island (ftUS), US survey foot) is not in "
+            "metres",
+            "UTM",
+        ),
         ({"study_area": "b"}, "study_area = 'b' is not a layer", "or add [layers.b]"),
         ({"name": "../x"}, "name = '../x' cannot be a folder name", "one plain folder name"),
         ({"name": ""}, "name = '' cannot be a folder name", "one plain folder name"),
@@ -140,7 +145,7 @@ def test_minimal_dict_validates():
         ({"outputs": 5}, "outputs = 5 has the wrong type", "give a table"),
         (
             {"network": {"layer": "a", "class_field": "k", "speeds": {"federal": -80}}},
-            "network.speeds.federal = -80 must be a positive number",
+            "network.speeds.federal = -80 must be a positive, finite number",
             "federal = 60",
         ),
         (
@@ -178,9 +183,12 @@ def test_every_problem_is_listed_the_first_with_its_fix():
     with pytest.raises(ScenarioError) as caught:
         siting.run(crs="EPSG:4326", resolution=0.05, write=False)
     lines = caught.value.message.splitlines()
-    assert lines[0] == "crs = 'EPSG:4326' is not projected: distances and buffers need metres"
+    assert lines[0] == (
+        "crs = 'EPSG:4326' is not projected (WGS 84, in degrees): distances, buffers and the "
+        "resolution are in metres"
+    )
     assert lines[1] == "  also: resolution = 0.05 m is finer than 1 m"
-    assert "EPSG:32645" in caught.value.fix
+    assert 'crs = "auto"' in caught.value.fix
 
 
 def test_criterion_errors():
@@ -188,7 +196,7 @@ def test_criterion_errors():
     crit = bad["profiles"]["p"]["criteria"][0]
     key = "profiles.p.criteria[0]"
     cases = [
-        ({"fn": "linear", "low": 10, "high": 5}, f"{key}.standardize.high must be greater than"),
+        ({"fn": "linear", "low": 10, "high": 5}, f"{key}.standardize.high = 5 must be greater"),
         ({"fn": "linear", "low": 0}, f"{key}.standardize.low and {key}.standardize.high go"),
         ({"fn": "sigmoid", "midpoint": 3}, f"missing key {key}.standardize.spread"),
         ({"fn": "linear", "value": 3}, f"{key}.standardize.value does not belong to fn = 'linear'"),
@@ -284,16 +292,21 @@ def test_one_criterion_name_means_one_measurement():
 
 
 def test_grid_too_large_for_the_study_area_is_refused_with_the_finest_resolution():
-    # A 500 km square padded by 40 km: 580 km a side. At 2 m that is 290,000² cells; the finest
-    # resolution under 5e8 cells is ⌈580,000 / √5e8⌉ = ⌈25.94⌉ = 26 m.
+    # A 500 km square padded by 40 km: 580 km a side. At 2 m that is 290,000² cells; with memory
+    # to spare (a petabyte) the cap is 5e8 cells, and the finest resolution under it, one more
+    # row and column for the snapping included, is ⌈580,000 / √5e8⌉ = ⌈25.94⌉ = 26 m.
     bounds = (0.0, 0.0, 500_000.0, 500_000.0)
+    plenty = 10**15
     with pytest.raises(ScenarioError) as caught:
-        schema.check_grid(bounds, 40_000.0, 2.0)
+        schema.check_grid(bounds, 40_000.0, 2.0, available=plenty)
     assert caught.value.message.startswith("resolution = 2 m makes a grid of 290,000 × 290,000")
+    assert caught.value.message.endswith("more than the 500,000,000 a run can hold")
     assert caught.value.fix == "use resolution = 26 or more (metres)"
-    schema.check_grid(bounds, 40_000.0, 26.0)  # 22,308² = 4.98e8 cells: fits
+    # 22,308² = 4.98e8 cells (22,309² with the snapping): fits; 23,200² = 5.38e8 does not.
+    need = schema.check_grid(bounds, 40_000.0, 26.0, available=plenty)
+    assert need == 22_308**2 * 16 + 1e9  # 16 bytes per cell by default, and the process's 1 GB
     with pytest.raises(ScenarioError):
-        schema.check_grid(bounds, 40_000.0, 25.0)  # 23,200² = 5.38e8
+        schema.check_grid(bounds, 40_000.0, 25.0, available=plenty)
 
 
 # --- The schema, and what is generated from it -------------------------------------------------

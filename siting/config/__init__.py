@@ -7,6 +7,8 @@ Schema and the reference generated from the types.
 - :mod:`~siting.config.loader`: :func:`~siting.config.loader.load` and
   :func:`~siting.config.loader.from_dict` (TOML, ``extends`` chains, relative paths).
 - :mod:`~siting.config.messages`: pydantic's errors told as one ScenarioError with the fix.
+- :mod:`~siting.config.memory` (the memory a run's grid needs, and the machine's) and
+  :mod:`~siting.config.utm` (the UTM zone of a place, for ``crs = "auto"`` and the fixes).
 - :mod:`~siting.config.template` (``siting init``) and :mod:`~siting.config.reference` (the docs).
 - :mod:`~siting.config.scenario`: all of the above, as the rest of the package imports it.
 """

@@ -17,6 +17,7 @@ from typing import Any
 
 from pydantic import TypeAdapter
 
+from siting.config import utm
 from siting.config.messages import translated
 from siting.config.schema import Edit, RemoveEdit, Scenario, ScenarioFile, UpdateEdit
 from siting.errors import ScenarioError
@@ -87,8 +88,11 @@ def from_dict(
     _anchor_paths(data, base_dir)
     _name_tables(data, "layers")
     _name_tables(data, "profiles")
-    with translated():
-        document = _FILE.validate_python(data)
+    try:
+        with translated():
+            document = _FILE.validate_python(data)
+    except ScenarioError as exc:  # a CRS in degrees or feet: the fix names the UTM zone
+        raise utm.with_zone(exc, data.get("crs"), _study_area_table(data)) from None
     base = _base_path(extends, here) if isinstance(extends, str) else None
     with translated():
         return _scenario(document, source, base)
@@ -132,6 +136,7 @@ def _scenario(doc: ScenarioFile, source: Path | None, extends: Path | None) -> S
         clusters=doc.models.clusters,
         allocation=doc.models.allocation,
         covering=doc.models.covering,
+        demand=doc.models.demand,
         network=doc.network,
         outputs=doc.outputs,
         source=source,
@@ -140,6 +145,11 @@ def _scenario(doc: ScenarioFile, source: Path | None, extends: Path | None) -> S
         edits=tuple(edits),
         extends=extends,
     )
+
+
+def _study_area_table(data: dict[str, Any]) -> Any:
+    layers, name = data.get("layers"), data.get("study_area")
+    return layers.get(name) if isinstance(layers, dict) and isinstance(name, str) else None
 
 
 def read_toml(path: Path) -> dict[str, Any]:

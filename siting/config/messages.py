@@ -165,12 +165,30 @@ def _explain(error: Any, loc: tuple[int | str, ...]) -> tuple[str, str | None]:
         bound = next(iter(ctx.values()))
         sign = _BOUNDS[kind]
         return f"{key} = {value!r} must be {sign} {bound:g}", f"give a number {sign} {bound:g}"
+    if kind == "finite_number":  # TOML's nan and inf
+        return f"{key} = {value!r} is not a finite number", f"give {_finite_number(loc)}"
     if kind == "too_short":
         item = _schema_at((*loc, 0))
         if item is not None and item.get("type") == "object":
             return f"{key} is empty", f"add [[{key}]] tables"
         return f"{key} is empty", f"give at least {ctx.get('min_length', 1)} value(s)"
     return f"{key}: {error['msg']}", None
+
+
+def _finite_number(loc: tuple[int | str, ...]) -> str:
+    """ "a number > 0" and the like, from the key's bounds in the JSON Schema."""
+    node = _schema_at(loc) or {}
+    bounds = [
+        f"{sign} {node[name]:g}"
+        for name, sign in (
+            ("exclusiveMinimum", ">"),
+            ("minimum", ">="),
+            ("exclusiveMaximum", "<"),
+            ("maximum", "<="),
+        )
+        if isinstance(node.get(name), (int, float))
+    ]
+    return "a finite number" + (f" {' and '.join(bounds)}" if bounds else "")
 
 
 def _properties(loc: tuple[int | str, ...]) -> dict[str, Any]:

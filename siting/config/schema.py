@@ -39,12 +39,13 @@ import json
 import math
 from dataclasses import field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import TypeAdapter, model_validator
 from pydantic.dataclasses import dataclass
 from pydantic.json_schema import GenerateJsonSchema
 
+from siting.config import memory, utm
 from siting.config.messages import translated, use_schema
 from siting.config.tables import (
     AddEdit,
@@ -70,6 +71,7 @@ from siting.config.values import (
     CONFIG,
     LAYER_KINDS,
     MAX_CELLS,
+    MAX_PAD,
     MIN_RESOLUTION,
     CriterionKind,
     Crs,
@@ -91,6 +93,7 @@ __all__ = [
     "AddEdit",
     "Ahp",
     "AllocationModel",
+    "Amount",
     "ClusterModel",
     "CoveringModel",
     "Criterion",
@@ -114,6 +117,7 @@ __all__ = [
     "Standardization",
     "Terrain",
     "UpdateEdit",
+    "amounts",
     "check_grid",
     "document_schema",
     "json_schema",
@@ -138,7 +142,10 @@ class ScenarioFile:
     description: Text = ""
     """What the scenario asks (in the report)."""
     crs: Crs
-    """The working CRS: projected, in metres (Kuzbass: UTM zone 45N, `"EPSG:32645"`)."""
+    """The working CRS, projected and in metres: `"auto"` picks the UTM zone of the study area's
+    centre (the run records the one chosen), or e.g. `"EPSG:32645"` (UTM zone 45N, Kuzbass). The
+    study area's centre must lie in the CRS's area of use, and distances over the study area
+    must stay within 2 % of true."""
     resolution: Resolution
     """Grid cell size in metres, at least 1 (250 for the Kuzbass default); the grid over the
     padded study area must also fit in memory."""
@@ -194,10 +201,19 @@ class Scenario:
     dem: Path | None = None
     edits: tuple[Edit, ...] = ()
     extends: Path | None = None
+    demand: Literal["inside", "padded"] = "inside"
 
     @model_validator(mode="after")
     def _references(self) -> Scenario:
         check_references(self)
+        pad, key = self.reach()
+        if pad > MAX_PAD:
+            raise ScenarioError(
+                f"{key} reaches {pad / 1000:,.0f} km: the grid is padded by the largest buffer, "
+                f"radius or distance, and more than {MAX_PAD / 1000:,.0f} km is not a distance "
+                "of a regional study",
+                "give it in metres (15000 for 15 km)",
+            )
         return self
 
     @property
@@ -208,14 +224,27 @@ class Scenario:
     @property
     def pad(self) -> float:
         """Largest buffer or search distance: how far beyond the study area layers matter."""
-        reaches = [0.0]
+        return self.reach()[0]
+
+    def reach(self) -> tuple[float, str]:
+        """:attr:`pad` and the key that sets it (``profiles.p.criteria[1].radius_m``; ``""``
+        for no padding)."""
+        reaches = [(0.0, "")]
         for profile in self.profiles.values():
-            reaches += [e.buffer_m for e in profile.exclusions]
-            for c in profile.criteria:
-                reaches.append(c.radius_m or 0.0)
+            here = f"profiles.{profile.name}"
+            for k, e in enumerate(profile.exclusions):
+                reaches.append((e.buffer_m, f"{here}.exclusions[{k}].buffer_m"))
+            for k, c in enumerate(profile.criteria):
+                reaches.append((c.radius_m or 0.0, f"{here}.criteria[{k}].radius_m"))
                 if c.kind == "distance":
-                    reaches.append(c.standardize.reach)
-        return max(reaches)
+                    reaches.append((c.standardize.reach, f"{here}.criteria[{k}].standardize"))
+        return max(reaches, key=lambda r: r[0])  # the first of equals: the order of the file
+
+    @property
+    def bytes_per_cell(self) -> int:
+        """Estimated peak memory of a run per grid cell (:mod:`siting.config.memory`)."""
+        names = [c.name for p in self.profiles.values() for c in p.criteria]
+        return memory.bytes_per_cell(names, len(self.profiles))
 
     def with_overrides(self, **overrides: Any) -> Scenario:
         """A copy with top-level values replaced (``resolution``, ``name``, ``title``, ``crs``,
@@ -238,11 +267,20 @@ class Scenario:
                     changes["outputs"] = dataclasses.replace(self.outputs, dir=value)
             else:
                 changes[key] = value
-        with translated():
-            return dataclasses.replace(self, **changes)
+        try:
+            with translated():
+                return dataclasses.replace(self, **changes)
+        except ScenarioError as exc:  # a CRS in degrees or feet: the fix names the UTM zone
+            raise utm.with_zone(exc, changes.get("crs"), self.layers[self.study_area]) from None
 
 
-def check_grid(bounds: tuple[float, float, float, float], pad: float, resolution: float) -> None:
+def check_grid(
+    bounds: tuple[float, float, float, float],
+    pad: float,
+    resolution: float,
+    bytes_per_cell: float = memory.BASE_BYTES,
+    available: int | None = None,
+) -> float:
     """Refuse a grid too large for a run before anything is allocated.
 
     Parameters
@@ -253,23 +291,59 @@ def check_grid(bounds: tuple[float, float, float, float], pad: float, resolution
         How far beyond the study area the grid reaches (:attr:`Scenario.pad`).
     resolution
         The cell size in metres.
+    bytes_per_cell
+        The run's estimated peak memory per cell (:attr:`Scenario.bytes_per_cell`).
+    available
+        The memory the run may use, in bytes; by default the machine's
+        (:func:`~siting.config.memory.machine_memory`).
+
+    Returns
+    -------
+    float
+        The run's estimated peak memory in bytes.
 
     Raises
     ------
     ScenarioError
-        If the grid would have more than :data:`MAX_CELLS` cells; the fix gives the finest
-        resolution the study area allows.
+        If the grid would need more memory than available (less what the process holds before
+        the grid), or have more than :data:`MAX_CELLS` cells; the fix gives the finest
+        resolution that fits.
     """
-    width = (bounds[2] - bounds[0] + 2 * pad) / resolution
-    height = (bounds[3] - bounds[1] + 2 * pad) / resolution
-    if width * height > MAX_CELLS:
-        finest = math.ceil(math.sqrt(width * height / MAX_CELLS) * resolution)
+    memory_bytes = memory.machine_memory() if available is None else available
+    limit = MAX_CELLS
+    if memory_bytes is not None:
+        limit = min(limit, int(max(memory_bytes - memory.PROCESS_BYTES, 0) // bytes_per_cell))
+    width = bounds[2] - bounds[0] + 2 * pad
+    height = bounds[3] - bounds[1] + 2 * pad
+    cols, rows = math.ceil(width / resolution), math.ceil(height / resolution)
+    need = cols * rows * bytes_per_cell + memory.PROCESS_BYTES
+    # The grid snaps to multiples of the resolution: one more row and column at most.
+    if (cols + 1) * (rows + 1) <= limit:
+        return need
+    if limit < 1:
         raise ScenarioError(
-            f"resolution = {resolution:g} m makes a grid of {math.ceil(width):,} × "
-            f"{math.ceil(height):,} cells over the study area (padded by {pad / 1000:g} km), "
-            f"more than the {MAX_CELLS:,} a run can hold",
-            f"use resolution = {finest} or more (metres)",
+            f"this machine's memory ({_gb(memory_bytes or 0)}) does not hold a run",
+            "run on a machine with more memory",
         )
+    finest = max(math.ceil(math.sqrt(width * height / limit)), math.ceil(resolution))
+    while (math.ceil(width / finest) + 1) * (math.ceil(height / finest) + 1) > limit:
+        finest += 1
+    grid = (
+        f"resolution = {resolution:g} m makes a grid of {cols:,} × {rows:,} cells over the "
+        f"study area (padded by {pad / 1000:g} km)"
+    )
+    if limit < MAX_CELLS:
+        message = (
+            f"{grid}: a run would need about {_gb(need)} ({bytes_per_cell:g} bytes per cell for "
+            f"its criteria and profiles), more than this machine's {_gb(memory_bytes or 0)}"
+        )
+    else:
+        message = f"{grid}, more than the {MAX_CELLS:,} a run can hold"
+    raise ScenarioError(message, f"use resolution = {finest} or more (metres)")
+
+
+def _gb(n: float) -> str:
+    return f"{n / 1e9:,.1f} GB"
 
 
 class _Generator(GenerateJsonSchema):
@@ -472,6 +546,52 @@ def _models(s: Scenario, layer: _Layers) -> None:
         if s.covering.existing is not None:
             layer("models.covering.existing", s.covering.existing)
         plants("models.covering.p", s.covering.p, n_sites)
+
+
+@dataclasses.dataclass(frozen=True)
+class Amount:
+    """A field the run reads as an amount (a weight, a width, a population, a capacity): its
+    values must be numbers, finite and not negative, in the features ``where`` selects."""
+
+    layer: str
+    field: str
+    key: str
+    """The scenario key that reads it, e.g. ``profiles.p.criteria[0].weight_field``."""
+    where: str | None = None
+    """The filter of the features read (the criterion's or the exclusion's)."""
+
+
+def amounts(s: Scenario) -> list[Amount]:
+    """Every field the scenario reads as an amount, with the key that reads it."""
+    out = []
+
+    def rules(here: str, exclusions: tuple[Exclusion, ...]) -> None:
+        for k, e in enumerate(exclusions):
+            if e.width_field is not None:
+                out.append(Amount(e.layer, e.width_field, f"{here}[{k}].width_field", e.where))
+            if e.footprint_m2_per_person is not None:
+                key = f"{here}[{k}].footprint_m2_per_person"
+                out.append(Amount(e.layer, "population", key, e.where))
+
+    for p in s.profiles.values():
+        for k, c in enumerate(p.criteria):
+            if c.weight_field is not None:
+                key = f"profiles.{p.name}.criteria[{k}].weight_field"
+                out.append(Amount(c.layer, c.weight_field, key, c.where))
+        rules(f"profiles.{p.name}.exclusions", p.exclusions)
+    rules("friction.impassable", s.friction.impassable)
+    if s.clusters is not None:
+        if s.clusters.weight_field is not None:
+            key = "models.clusters.weight_field"
+            out.append(Amount(s.clusters.layer, s.clusters.weight_field, key))
+        if s.clusters.capacity_field is not None:
+            key = "models.clusters.capacity_field"
+            out.append(Amount(s.clusters.layer, s.clusters.capacity_field, key))
+    for name, model in (("allocation", s.allocation), ("covering", s.covering)):
+        if model is not None and model.weight_field is not None:
+            key = f"models.{name}.weight_field"
+            out.append(Amount(model.demand, model.weight_field, key))
+    return out
 
 
 use_schema(json_schema)

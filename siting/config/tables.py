@@ -7,7 +7,7 @@ from __future__ import annotations
 import math
 from dataclasses import field
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from annotated_types import Ge, Gt, Lt, MinLen
 from pydantic import Strict, WithJsonSchema, model_validator
@@ -22,13 +22,17 @@ from siting.config.values import (
     LONLAT,
     AnyCrs,
     AtLeastOne,
+    Attributes,
     ClusterMethod,
     Count,
     CriterionKind,
     Direction,
     EditAction,
+    Filter,
+    Finite,
     Flag,
     Function,
+    Label,
     LayerKind,
     NonNegative,
     Number,
@@ -42,6 +46,7 @@ from siting.config.values import (
     Speeds,
     Text,
     Weighting,
+    finite_coordinates,
 )
 from siting.errors import ScenarioError
 
@@ -96,8 +101,19 @@ class Standardization:
                 f"{key_of('low')} and {key_of('high')} go together",
                 "give both, or neither to stretch over the study area's range",
             )
-        if self.low is not None and self.high is not None and not self.high > self.low:
-            raise Problem(f"{key_of('high')} must be greater than {key_of('low')}")
+        if self.low is not None and self.high is not None:
+            if not self.high > self.low:
+                raise Problem(
+                    f"{key_of('high')} = {self.high:g} must be greater than "
+                    f"{key_of('low')} = {self.low:g}",
+                    "swap them, and set direction to say which end is better",
+                )
+            if not math.isfinite(self.high - self.low):
+                raise Problem(
+                    f"{key_of('low')} = {self.low:g} and {key_of('high')} = {self.high:g} are "
+                    "too far apart: every value would score the same",
+                    "give the raw values where the score starts and stops changing",
+                )
         return self
 
     @property
@@ -121,16 +137,16 @@ class LayerSpec:
     with a CRS, or a Global Coal Mine Tracker CSV. What its ``kind`` needs is checked on reading:
     the geometry type and the fields."""
 
-    name: SkipJsonSchema[str]
+    name: SkipJsonSchema[Label]
     """The layer's name: its table's name."""
     path: Path
     """The file; a relative path starts at the scenario file's folder."""
     reader: Reader = "vector"
     """`vector`: any file GDAL reads; `gem`: Global Energy Monitor's Global Coal Mine Tracker CSV
     (decimal commas, one row per mine, status in lower case)."""
-    where: Text | None = None
-    """Row filter in pandas query syntax, on the names after `fields`, e.g.
-    `"status == 'operating'"`."""
+    where: Filter | None = None
+    """Row filter on the names after `fields`, e.g. `"status == 'operating'"` (a filter
+    expression: fields, literals, comparisons, and/or/not, in, .str methods; see the guide)."""
     fields: dict[str, Text] = field(default_factory=dict)
     """Column renames, name used here = column in the file, e.g. `{ output = "output_mtpa" }`."""
     kind: LayerKind = "generic"
@@ -165,7 +181,7 @@ class LayerSpec:
 class Criterion:
     """One factor of a profile's suitability, ``[[profiles.NAME.criteria]]``."""
 
-    name: Text
+    name: Label
     """Unique in the profile. Profiles share a criterion's raw raster by name, so one name means
     one measurement (its `standardize` and `weight` may differ between profiles)."""
     kind: CriterionKind
@@ -184,8 +200,8 @@ class Criterion:
     weight: NonNegative | None = None
     """The weight with `weighting = "direct"`: a profile's weights sum to 1 (or set
     `normalize = true`). Left out with `weighting = "ahp"`."""
-    where: Text | None = None
-    """Only the features of `layer` that match (pandas query syntax)."""
+    where: Filter | None = None
+    """Only the features of `layer` that match (a filter expression)."""
     weight_field: Text | None = None
     """`cost_distance`: the weights of the mean cost; `within_radius`, and `travel_time` with
     `minutes`: what is summed."""
@@ -230,8 +246,8 @@ class Exclusion:
     """The layer whose features are excluded."""
     buffer_m: NonNegative = 0.0
     """Grown by this many metres (e.g. a sanitary protection zone)."""
-    where: Text | None = None
-    """Only the features that match (pandas query syntax)."""
+    where: Filter | None = None
+    """Only the features that match (a filter expression)."""
     footprint_m2_per_person: Positive | None = None
     """Points first become discs of population × this area (a settlement's built-up area)."""
     width_field: Text | None = None
@@ -266,7 +282,7 @@ class Profile:
     picked (contiguous patches of the best land, then the best cells, greedily, far enough
     apart)."""
 
-    name: SkipJsonSchema[str]
+    name: SkipJsonSchema[Label]
     """The profile's name: its table's name."""
     title: Text = ""
     """For the map and the report; the profile's name by default."""
@@ -290,12 +306,12 @@ class Profile:
     """How many ranked sites to propose."""
     min_separation_m: NonNegative = 10_000.0
     """Least distance between proposed sites, in metres."""
-    candidate_quantile: Annotated[float, Strict(), Ge(0), Lt(1)] = 0.9
+    candidate_quantile: Annotated[float, Strict(), Finite, Ge(0), Lt(1)] = 0.9
     """Candidate land is the eligible land above this quantile of suitability (0.9: the best
     10 %)."""
     color: Text = "#d62728"
     """Colour on the map and in the report (CSS)."""
-    max_slope_deg: Annotated[float, Strict(), Gt(0), Lt(90)] | None = None
+    max_slope_deg: Annotated[float, Strict(), Finite, Gt(0), Lt(90)] | None = None
     """Steepest slope allowed, in degrees; needs `[terrain] dem`."""
     normalize: Flag = False
     """`true` rescales direct weights that do not sum to 1."""
@@ -342,6 +358,13 @@ class Profile:
                 f"{key_of('criteria')}: weights given with weighting = 'ahp'",
                 "drop the criterion weights, or set weighting = 'direct'",
             )
+        for i, row in enumerate(self.ahp.matrix):
+            for j, entry in enumerate(row if isinstance(row, list) else ()):
+                if isinstance(entry, float) and not math.isfinite(entry):
+                    raise Problem(
+                        f"{key_of('ahp.matrix')}[{i}][{j}] = {entry!r} is not a finite number",
+                        "use Saaty's judgements from 1/9 to 9",
+                    )
         try:
             weights, cr, matrix = ahp_weights(
                 self.ahp.matrix, key=key_of("ahp.matrix"), n=len(self.criteria)
@@ -370,6 +393,11 @@ class Profile:
             )
         raw = [float(c.weight or 0.0) for c in self.criteria]
         total = sum(raw)
+        if not math.isfinite(total):
+            raise Problem(
+                f"{key_of('criteria')}: the weights sum to {total:g}",
+                "give weights of a usual size, e.g. shares that sum to 1",
+            )
         if total <= 0:
             raise Problem(f"{key_of('criteria')}: the weights sum to 0", "give positive weights")
         if self.normalize:
@@ -536,8 +564,8 @@ class CoveringModel:
     """Each feature's demand."""
     existing: Text | None = None
     """A layer of facilities that stay open."""
-    existing_where: Text | None = None
-    """Only the existing facilities that match (pandas query syntax); needs `existing`."""
+    existing_where: Filter | None = None
+    """Only the existing facilities that match (a filter expression); needs `existing`."""
     p: AtLeastOne = 2
     """New sites to add."""
     max_minutes: Positive = 60.0
@@ -613,7 +641,7 @@ class AddEdit:
     geometry: dict[str, Any] | None = None
     """One GeoJSON geometry, e.g. `{ type = "LineString", coordinates = [[87.0, 54.05],
     [87.355, 54.122]] }`."""
-    properties: dict[str, Any] = field(default_factory=dict)
+    properties: Attributes = field(default_factory=dict)
     """The inline feature's attributes, e.g. `{ name = "New spur" }`."""
     crs: AnyCrs = LONLAT
     """The CRS of `geometry` (lon/lat by default)."""
@@ -626,6 +654,7 @@ class AddEdit:
                 'give path = "spur.geojson", or geometry = { type = "LineString", coordinates = '
                 "[[lon, lat], …] }",
             )
+        finite_coordinates(self.geometry, key_of("geometry"))
         return self
 
 
@@ -643,8 +672,8 @@ class RemoveEdit:
 
     layer: Text
     """The layer edited."""
-    where: Text | None = None
-    """Select the features that match (pandas query syntax)."""
+    where: Filter | None = None
+    """Select the features that match (a filter expression)."""
     ids: list[Any] = field(default_factory=list)
     """Select the features by their `id_field` values, e.g. `["Taldinsky"]`."""
     id_field: Text = ID_FIELD
@@ -662,10 +691,10 @@ class UpdateEdit:
 
     layer: Text
     """The layer edited."""
-    values: dict[str, Any] = field(default_factory=dict)
+    values: Attributes = field(default_factory=dict)
     """The fields to set, e.g. `{ status = "closed" }`."""
-    where: Text | None = None
-    """Select the features that match (pandas query syntax)."""
+    where: Filter | None = None
+    """Select the features that match (a filter expression)."""
     ids: list[Any] = field(default_factory=list)
     """Select the features by their `id_field` values, e.g. `["Bachatsky"]`."""
     id_field: Text = ID_FIELD
@@ -701,3 +730,9 @@ class Models:
     """Plants allocated to demand (the mines)."""
     covering: CoveringModel | None = None
     """Sites that cover the most demand (people) within a travel time."""
+    demand: Literal["inside", "padded"] = "inside"
+    """Which features the models take as demand (the mines of the growth poles and the
+    allocation, the settlements of the covering): `inside`: only those in the study area;
+    features beyond it, within the padding, still shape distances, criteria and exclusions.
+    `padded`: those of the padded study area too (e.g. mines across the border that would ship
+    to a plant here)."""

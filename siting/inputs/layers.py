@@ -10,14 +10,16 @@ import logging
 import warnings
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 import pyogrio
 import shapely
 from pyogrio.errors import DataLayerError, DataSourceError
 
-from siting.config.scenario import LAYER_KINDS, Edit, LayerSpec, Scenario
+from siting.config.scenario import LAYER_KINDS, Edit, LayerSpec, Scenario, amounts
 from siting.errors import LayerError, LayerNotFoundError, ScenarioError
 from siting.inputs import edits
+from siting.inputs import expression as expression_mod
 
 log = logging.getLogger("siting")
 
@@ -128,14 +130,9 @@ def _check_kind(gdf: gpd.GeoDataFrame, spec: LayerSpec) -> None:
 
 
 def query(gdf: gpd.GeoDataFrame, expression: str, key: str) -> gpd.GeoDataFrame:
-    """Rows of ``gdf`` matching a pandas ``query`` expression; errors name the scenario key."""
-    try:
-        return gdf.query(expression)
-    except Exception as exc:  # pandas raises many types for a bad expression
-        raise ScenarioError(
-            f"{key} = {expression!r} cannot be evaluated: {exc}",
-            f"use the layer's fields: {', '.join(c for c in gdf.columns if c != 'geometry')}",
-        ) from None
+    """Rows of ``gdf`` matching the filter ``expression`` (:mod:`siting.inputs.expression`:
+    a restricted language, never handed to pandas' ``query``); errors name the scenario key."""
+    return gdf[expression_mod.select(gdf, expression, key)]
 
 
 def _repair(gdf: gpd.GeoDataFrame, spec: LayerSpec) -> gpd.GeoDataFrame:
@@ -143,11 +140,22 @@ def _repair(gdf: gpd.GeoDataFrame, spec: LayerSpec) -> gpd.GeoDataFrame:
     if empty.any():
         log.warning("layer %r: dropped %d feature(s) without geometry", spec.name, int(empty.sum()))
         gdf = gdf[~empty]
+    _finite_coordinates(gdf, spec)
     invalid = ~gdf.geometry.is_valid
     if invalid.any():
         log.warning("layer %r: repaired %d invalid geometry(ies)", spec.name, int(invalid.sum()))
         gdf = gdf.copy()
-        gdf.loc[invalid, "geometry"] = shapely.make_valid(gdf.geometry[invalid].values)
+        before = gdf.geometry[invalid].values
+        gdf.loc[invalid, "geometry"] = same_family(before, shapely.make_valid(before))
+        collapsed = gdf.geometry.is_empty
+        if collapsed.any():
+            log.warning(
+                "layer %r: dropped %d invalid feature(s) with no %s left after repair",
+                spec.name,
+                int(collapsed.sum()),
+                "area, length or point",
+            )
+            gdf = gdf[~collapsed]
     if gdf.empty:
         raise LayerError(
             f"layer {spec.name!r}: {spec.path} has no features"
@@ -155,6 +163,101 @@ def _repair(gdf: gpd.GeoDataFrame, spec: LayerSpec) -> gpd.GeoDataFrame:
             "check the file and the layer's where filter",
         )
     return gdf.reset_index(drop=True)
+
+
+def same_family(before: np.ndarray, after: np.ndarray) -> np.ndarray:
+    """``after`` (``make_valid(before)``) with each geometry of the dimension of its original.
+
+    Repairing a polygon whose ring touches itself or runs back along itself (Sakha, Krasnoyarsk
+    Krai as stored) gives a GeometryCollection of polygons and the collapsed lines: the lines
+    are dropped, the polygons kept. A geometry with no part of its dimension left is empty.
+    """
+    out = np.array(after, dtype=object)
+    dims = shapely.get_dimensions(before)
+    for i in np.flatnonzero((shapely.get_dimensions(after) != dims) | _is_collection(after)):
+        parts = shapely.get_parts(shapely.get_parts(after[i]))
+        parts = parts[shapely.get_dimensions(parts) == dims[i]]
+        make = (shapely.multipoints, shapely.multilinestrings, shapely.multipolygons)[dims[i]]
+        out[i] = parts[0] if len(parts) == 1 else make(parts)
+    return out
+
+
+def _is_collection(geoms: np.ndarray) -> np.ndarray:
+    return shapely.get_type_id(geoms) == shapely.GeometryType.GEOMETRYCOLLECTION
+
+
+def _finite_coordinates(gdf: gpd.GeoDataFrame, spec: LayerSpec) -> None:
+    """Raise if a feature has a coordinate that is NaN or infinite (GEOS cannot repair it; a
+    point without coordinates, an overflow in the program that wrote the file)."""
+    xy, rows = shapely.get_coordinates(gdf.geometry.values, return_index=True)
+    bad = np.unique(rows[~np.isfinite(xy).all(axis=1)])
+    if len(bad):
+        raise LayerError(
+            f"layer {spec.name!r}: {len(bad)} feature(s) of {spec.path} have a coordinate that "
+            f"is not a finite number, e.g. {_feature(gdf, int(bad[0]))}",
+            "fix or delete them in the file",
+        )
+
+
+def _feature(gdf: gpd.GeoDataFrame, i: int) -> str:
+    """A feature as a user finds it: by its name, else by its row (from 1)."""
+    if "name" in gdf.columns and isinstance(gdf["name"].iloc[i], str):
+        return f"{gdf['name'].iloc[i]!r} (row {i + 1})"
+    return f"row {i + 1}"
+
+
+def check_amounts(scenario: Scenario, layers: dict[str, gpd.GeoDataFrame]) -> None:
+    """Raise if a field the scenario reads as an amount (a weight, a width, a population, a
+    capacity: :func:`~siting.config.schema.amounts`) has a value that is empty, not a number,
+    negative or infinite in the features read; and if a mine's ``output`` or a settlement's
+    ``population`` is negative or infinite, read or not.
+
+    Raises
+    ------
+    ScenarioError
+        If the field is missing (naming the key that reads it).
+    LayerError
+        Naming the layer, the field, the key, how many values are wrong and examples.
+    """
+    for use in amounts(scenario):
+        gdf = layers[use.layer]
+        if use.field not in gdf.columns:
+            raise ScenarioError(
+                f"{use.key} reads field {use.field!r}, which layer {use.layer!r} lacks",
+                f"use one of: {', '.join(c for c in gdf.columns if c != 'geometry')}, "
+                f"or map it with layers.{use.layer}.fields",
+            )
+        if use.where:
+            gdf = query(gdf, use.where, f"{use.key.rsplit('.', 1)[0]}.where")
+        _amount(gdf, use.field, scenario.layers[use.layer], f"read by {use.key}", empty=False)
+    for name, spec in scenario.layers.items():
+        field = {"mines": "output", "settlements": "population"}.get(spec.kind)
+        if field is not None and field in layers[name].columns:
+            _amount(layers[name], field, spec, f"kind = {spec.kind!r}", empty=True)
+
+
+def _amount(gdf: gpd.GeoDataFrame, field: str, spec: LayerSpec, why: str, empty: bool) -> None:
+    values = pd.to_numeric(gdf[field], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+    bad = (values < 0) | np.isinf(values)
+    if not empty:
+        bad |= np.isnan(values)
+    if not bad.any():
+        return
+    rows = np.flatnonzero(bad)
+    column = gdf[field]
+    shown = ", ".join(f"{_plain(column.iloc[i])!r} at {_feature(gdf, int(i))}" for i in rows[:3])
+    allowed = "finite and >= 0 (or empty)" if empty else "a finite number >= 0"
+    raise LayerError(
+        f"layer {spec.name!r}: field {field!r} ({why}) must be {allowed}; "
+        f"{len(rows)} of {len(values)} features are not: {shown}",
+        f"fix them in {spec.path}, or leave those features out with layers.{spec.name}.where, "
+        f'e.g. "{field} >= 0"',
+    )
+
+
+def _plain(value: object) -> object:
+    """A value as the file holds it: ``-5.0``, not ``np.float64(-5.0)``."""
+    return value.item() if isinstance(value, np.generic) else value
 
 
 def study_area(scenario: Scenario, layer: gpd.GeoDataFrame) -> shapely.Geometry:
@@ -206,6 +309,7 @@ def load_layers(scenario: Scenario) -> tuple[dict[str, gpd.GeoDataFrame], shapel
                 "layer %r: kept %d of %d features near the study area", name, len(clipped), len(gdf)
             )
         layers[name] = clipped.reset_index(drop=True)
+    check_amounts(scenario, layers)
     return layers, area
 
 

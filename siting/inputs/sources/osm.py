@@ -198,15 +198,16 @@ def region_from_scenario(path: str | Path, *, pad_km: float | None = None) -> Re
         If the scenario or its study-area layer cannot be read.
     """
     from siting.config import scenario
-    from siting.inputs import layers
+    from siting.inputs import layers, place
 
     s = scenario.load(path)
-    area = layers.study_area(s, layers.read_layer(s.layers[s.study_area], s.crs))
+    crs = place.working_crs(s)  # crs = "auto": the study area's UTM zone
+    area = layers.study_area(s, layers.read_layer(s.layers[s.study_area], crs))
     pad = max(s.pad, 10_000.0) if pad_km is None else pad_km * 1000.0
     # Overpass receives every vertex of the polygon: a padded boundary simplified within a
     # quarter of the padding still covers the study area and makes a short query.
     padded = area.buffer(pad).simplify(pad / 4) if pad > 0 else area
-    polygon = gpd.GeoSeries([padded], crs=s.crs).to_crs(CRS).iloc[0]
+    polygon = gpd.GeoSeries([padded], crs=crs).to_crs(CRS).iloc[0]
     return Region(polygon, f"{s.name} + {pad / 1000:g} km")
 
 
