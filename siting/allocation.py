@@ -20,7 +20,14 @@ Technoparks ([models.covering]): maximal covering of demand (settlements weighte
 within a travel time, keeping existing institutions (UgleNaukoGrad) open. Travel time is door
 to door over the road network ([network], :mod:`siting.network.traveltime`) when the scenario
 has one,
-else the cost-distance at ``speed_kmh`` on roads.
+else the cost-distance at ``speed_kmh`` on roads. Among the selections that cover the most, the
+covering opens the fewest new sites, then the most suitable: a site that would add no coverage is
+not chosen (:meth:`Covering.note` says so).
+
+Demand ([models] ``demand``): the layers are read over the study area padded by the largest
+buffer or search distance, so that features just beyond the border still shape distances,
+criteria and exclusions; by default (``"inside"``) only the features in the study area itself are
+demand for the models (:func:`is_demand`), ``"padded"`` takes those of the padding too.
 """
 
 from __future__ import annotations
@@ -114,14 +121,18 @@ class Covering:
     ----------
     sites
         Existing facilities (``status = "existing"``) and chosen new sites (``"new"``), each
-        with the demand it is nearest to within the time limit (``covered_weight``).
+        with the demand it is nearest to within the time limit (``covered_weight``). Only new
+        sites that add coverage are chosen: fewer than ``p`` when no other would add any.
     demand
         Demand features with their travel time to the nearest open facility (``minutes``),
         whether that is within the limit (``covered``) and which facility it is (``served_by``).
     coverage, baseline, total
         Demand covered with the new sites, with the existing facilities alone, and in all.
     gap, seconds, p, profile, max_minutes
-        Solver gap and time, new sites, their profile, and the time limit.
+        Solver gap and time, new sites asked for, their profile, and the time limit.
+    travel
+        How travel times were measured: ``"network"`` (door to door over the ``[network]``
+        roads) or ``"cost-distance"`` (over the friction surface at ``speed_kmh``).
     """
 
     sites: gpd.GeoDataFrame
@@ -134,6 +145,29 @@ class Covering:
     p: int
     profile: str
     max_minutes: float
+    travel: str = "cost-distance"
+
+    @property
+    def n_new(self) -> int:
+        """New sites chosen: ``p``, or fewer when the others would add no coverage."""
+        return int((self.sites["status"] == "new").sum())
+
+    def note(self) -> str | None:
+        """The warning when fewer than ``p`` new sites add coverage, else None."""
+        if self.n_new >= self.p:
+            return None
+        if self.n_new == 0:
+            what = f"no new {self.profile} site adds coverage: none is chosen"
+        else:
+            verb = "adds" if self.n_new == 1 else "add"
+            what = (
+                f"only {self.n_new} of the p = {self.p} new {self.profile} sites {verb} "
+                f"coverage: {self.n_new} chosen"
+            )
+        return (
+            f"models.covering: {what}; no other proposed site reaches demand within "
+            f"{self.max_minutes:g} min that the open sites do not already reach"
+        )
 
 
 @dataclass
@@ -152,8 +186,11 @@ def allocate(
     sites: gpd.GeoDataFrame,
     cost_fields: dict[str, CostField],
     friction: Raster | None,
+    area: shapely.Geometry | None = None,
 ) -> Allocation | None:
-    """Run [models.allocation] on the proposed sites (None when the scenario has none).
+    """Run [models.allocation] on the proposed sites (None when the scenario has none); the
+    demand is the features of the demand layer :func:`is_demand` keeps (those in the study area
+    ``area`` unless the scenario's ``demand`` is ``"padded"``).
 
     Raises
     ------
@@ -165,7 +202,9 @@ def allocate(
     if spec is None:
         return None
     assert friction is not None  # the run builds the friction whenever allocation is on
-    demand = layers[spec.demand]
+    layer = layers[spec.demand]
+    keep = is_demand(scenario, layer, area)
+    demand = layer[keep].reset_index(drop=True)
     weights = weights_of(demand, spec.weight_field, "models.allocation.weight_field", spec.demand)
     candidates = sites[sites["profile"] == spec.profile].reset_index(drop=True)
     needed = spec.p or 1
@@ -185,8 +224,9 @@ def allocate(
                 f"({weights.sum():g}) exceeds {plants_max} plant(s) × capacity {spec.capacity:g}",
                 "raise models.allocation.capacity or p, or propose more sites (n_sites)",
             )
-    field = cost_field(cost_fields, friction, spec.demand, None, demand.geometry.values)
-    km = field.sample(candidates["x"].to_numpy(), candidates["y"].to_numpy()) / 1000.0
+    # The whole layer's field, shared with the criteria that measure from it; its demand rows.
+    field = cost_field(cost_fields, friction, spec.demand, None, layer.geometry.values)
+    km = field.sample(candidates["x"].to_numpy(), candidates["y"].to_numpy())[keep] / 1000.0
     suitability = candidates["score"].to_numpy(dtype=float)
     # HiGHS releases the GIL, so the sweep's solves run in threads beside the main one.
     with ThreadPoolExecutor(max_workers=CORES) as pool:
@@ -430,11 +470,15 @@ def cover(
     cost_fields: dict[str, CostField],
     friction: Raster | None,
     travel: TravelTimes | None = None,
+    area: shapely.Geometry | None = None,
 ) -> Covering | None:
     """Run [models.covering] on the proposed sites (None when the scenario has none).
 
     Travel time is door to door over the road network when the run has one (``travel``), else
-    the cost-distance at ``speed_kmh``.
+    the cost-distance at ``speed_kmh``. The demand is the features :func:`is_demand` keeps. Among
+    the selections that cover the most, the fewest new sites are chosen, then the most suitable
+    (:class:`~siting.models.MaximalCovering`'s ``preference``): a site that would add no
+    coverage is left out.
 
     Raises
     ------
@@ -447,7 +491,9 @@ def cover(
     if spec is None:
         return None
     assert friction is not None
-    demand = layers[spec.demand]
+    layer = layers[spec.demand]
+    keep = is_demand(scenario, layer, area)
+    demand = layer[keep].reset_index(drop=True)
     weights = weights_of(demand, spec.weight_field, "models.covering.weight_field", spec.demand)
     candidates = sites[sites["profile"] == spec.profile].reset_index(drop=True)
     if len(candidates) < spec.p:
@@ -473,12 +519,17 @@ def cover(
     if travel is not None:
         minutes = travel.matrix(demand.geometry.values, x, y)
     else:
-        field = cost_field(cost_fields, friction, spec.demand, None, demand.geometry.values)
-        minutes = field.sample(x, y) / 1000.0 / spec.speed_kmh * 60.0
+        field = cost_field(cost_fields, friction, spec.demand, None, layer.geometry.values)
+        minutes = field.sample(x, y)[keep] / 1000.0 / spec.speed_kmh * 60.0
     n_existing = len(existing)
     fixed = np.arange(n_existing)
+    suitability = np.concatenate([np.zeros(n_existing), candidates["score"].to_numpy(float)])
     model = MaximalCovering(
-        n_existing + spec.p, spec.max_minutes, fixed, time_limit=spec.time_limit
+        n_existing + spec.p,
+        spec.max_minutes,
+        fixed,
+        time_limit=spec.time_limit,
+        preference=suitability,
     ).fit(minutes, sample_weight=weights)
     baseline = (
         float(weights[(minutes[:, fixed] <= spec.max_minutes).any(axis=1)].sum())
@@ -528,7 +579,7 @@ def cover(
     )
     log.info(
         "      covering: %d new + %d existing site(s) reach %.0f of %.0f (%.0f alone) in %g min",
-        spec.p,
+        len(open_) - n_existing,
         n_existing,
         model.coverage_,
         weights.sum(),
@@ -546,7 +597,60 @@ def cover(
         spec.p,
         spec.profile,
         spec.max_minutes,
+        "network" if travel is not None else "cost-distance",
     )
+
+
+def demand_layers(scenario: Scenario) -> dict[str, str]:
+    """The layers the models take as demand, each with the first key that names it."""
+    named = [
+        ("models.clusters.layer", scenario.clusters and scenario.clusters.layer),
+        ("models.allocation.demand", scenario.allocation and scenario.allocation.demand),
+        ("models.covering.demand", scenario.covering and scenario.covering.demand),
+    ]
+    out: dict[str, str] = {}
+    for key, layer in named:
+        if layer:
+            out.setdefault(layer, key)
+    return out
+
+
+def is_demand(
+    scenario: Scenario, layer: gpd.GeoDataFrame, area: shapely.Geometry | None
+) -> np.ndarray:
+    """Which features of a demand layer the models take as demand: with ``demand = "inside"``
+    (the default) those that touch the study area ``area``; all of them with ``"padded"`` or
+    without an area."""
+    if scenario.demand == "padded" or area is None:
+        return np.ones(len(layer), dtype=bool)
+    return np.asarray(layer.intersects(area), dtype=bool)
+
+
+def outside_demand(
+    scenario: Scenario, layers: Mapping[str, gpd.GeoDataFrame], area: shapely.Geometry
+) -> dict[str, int]:
+    """Per demand layer (:func:`demand_layers`), how many of its features (as read, over the
+    padded study area) lie outside the study area: left out of the demand with ``demand =
+    "inside"``, counted with ``"padded"``.
+
+    Raises
+    ------
+    ScenarioError
+        With ``demand = "inside"``, when a demand layer has no feature in the study area.
+    """
+    counts = {}
+    for name, key in demand_layers(scenario).items():
+        inside = np.asarray(layers[name].intersects(area), dtype=bool)
+        counts[name] = int((~inside).sum())
+        if scenario.demand == "inside" and not inside.any():
+            raise ScenarioError(
+                f"{key} = {name!r}: none of the {len(inside)} feature(s) of layer {name!r} "
+                f"read around the study area lies in it, and the models take as demand only "
+                'those inside ([models] demand = "inside")',
+                'set demand = "padded" in [models] to take the features around the study area '
+                "as demand, or check the layer and the study area",
+            )
+    return counts
 
 
 def weights_of(gdf: gpd.GeoDataFrame, field: str | None, key: str, layer: str) -> np.ndarray:

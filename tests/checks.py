@@ -9,6 +9,7 @@ import pytest
 import rasterio
 import shapely
 
+from siting.allocation import is_demand
 from siting.exports import gpkg
 
 
@@ -99,7 +100,9 @@ def suitability_is_in_unit_interval_and_nan_where_excluded(result) -> None:
 def every_demand_is_allocated(result) -> None:
     a = result.allocation
     spec = result.scenario.allocation
-    demand = result.layers[spec.demand]
+    # The demand: the layer's features in the study area (all of them with demand = "padded").
+    keep = is_demand(result.scenario, result.layers[spec.demand], result.study_area)
+    demand = result.layers[spec.demand][keep]
     if spec.single_sourcing or spec.capacity is None:
         assert len(a.lines) == len(demand)
     assert set(a.lines["site_id"]) <= set(a.plants["site_id"])
@@ -112,7 +115,7 @@ def every_demand_is_allocated(result) -> None:
     km = (
         result.cost_fields[f"{spec.demand}|"].sample(plants["x"].to_numpy(), plants["y"].to_numpy())
         / 1000
-    )
+    )[keep]
     if spec.suitability_weight == 0:
         opening = spec.opening_cost * len(a.plants) if spec.capacity is not None else 0.0
         assert a.objective == pytest.approx(a.transport + opening, rel=1e-6)

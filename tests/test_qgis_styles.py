@@ -519,7 +519,10 @@ def test_covering_tables_by_status_and_by_coverage(styles, tables, run):
     assert f"p = {spec.p} new site(s), existing '{spec.existing}' where {spec.existing_where}" in (
         abstract
     )
-    assert f"within {limit:g} min at {spec.speed_kmh:g} km/h" in abstract
+    # The default scenario has a [network]: the covering's minutes are door to door over it.
+    road = run.scenario.network.layer
+    assert f"within {limit:g} min door to door over the road network ('{road}')." in abstract
+    assert "km/h" not in abstract
     assert len(tables["covering_sites"]) == len(run.covering.sites)
 
 

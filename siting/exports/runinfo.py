@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from pydantic import TypeAdapter
 
+from siting.allocation import outside_demand
 from siting.config.scenario import Scenario
 from siting.errors import SitingError
 
@@ -144,7 +145,21 @@ def covering_info(result: Result) -> dict[str, Any] | None:
         "new": c.sites.loc[status == "new", "name"].astype(str).tolist(),
         "new_site_ids": c.sites.loc[status == "new", "site_id"].astype(str).tolist(),
         "existing": c.sites.loc[status == "existing", "name"].astype(str).tolist(),
+        "travel": c.travel,
+        "note": c.note(),
     }
+
+
+def demand_info(result: Result) -> dict[str, Any]:
+    """``run.json``'s "demand": which features the models took as demand (``[models] demand``)
+    and, per demand layer, how many were read, lay outside the study area, and were demand."""
+    s = result.scenario
+    layers = {}
+    for name, outside in outside_demand(s, result.layers, result.study_area).items():
+        read = len(result.layers[name])
+        used = read if s.demand == "padded" else read - outside
+        layers[name] = {"read": read, "outside_study_area": outside, "demand": used}
+    return {"mode": s.demand, "layers": layers}
 
 
 @dataclass(frozen=True)
@@ -185,6 +200,9 @@ class RunInfo:
         Number of sites proposed per profile.
     allocation, covering
         The models' results (None when the scenario has no such model).
+    demand
+        Which features the models took as demand (:func:`demand_info`; empty for folders
+        written before run.json had it).
     versions
         Python's and the dependencies' versions.
     timings_s
@@ -198,6 +216,7 @@ class RunInfo:
     sites: dict[str, int] = field(default_factory=dict)
     allocation: dict[str, Any] | None = None
     covering: dict[str, Any] | None = None
+    demand: dict[str, Any] = field(default_factory=dict)
     versions: dict[str, str] = field(default_factory=dict)
     timings_s: dict[str, float] = field(default_factory=dict)
 
@@ -220,6 +239,7 @@ class RunInfo:
             sites={p: int((result.sites["profile"] == p).sum()) for p in scenario.profiles},
             allocation=allocation_info(result),
             covering=covering_info(result),
+            demand=demand_info(result),
             versions=versions(),
             timings_s=dict(result.timings),
         )
@@ -266,6 +286,7 @@ class RunInfo:
             sites={str(k): int(v) for k, v in (data.get("sites") or {}).items()},
             allocation=data.get("allocation"),
             covering=data.get("covering"),
+            demand=dict(data.get("demand") or {}),
             versions=dict(data.get("versions") or {}),
             timings_s=dict(data.get("timings_s") or {}),
         )
@@ -287,6 +308,7 @@ class RunInfo:
             "sites": self.sites,
             "allocation": self.allocation,
             "covering": self.covering,
+            "demand": self.demand,
             "versions": self.versions,
             "timings_s": self.timings_s,
         }

@@ -38,12 +38,22 @@ class MaximalCovering(CostMatrixEstimator):
     fixed
         Indices of sites (columns of the cost matrix) kept open, e.g. existing facilities.
     time_limit
-        Seconds for the solver.
+        Seconds for each solve.
+    preference
+        Per site (column of the cost matrix), how much it is preferred, e.g. its suitability;
+        None: no preference. With it, ties are broken in two steps after the coverage is
+        maximised (a second HiGHS solve that keeps the coverage found): first the fewest
+        non-fixed sites, so that a site that would add no coverage is not opened and fewer than
+        ``p`` sites may be open; then the highest total preference. Without it, exactly ``p``
+        sites are open, any selection of greatest coverage.
 
     Attributes
     ----------
     facilities_
         Indices of the open sites (``fixed`` included), sorted.
+    idle_
+        How many of the ``p`` sites were not opened because they would add no coverage (0
+        without ``preference``).
     covered_
         Per client, whether an open site covers it.
     coverage_
@@ -60,11 +70,13 @@ class MaximalCovering(CostMatrixEstimator):
         radius: float,
         fixed: np.ndarray | list[int] | None = None,
         time_limit: float = 60.0,
+        preference: np.ndarray | list[float] | None = None,
     ) -> None:
         self.p = p
         self.radius = radius
         self.fixed = fixed
         self.time_limit = time_limit
+        self.preference = preference
 
     def fit(
         self, X: np.ndarray, y: object = None, sample_weight: np.ndarray | None = None
@@ -90,7 +102,8 @@ class MaximalCovering(CostMatrixEstimator):
         Raises
         ------
         ValueError, TypeError
-            If a parameter, ``X`` or ``sample_weight`` is invalid (a programmer error).
+            If a parameter, ``X``, ``sample_weight`` or ``preference`` is invalid (a programmer
+            error).
         InfeasibleError
             If ``p`` is below the number of fixed sites or above the number of sites.
         """
@@ -122,12 +135,82 @@ class MaximalCovering(CostMatrixEstimator):
         ]
         integrality = np.concatenate([np.ones(m), np.zeros(n)])
         res = milp.solve(objective, constraints, integrality, self.time_limit, model)
+        facilities = np.flatnonzero(res.x[:m] > 0.5)
+        self.gap_ = milp.mip_gap(res)
+        self.idle_ = 0
+        if self.preference is not None:
+            preference = _check_preference(self.preference, m, model)
+            fewer = _fewest_preferred(reach, w, facilities, fixed, p, preference, self.time_limit)
+            if fewer is not None:
+                self.idle_ = p - len(fewer)
+                facilities = fewer
         self.seconds_ = time.perf_counter() - start
-        self.facilities_ = np.flatnonzero(res.x[:m] > 0.5)
+        self.facilities_ = facilities
         self.covered_ = reach[:, self.facilities_].any(axis=1)
         self.coverage_ = float(w[self.covered_].sum())
-        self.gap_ = milp.mip_gap(res)
         return self
+
+
+def _fewest_preferred(
+    reach: np.ndarray,
+    w: np.ndarray,
+    found: np.ndarray,
+    fixed: np.ndarray,
+    p: int,
+    preference: np.ndarray,
+    time_limit: float,
+) -> np.ndarray | None:
+    """Among the selections of at most ``p`` sites (``fixed`` included) that cover at least what
+    ``found`` covers, the one with the fewest non-fixed sites, then the highest total preference;
+    None if HiGHS returns one that covers less (a tolerance), so that ``found`` stands."""
+    n, m = reach.shape
+    target = float(w[reach[:, found].any(axis=1)].sum())
+    if target <= 0:
+        # Nothing can be covered: only the fixed sites are open.
+        return np.sort(fixed)
+    # Each non-fixed site costs 1 plus less than 1 / (p + 1) for being less preferred: k sites
+    # cost less than k + 1, so fewer sites always win and preference only breaks ties.
+    free = np.ones(m, dtype=bool)
+    free[fixed] = False
+    cost = np.zeros(m)
+    if free.any():
+        liked = preference[free]
+        cost[free] = 1.0 + (liked.max() - liked) / (np.ptp(liked) or 1.0) / (p + 1)
+    share = w / w.sum()
+    objective = np.concatenate([cost, np.zeros(n)])
+    cover = sp.hstack([-sp.csr_matrix(reach), sp.eye(n)])
+    covered = sp.hstack([sp.csr_matrix((1, m)), sp.csr_matrix(share[None, :])])
+    count = sp.hstack([sp.csr_matrix(np.ones((1, m))), sp.csr_matrix((1, n))])
+    lower = np.zeros(m + n)
+    lower[fixed] = 1
+    constraints = [
+        LinearConstraint(cover, -np.inf, 0),
+        LinearConstraint(covered, target / w.sum() - 1e-9, np.inf),
+        LinearConstraint(count, len(fixed), p),
+        LinearConstraint(sp.eye(m + n), lower, 1),
+    ]
+    integrality = np.concatenate([np.ones(m), np.zeros(n)])
+    res = milp.solve(objective, constraints, integrality, time_limit, "maximal covering", 1e-6)
+    chosen = np.flatnonzero(res.x[:m] > 0.5)
+    if float(w[reach[:, chosen].any(axis=1)].sum()) < target:
+        return None
+    return chosen
+
+
+def _check_preference(preference: object, m: int, model: str) -> np.ndarray:
+    """One finite preference per site."""
+    try:
+        array = np.asarray(preference, dtype=float)
+    except (TypeError, ValueError) as err:
+        raise TypeError(f"{model}: preference must be numeric: {err}") from err
+    if array.shape != (m,):
+        raise ValueError(
+            f"{model}: preference has shape {array.shape}; give one value per site (column of "
+            f"X, {m})"
+        )
+    if not np.isfinite(array).all():
+        raise ValueError(f"{model}: preference has NaN or infinite values")
+    return array
 
 
 def _check_fixed(fixed: object, m: int, model: str) -> np.ndarray:

@@ -227,16 +227,18 @@ def _allocation(
     sites: gpd.GeoDataFrame,
     friction: Raster | None,
     cost_fields: dict[str, CostField],
+    area: shapely.Geometry | None = None,
 ) -> Allocation:
-    made = allocate(scenario, layers, sites, cost_fields, friction)
+    made = allocate(scenario, layers, sites, cost_fields, friction, area)
     if made is None:
         raise ValueError("the allocation step needs a scenario with [models.allocation]")
     return made
 
 
 def _model_part(section: str) -> Any:
-    """A projection of the scenario onto one model section and the CRS (all a model reads)."""
-    return lambda s: (getattr(s, section), s.crs)
+    """A projection of the scenario onto one model section, the CRS and which features are
+    demand (all a model reads)."""
+    return lambda s: (getattr(s, section), s.crs, s.demand)
 
 
 #: Which plants to open and what each serves, from the demand layer, the model's profile's
@@ -256,9 +258,10 @@ def _covering(
     friction: Raster | None,
     travel: Deferred[TravelTimes] | None,
     cost_fields: dict[str, CostField],
+    area: shapely.Geometry | None = None,
 ) -> Covering:
     network = travel.get() if travel is not None else None
-    made = cover(scenario, layers, sites, cost_fields, friction, network)
+    made = cover(scenario, layers, sites, cost_fields, friction, network, area)
     if made is None:
         raise ValueError("the covering step needs a scenario with [models.covering]")
     return made

@@ -215,7 +215,12 @@ def _abstract(table: str, gdf: gpd.GeoDataFrame, result: Run) -> str:
         what += (
             f" Profile '{covering.profile}', p = {covering.p} new site(s){kept}; demand "
             f"'{covering.demand}' weighted by {covering.weight_field or 'count'}, within "
-            f"{num(covering.max_minutes)} min at {num(covering.speed_kmh)} km/h on roads."
+            f"{num(covering.max_minutes)} min "
+            + (
+                f"door to door over the road network ('{network.layer}')."
+                if (network := getattr(s, "network", None)) is not None
+                else f"at {num(covering.speed_kmh)} km/h on roads."
+            )
         )
     if table == "clusters" and s.clusters is not None:
         outline = getattr(s.clusters, "outline", "convex")

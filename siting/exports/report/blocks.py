@@ -187,6 +187,7 @@ h2 { font-size: 1.35em; border-bottom: 1px solid var(--rule); padding-bottom: 0.
   margin-top: 2em; }
 h3 { font-size: 1.1em; margin-top: 1.5em; }
 p.meta { color: var(--muted); }
+p.warning { background: #fff8c5; border-left: 4px solid #d4a72c; padding: 6px 10px; }
 nav { background: var(--band); border: 1px solid var(--rule); border-radius: 6px;
   padding: 8px 14px; font-size: 0.92em; }
 nav a { margin-right: 1em; white-space: nowrap; }
