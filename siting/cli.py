@@ -58,9 +58,15 @@ def _parser() -> argparse.ArgumentParser:
     cache.add_argument("--output-dir", type=Path, help="as given to 'siting run'")
     cache.add_argument("--cache-dir", type=Path, help="as given to 'siting run'")
     action = cache.add_mutually_exclusive_group()
-    action.add_argument("--clear", action="store_true", help="delete every entry")
     action.add_argument(
-        "--max-gb", type=float, help="delete least recently used entries down to this size"
+        "--clear",
+        action="store_true",
+        help="delete every entry (only of a folder marked as siting's cache, by a CACHEDIR.TAG)",
+    )
+    action.add_argument(
+        "--max-gb",
+        type=float,
+        help="delete least recently used entries down to this size (a number >= 0)",
     )
     export = sub.add_parser("export", help="rebuild exports of an existing output folder")
     formats = export.add_subparsers(dest="format", required=True)
@@ -193,22 +199,39 @@ def _fetch(args: argparse.Namespace) -> int:
 
 
 def _cache(args: argparse.Namespace) -> int:
+    import math
+
     from siting.config.scenario import load
     from siting.pipeline import cache
-    from siting.pipeline.stages import open_cache
 
+    deleting = args.clear or args.max_gb is not None
+    if args.max_gb is not None and not (math.isfinite(args.max_gb) and args.max_gb >= 0):
+        raise SitingError(
+            f"--max-gb must be a finite number of gigabytes, 0 or more, not {args.max_gb:g}",
+            "e.g. --max-gb 5 (or --clear to delete every entry)",
+        )
     scenario = load(args.scenario)
     if args.output_dir is not None:
         scenario = scenario.with_overrides(output_dir=args.output_dir)
-    folder = open_cache(scenario, args.cache_dir or True).folder
-    assert folder is not None
-    if args.clear or args.max_gb is not None:
-        if args.max_gb is not None and args.max_gb < 0:
-            raise SitingError("--max-gb must be ≥ 0", "e.g. --max-gb 5")
-        removed = cache.prune(folder, 0 if args.clear else int(args.max_gb * 1e9))
-        print(f"deleted {removed} entries")
+    # The folder 'siting run' uses (siting.pipeline.stages.open_cache), named without opening
+    # it as a cache: a folder that is not one is reported here, not warned about.
+    folder: Path = args.cache_dir or scenario.outputs.dir / ".cache"
+    marked = cache.is_cache(folder)
+    if deleting and folder.exists() and not marked:
+        raise SitingError(
+            f"{folder} is not marked as a siting cache (it has no {cache.TAG_NAME} written by "
+            "siting): nothing deleted",
+            "check --cache-dir and --output-dir; siting marks every cache folder it makes (a "
+            "cache made by a siting older than the marker may be deleted by hand)",
+        )
+    if deleting:
+        # Capped at 1e15 GB, more than any disk, so that the number of bytes stays finite.
+        limit = 0 if args.clear else int(min(args.max_gb, 1e15) * 1e9)
+        print(f"deleted {cache.prune(folder, limit)} entries")
     n, size = cache.size(folder)
-    print(f"{folder}: {n} entries, {size / 1e9:.2f} GB")
+    unmarked = folder.exists() and not marked
+    note = f" (not marked as a siting cache: no {cache.TAG_NAME})" if unmarked else ""
+    print(f"{folder}: {n} entries, {size / 1e9:.2f} GB{note}")
     return 0
 
 
@@ -315,6 +338,7 @@ def _compare(args: argparse.Namespace) -> int:
     from siting.pipeline.stages import run
     from siting.whatif import compare
 
+    compare.check_match_m(args.match_m, "--match-m")  # before the runs, not after them
     overrides = {
         k: v
         for k, v in (("resolution", args.resolution), ("output_dir", args.output_dir))
@@ -345,13 +369,11 @@ def main(argv: list[str] | None = None) -> int:
     log = logging.getLogger("siting")
     log.addHandler(handler)
     log.setLevel(logging.WARNING if getattr(args, "quiet", False) else logging.INFO)
+    # Output folders swapped in by this command: after a Ctrl-C, they are the new outputs.
+    written: list[Path] = []
     try:
         if args.command == "init":
-            from siting.config.scenario import write_template
-
-            path = write_template(args.path)
-            print(f"wrote {path}: edit it, then run 'siting run {path}'")
-            return 0
+            return _init(args.path)
         if args.command == "schema":
             from siting.config.schema import schema_text
 
@@ -363,40 +385,33 @@ def main(argv: list[str] | None = None) -> int:
             project = qgis_project.write(args.folder)
             print(f"wrote {project} (open it in QGIS; paths are relative to the folder)")
             return 0
-        if args.command == "compare":
-            return _compare(args)
-        if args.command == "sensitivity":
-            return _sensitivity(args)
         if args.command == "fetch":
             return _fetch(args)
         if args.command == "cache":
             return _cache(args)
-        from siting.pipeline.stages import run
+        # The commands that write output folders: a Ctrl-C is recorded even when a library
+        # swallows its KeyboardInterrupt, so that it never ends in replaced outputs and exit 0.
+        from siting.exports import folder
 
-        overrides = {
-            k: v
-            for k, v in (
-                ("resolution", args.resolution),
-                ("output_dir", args.output_dir),
-                ("name", args.name),
-            )
-            if v is not None
-        }
-        if args.no_cache or args.cache_dir is not None:
-            overrides["cache"] = args.cache_dir or False
-        paths = _scenario_paths(args.scenario)
-        if len(paths) > 1:
-            return _batch(paths, args.workers, overrides)
-        result = run(paths[0] if paths else None, **overrides)
-        _print_sites(result)
-        return 0
+        with folder.watching_interrupts() as watch, folder.recording(written):
+            code = {"compare": _compare, "sensitivity": _sensitivity}.get(args.command, _run)(args)
+        if watch.seen:
+            raise KeyboardInterrupt
+        return code
     except SitingError as exc:
         print(f"siting: error: {exc.message}", file=sys.stderr)
         if exc.fix:
             print(f"  fix: {exc.fix}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("siting: interrupted; previous outputs left as they were", file=sys.stderr)
+        if written:
+            done = ", ".join(map(str, written))
+            print(
+                f"siting: interrupted after the outputs were written: {done} complete",
+                file=sys.stderr,
+            )
+        else:
+            print("siting: interrupted; previous outputs left as they were", file=sys.stderr)
         return 130
     except BrokenPipeError:  # e.g. `siting run | head`: the reader left, the run is complete
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
@@ -405,6 +420,57 @@ def main(argv: list[str] | None = None) -> int:
         # Called again in the same process (tests, notebooks), a second handler would repeat
         # every line, and one left on a closed stream would fail.
         log.removeHandler(handler)
+
+
+def _run(args: argparse.Namespace) -> int:
+    from siting.pipeline.stages import run
+
+    overrides = {
+        k: v
+        for k, v in (
+            ("resolution", args.resolution),
+            ("output_dir", args.output_dir),
+            ("name", args.name),
+        )
+        if v is not None
+    }
+    if args.no_cache or args.cache_dir is not None:
+        overrides["cache"] = args.cache_dir or False
+    paths = _scenario_paths(args.scenario)
+    if len(paths) > 1:
+        return _batch(paths, args.workers, overrides)
+    result = run(paths[0] if paths else None, **overrides)
+    _print_sites(result)
+    return 0
+
+
+def _init(path: Path) -> int:
+    """``siting init``: the template, in an existing folder, never over a file."""
+    from siting.config.scenario import write_template
+
+    if os.path.lexists(path):
+        raise SitingError(f"{path} already exists", "choose a new file name or delete it first")
+    above = path.absolute().parent
+    while not os.path.lexists(above) and above != above.parent:
+        above = above.parent
+    if not above.is_dir():
+        raise SitingError(
+            f"cannot write {path}: {above} is a file, not a folder",
+            "give a path in an existing folder, e.g. siting init my.toml",
+        )
+    if above != path.absolute().parent:
+        raise SitingError(
+            f"cannot write {path}: the folder {path.parent} does not exist",
+            f"create it first (mkdir -p {path.parent}) or give a path in an existing folder",
+        )
+    try:
+        written = write_template(path)
+    except OSError as exc:
+        raise SitingError(
+            f"cannot write {path}: {exc.strerror}", "give a path in a folder you can write to"
+        ) from None
+    print(f"wrote {written}: edit it, then run 'siting run {written}'")
+    return 0
 
 
 if __name__ == "__main__":

@@ -1,29 +1,28 @@
 """Exports: write a run's outputs to ``<outputs.dir>/<name>/``, atomically.
 
 Everything is first written to a hidden sibling folder, which then replaces the previous output
-folder in one rename; a run that fails or is interrupted leaves the previous outputs intact and no
-half-written files behind.
+folder in one atomic step; a run that fails or is interrupted leaves the previous outputs intact
+and no half-written files behind, and only a folder siting wrote is ever replaced
+(:mod:`siting.exports.folder`).
 """
 
 from __future__ import annotations
 
 import contextvars
-import os
 import shutil
-import tempfile
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from pathlib import Path
 
-from siting.exports import gpkg, rasters, runinfo
+from siting.config.scenario import Scenario
+from siting.exports import folder, gpkg, rasters, runinfo
+from siting.exports.folder import staged
 from siting.exports.qgis import project as qgis_project
 from siting.exports.report import document as report
 from siting.exports.webmap import page as webmap
 from siting.pipeline.cache import Cache, using
 from siting.pipeline.result import Result
 
-__all__ = ["staged", "write"]
+__all__ = ["check", "staged", "write"]
 
 
 def write(
@@ -45,17 +44,24 @@ def write(
     -------
     Path
         The folder written.
+
+    Raises
+    ------
+    SitingError
+        If the output folder may not be written or replaced (:func:`check`), or the disk
+        filled up; the previous outputs are then left as they were.
     """
     scenario = result.scenario
     if output_dir is not None:
         scenario = scenario.with_overrides(output_dir=output_dir)
     final = scenario.output_dir
+    protected = _inputs_of(scenario, cache.folder if cache is not None else None)
     with using(cache or Cache(None)):
         # The GeoTIFF thread runs in a copy of this context, so it uses the same cache.
         context = contextvars.copy_context()
         # The executor is left (waiting for its thread) before a failure removes the staging
         # folder.
-        with staged(final) as staging, ThreadPoolExecutor(max_workers=1) as background:
+        with staged(final, protected) as staging, ThreadPoolExecutor(max_workers=1) as background:
             # GDAL compresses the GeoTIFFs without holding the GIL, so they are written beside
             # the exports that are mostly Python (GeoPackage, map, report).
             tiffs = (
@@ -84,29 +90,29 @@ def write(
     return final
 
 
-@contextmanager
-def staged(final: Path) -> Iterator[Path]:
-    """A hidden sibling folder to write into; on success it replaces ``final`` in one rename,
-    on any failure it is removed and ``final`` is left as it was."""
-    final.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{final.name}.tmp-", dir=final.parent))
-    umask = os.umask(0)
-    os.umask(umask)
-    staging.chmod(0o777 & ~umask)  # mkdtemp makes it private; the output folder should not be
-    try:
-        yield staging
-        _swap(staging, final)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
+def check(scenario: Scenario, cache_folder: Path | None = None) -> None:
+    """Refuse, before the run computes anything, an output folder it may not write or replace.
+
+    Parameters
+    ----------
+    scenario
+        The scenario; its outputs go to ``scenario.output_dir``.
+    cache_folder
+        The run's cache folder, if any: the outputs may not hold it either.
+
+    Raises
+    ------
+    SitingError
+        If the output folder would hold the scenario file, its folder, an input layer or the
+        cache, is not a folder siting wrote, lies below a file or cannot be written in
+        (:func:`siting.exports.folder.check`).
+    """
+    folder.check(scenario.output_dir, _inputs_of(scenario, cache_folder))
 
 
-def _swap(staging: Path, final: Path) -> None:
-    """Replace ``final`` by ``staging`` with renames only, so no reader sees a partial folder."""
-    old = None
-    if final.exists():
-        old = final.with_name(f".{final.name}.old-{os.getpid()}")
-        final.rename(old)
-    staging.rename(final)
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
+def _inputs_of(scenario: Scenario, cache_folder: Path | None) -> list[Path | None]:
+    """What a run reads or keeps, which its output folder must not hold."""
+    paths: list[Path | None] = [scenario.source, scenario.extends, scenario.dem, cache_folder]
+    paths += [spec.path for spec in scenario.layers.values()]
+    paths += [edit.path for edit in scenario.edits]
+    return paths

@@ -20,15 +20,16 @@ import pandas as pd
 import shapely
 
 from siting import exports
-from siting.allocation import weights_of
+from siting.allocation import is_demand, outside_demand, weights_of
 from siting.config import scenario as scenario_mod
 from siting.config.scenario import Profile, Scenario
+from siting.inputs import place
 from siting.inputs.layers import attribute, load_layers
 from siting.mcda import criteria as criteria_mod
 from siting.mcda.sites import locate
 from siting.mcda.suitability import Surface
 from siting.models import weber_point
-from siting.network.traveltime import TravelTimes
+from siting.network.traveltime import TravelTimes, class_speeds
 from siting.pipeline import cache as cache_mod
 from siting.pipeline import steps
 from siting.pipeline.cache import Cache, Deferred
@@ -109,11 +110,16 @@ def run(
     if overrides:
         scenario = scenario.with_overrides(**overrides)
     store = open_cache(scenario, write if cache is None else cache)
+    if write:  # an output folder that cannot be written or replaced is refused before any work
+        exports.check(scenario, store.folder)
+    # The CRS ("auto" chosen) and the grid's memory, from the study area alone: in seconds.
+    scenario = place.settle(scenario)
     stages = _Stages(total=6 + int(write))
     wall = time.perf_counter()
 
-    with stages("layers"):
+    with stages("layers"), cache_mod.using(store):  # the GEM reader caches its parsed sheet
         layers, area = load_layers(scenario)
+        _check_inputs(scenario, layers, area)
     with stages("grid"):
         scenario_mod.check_grid(area.bounds, scenario.pad, scenario.resolution)
         grid = make_grid(area, scenario.pad, scenario.resolution, scenario.crs)
@@ -152,7 +158,7 @@ def run(
             layers.get(scenario.place_names) if scenario.place_names else None,
         )
     with stages("models"):
-        clusters = _clusters(scenario, layers, surfaces, store)
+        clusters = _clusters(scenario, layers, area, surfaces, store)
         allocation = covering = None
         if scenario.allocation is not None:
             plants = scenario.allocation
@@ -164,6 +170,7 @@ def run(
                 sites=_sites_of(sites, plants.profile),
                 friction=inputs.friction,
                 cost_fields=inputs.cost_fields,
+                area=area,
             )
         if scenario.covering is not None:
             parks = scenario.covering
@@ -177,7 +184,11 @@ def run(
                 friction=inputs.friction,
                 travel=inputs.travel,
                 cost_fields=inputs.cost_fields,
+                area=area,
             )
+            # Said after the step, so that a run whose covering comes from the cache says it too.
+            if covering.note():
+                log.warning("      %s", covering.note())
 
     stages.timings["compute_total"] = round(time.perf_counter() - wall, 3)
     result = Result(
@@ -211,6 +222,26 @@ def run(
         )
         cache_mod.prune(store.folder, int(cache_max_gb * 1e9))
     return result
+
+
+def _check_inputs(
+    scenario: Scenario, layers: dict[str, gpd.GeoDataFrame], area: shapely.Geometry
+) -> None:
+    """What the layers as read must hold for the later stages, checked before the long
+    computation: the road classes the ``[network]`` speeds name, and demand in the study area
+    (and how many features around it are left out of the demand, or not)."""
+    if scenario.network is not None:
+        class_speeds(scenario.network, layers[scenario.network.layer])
+    for name, n in outside_demand(scenario, layers, area).items():
+        if n:
+            verb = "are not" if scenario.demand == "inside" else "are"
+            log.info(
+                '      %d %s outside the study area %s demand (demand = "%s")',
+                n,
+                name,
+                verb,
+                scenario.demand,
+            )
 
 
 def open_cache(scenario: Scenario, cache: bool | str | Path | Cache) -> Cache:
@@ -343,18 +374,24 @@ def _criteria(
 def _clusters(
     scenario: Scenario,
     layers: dict[str, gpd.GeoDataFrame],
+    area: shapely.Geometry,
     surfaces: dict[str, Surface],
     store: Cache,
 ) -> gpd.GeoDataFrame | None:
     spec = scenario.clusters
     if spec is None:
         return None
-    gdf = layers[spec.layer]
+    layer = layers[spec.layer]
+    keep = is_demand(scenario, layer, area)
+    gdf = layer[keep].reset_index(drop=True)
     weights = weights_of(gdf, spec.weight_field, "models.clusters.weight_field", spec.layer)
     points = gdf.geometry.representative_point()
     xy = np.column_stack([points.x, points.y])
     model = store.run(steps.GROWTH_POLES, "growth poles", spec=spec, layer=gdf)
-    gdf["cluster"] = model.labels_
+    # The layer as read keeps its features outside the study area: in no pole (-1).
+    labels = np.full(len(layer), -1, dtype=model.labels_.dtype)
+    labels[keep] = model.labels_
+    layer["cluster"] = labels
     capacity = None
     if spec.capacity_field is not None:
         key = "models.clusters.capacity_field"
