@@ -179,6 +179,25 @@ def test_sites_are_matched_one_to_one_within_the_distance():
     assert len(c.moves) == 1 and c.moves.geometry.iloc[0].length == pytest.approx(500)
 
 
+def test_compare_warns_when_the_runs_differ_in_more_than_the_what_if(caplog):
+    a = sites(("a1", 0.9, 0, 0))
+    b = sites(("b1", 0.9, 1_000, 0))
+    scenario = siting_pkg.load()
+    fine = RunInfo(scenario, GridInfo("EPSG:32645", 1000.0, 10, 10, (0.0, 0.0, 1e4, 1e4)))
+    coarse = RunInfo(scenario, GridInfo("EPSG:32645", 2000.0, 5, 5, (0.0, 0.0, 1e4, 1e4)))
+    with caplog.at_level("WARNING", logger="siting"):
+        c = compare.compare(
+            compare.RunOutputs(None, fine, a, None), compare.RunOutputs(None, coarse, b, None)
+        )
+    assert len(c.caveats) == 1 and "A at 1000 m, B at 2000 m" in c.caveats[0]
+    assert "A at 1000 m, B at 2000 m" in caplog.text
+    assert "Caution: the grids differ" in compare.report.markdown(compare._report(c))
+    same = compare.compare(
+        compare.RunOutputs(None, fine, a, None), compare.RunOutputs(None, fine, b, None)
+    )
+    assert same.caveats == []
+
+
 def test_compare_command_on_a_what_if(world):
     what_if = child(
         world,

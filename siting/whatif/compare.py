@@ -11,7 +11,9 @@ farther apart than ``match_m``): a matched pair in the same place is ``kept``, e
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+import logging
+import math
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +34,7 @@ from siting.exports.webmap.offline import inline_assets
 
 #: Sites closer than this (metres) count as the same place (one cell of the finest usual grid).
 SAME_PLACE_M = 1.0
+log = logging.getLogger("siting")
 STATUS_COLOURS = {"kept": "#636363", "moved": "#1f78b4", "added": "#33a02c", "removed": "#e31a1c"}
 
 
@@ -99,6 +102,10 @@ class Comparison:
     totals
         ``metric``, ``a``, ``b``, ``delta``: sites per profile, plants, transport, suitability,
         covering.
+    caveats
+        Differences between the runs that are not the what-if's and move the totals by
+        themselves (grid resolution, CRS, which features are demand): each one sentence, also
+        logged as a warning, printed and written at the top of the report.
     """
 
     a: RunOutputs
@@ -107,10 +114,32 @@ class Comparison:
     moves: gpd.GeoDataFrame
     switches: gpd.GeoDataFrame
     totals: pd.DataFrame
+    caveats: list[str] = field(default_factory=list)
+
+
+def check_match_m(match_m: float, key: str = "match_m") -> None:
+    """Raise a :class:`~siting.errors.SitingError` naming ``key`` unless ``match_m`` is a
+    distance: a finite number of metres >= 0 (0: only sites in the same place match)."""
+    if isinstance(match_m, bool) or not (
+        isinstance(match_m, (int, float)) and 0 <= match_m < math.inf
+    ):
+        option = key.startswith("--")
+        given, example = (" ", " 5000") if option else (" = ", "=5000.0")
+        raise SitingError(
+            f"{key}{given}{match_m!r} must be a distance in metres, finite and >= 0",
+            f"e.g. {key}{example}: sites of a profile within 5 km of each other are one site",
+        )
 
 
 def compare(a: RunOutputs, b: RunOutputs, match_m: float = 5000.0) -> Comparison:
-    """Compare run ``b`` against run ``a`` (see the module docstring for the rules)."""
+    """Compare run ``b`` against run ``a`` (see the module docstring for the rules).
+
+    Raises
+    ------
+    SitingError
+        If ``match_m`` is not a finite distance >= 0.
+    """
+    check_match_m(match_m)
     crs = a.sites.crs
     b_sites = b.sites.to_crs(crs)
     rows = []
@@ -130,7 +159,34 @@ def compare(a: RunOutputs, b: RunOutputs, match_m: float = 5000.0) -> Comparison
         crs=crs,
     )
     a_to_b = dict(zip(sites["site_a"], sites["site_b"], strict=True))
-    return Comparison(a, b, sites, moves, _switches(a, b, a_to_b, crs), _totals(a, b))
+    caveats = _caveats(a, b)
+    for caveat in caveats:
+        log.warning("compare: %s", caveat)
+    return Comparison(a, b, sites, moves, _switches(a, b, a_to_b, crs), _totals(a, b), caveats)
+
+
+def _caveats(a: RunOutputs, b: RunOutputs) -> list[str]:
+    """What differs between the runs besides the scenario's what-if and changes the totals on
+    its own: a coarser grid moves sites by up to a cell and lengthens or shortens every haul."""
+    out = []
+    ga, gb = a.info.grid, b.info.grid
+    if not math.isclose(ga.res, gb.res, rel_tol=1e-9):
+        out.append(
+            f"the grids differ: A at {ga.res:g} m, B at {gb.res:g} m; part of every change "
+            "(sites moved, transport, suitability) comes from the resolution, not the what-if"
+        )
+    if ga.crs != gb.crs:
+        out.append(
+            f"the CRS differ: A in {ga.crs}, B in {gb.crs}; distances and areas are measured "
+            "differently"
+        )
+    mode_a, mode_b = a.info.demand.get("mode"), b.info.demand.get("mode")
+    if mode_a and mode_b and mode_a != mode_b:
+        out.append(
+            f"the demand differs: A counts features {mode_a!r} the study area, B {mode_b!r}; "
+            "the transport totals cover different mines"
+        )
+    return out
 
 
 def _match(a: gpd.GeoDataFrame, b: gpd.GeoDataFrame, match_m: float) -> list[dict]:
@@ -255,6 +311,7 @@ def write(c: Comparison, folder: Path) -> Path:
             "sites": c.sites["status"].value_counts().to_dict(),
             "switches": len(c.switches),
             "totals": json.loads(c.totals.to_json(orient="records")),
+            "caveats": c.caveats,
         }
         (staging / "comparison.json").write_text(json.dumps(summary, indent=2) + "\n")
         page = comparison_map(c).get_root().render()
@@ -327,6 +384,7 @@ def _report(c: Comparison) -> list:
     blocks = [
         Heading(1, f"{c.a.title} → {c.b.title}"),
         Para([f"A: {c.a.name} ({c.a.folder}); B: {c.b.name} ({c.b.folder})."]),
+        *(Para([f"Caution: {caveat}."]) for caveat in c.caveats),
         Bullets(
             [[f"{counts.get(s, 0)} site(s) {s}"] for s in STATUS_COLOURS]  # type: ignore[arg-type]  # list is invariant
             + [[f"{len(c.switches)} demand feature(s) switch plant"]]
@@ -390,6 +448,8 @@ def _fmt(value: object) -> str:
 def print_summary(c: Comparison) -> None:
     """The terminal summary: totals, then every site that is not simply kept."""
     print(f"\n{c.a.title}  →  {c.b.title}")
+    for caveat in c.caveats:
+        print(f"caution: {caveat}")
     print(f"{'metric':<32}{'A':>14}{'B':>14}{'B − A':>14}")
     for r in c.totals.itertuples():
         print(f"{r.metric:<32}{_fmt(r.a):>14}{_fmt(r.b):>14}{_fmt(r.delta):>14}")
