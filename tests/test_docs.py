@@ -59,6 +59,19 @@ def test_readme_keeps_no_development_journal():
         assert phrase not in text
 
 
+def test_every_test_the_guarantees_page_names_exists():
+    """"What siting guarantees" names the test that holds each promise: a renamed or deleted
+    test must not leave a promise without one."""
+    page = (ROOT / "docs" / "guide" / "guarantees.md").read_text(encoding="utf-8")
+    files = {f.stem for f in (ROOT / "tests").glob("test_*.py")}
+    named = set(re.findall(r"\b(test_[a-z0-9_]*[a-z0-9])\b", page)) - files
+    defined = set()
+    for f in (ROOT / "tests").glob("*.py"):
+        defined |= set(re.findall(r"def (test_[a-z0-9_]+)\(", f.read_text(encoding="utf-8")))
+    assert len(named) > 80
+    assert named <= defined, sorted(named - defined)
+
+
 @pytest.mark.slow
 def test_site_builds_strictly(tmp_path):
     site = tmp_path / "site"
