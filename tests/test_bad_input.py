@@ -7,6 +7,7 @@ the real command, for its exit status and its stderr without a traceback.
 """
 
 import re
+import shutil
 
 import geopandas as gpd
 import pytest
@@ -246,3 +247,34 @@ def test_absurd_resolution_is_refused_before_any_grid(world):
         proc, "resolution = 2 m makes a grid of 40,000 × 40,000 cells", "or more (metres)"
     )
     assert_nothing_written(world)
+
+
+# --- Output folders read back (siting export qgis, siting compare) -----------------------------
+
+CORRUPTIONS = {
+    "run.json cut short": ("run.json", lambda b: b[: len(b) // 2], "run.json does not describe"),
+    "run.json not an object": ("run.json", lambda b: b"[]", "run.json does not describe"),
+    "run.json not text": ("run.json", lambda b: b"\xff\xfe\x00" + b, "run.json does not describe"),
+    "gpkg empty": ("siting.gpkg", lambda b: b"", "cannot be read as a GeoPackage"),
+    "gpkg overwritten": (
+        "siting.gpkg",
+        lambda b: b[:100] + b"\x00" * (len(b) - 100),
+        "cannot be read as a GeoPackage",
+    ),
+}
+
+
+@pytest.mark.parametrize("command", ["export", "compare"])
+@pytest.mark.parametrize("case", list(CORRUPTIONS))
+def test_a_damaged_output_folder_read_back_is_one_error(synthetic_run, tmp_path, case, command):
+    name, damage, message = CORRUPTIONS[case]
+    folder = tmp_path / "synthetic"
+    shutil.copytree(synthetic_run.output_dir, folder)
+    (folder / name).write_bytes(damage((folder / name).read_bytes()))
+    before = {p.name: p.read_bytes() for p in folder.iterdir() if p.is_file()}
+    args = ("export", "qgis", folder) if command == "export" else ("compare", folder, folder)
+    got = cli_here(*args, *(["--output-dir", tmp_path / "cmp"] if command == "compare" else []))
+    assert_user_error(got, message, str(folder / name))
+    assert got.stderr.count("siting: error:") == 1
+    assert {p.name: p.read_bytes() for p in folder.iterdir() if p.is_file()} == before
+    assert not (tmp_path / "cmp").exists()

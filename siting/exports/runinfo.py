@@ -13,12 +13,16 @@ import hashlib
 import json
 import math
 import platform
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import pyogrio.errors
 from pydantic import TypeAdapter
 
 from siting.allocation import outside_demand
@@ -259,8 +263,8 @@ class RunInfo:
                 f"{folder} has no run.json: it is not a siting output folder",
                 "give the folder a 'siting run' wrote (outputs/<scenario name>)",
             )
-        data = json.loads(path.read_text(encoding="utf-8"))
         try:
+            data = json.loads(path.read_text(encoding="utf-8"))
             scenario = TypeAdapter(Scenario).validate_python(data["scenario"])
             g = data["grid"]
             grid = GridInfo(
@@ -270,7 +274,7 @@ class RunInfo:
                 int(g["height"]),
                 _bounds(g["bounds"]),
             )
-        except (KeyError, TypeError, ValueError) as exc:
+        except (KeyError, TypeError, ValueError, UnicodeDecodeError) as exc:
             raise SitingError(
                 f"{path} does not describe a run this version of siting reads ({exc})",
                 "run the scenario again with this version",
@@ -333,3 +337,24 @@ def info(result: Result) -> dict[str, Any]:
 def write(result: Result, path: Path) -> Path:
     """Write ``run.json``."""
     return RunInfo.of(result).write(path)
+
+
+@contextmanager
+def reading_gpkg(path: Path) -> Iterator[None]:
+    """Read an output folder's GeoPackage inside this block: one that GDAL or SQLite cannot read
+    (empty, cut short, overwritten) is a :class:`~siting.errors.SitingError` naming it, not a
+    traceback from deep inside GDAL."""
+    try:
+        yield
+    except (
+        pyogrio.errors.DataSourceError,
+        pyogrio.errors.DataLayerError,
+        pyogrio.errors.FieldError,
+        pyogrio.errors.GeometryError,
+        sqlite3.DatabaseError,
+    ) as exc:
+        reason = str(exc).split("; ")[0].splitlines()[0][:200] if str(exc) else type(exc).__name__
+        raise SitingError(
+            f"{path} cannot be read as a GeoPackage ({reason})",
+            "run the scenario again to write its output folder afresh",
+        ) from None

@@ -29,7 +29,7 @@ from siting.errors import SitingError
 from siting.exports import staged
 from siting.exports.report import document as report
 from siting.exports.report.document import Bullets, Heading, Para, Table
-from siting.exports.runinfo import RunInfo
+from siting.exports.runinfo import RunInfo, reading_gpkg
 from siting.exports.webmap.offline import inline_assets
 
 #: Sites closer than this (metres) count as the same place (one cell of the finest usual grid).
@@ -74,11 +74,19 @@ class RunOutputs:
                 "give two output folders (outputs/<scenario name>) or two scenario .toml files",
             )
         info = RunInfo.read(folder)
-        tables = set(pyogrio.list_layers(gpkg)[:, 0])
-        sites = gpd.read_file(gpkg, layer="proposed_sites")
-        lines = (
-            gpd.read_file(gpkg, layer="allocation_lines") if "allocation_lines" in tables else None
-        )
+        with reading_gpkg(gpkg):
+            tables = set(pyogrio.list_layers(gpkg)[:, 0])
+            if "proposed_sites" not in tables:
+                raise SitingError(
+                    f"{gpkg} has no proposed_sites table: it is not a run's GeoPackage",
+                    "run the scenario again to write its output folder afresh",
+                )
+            sites = gpd.read_file(gpkg, layer="proposed_sites")
+            lines = (
+                gpd.read_file(gpkg, layer="allocation_lines")
+                if "allocation_lines" in tables
+                else None
+            )
         return cls(folder, info, sites, lines)
 
 

@@ -30,7 +30,7 @@ from pyproj import CRS
 
 from siting.config.scenario import Scenario
 from siting.exports.qgis.styles import Style, raster_style, vector_style
-from siting.exports.runinfo import CriterionInfo, RunInfo, sha256
+from siting.exports.runinfo import CriterionInfo, RunInfo, reading_gpkg, sha256
 from siting.exports.theme import (
     CONSTRAINTS_GROUP,
     COVERING_GROUP,
@@ -329,46 +329,53 @@ def write(folder: Path, in_memory: Mapping[str, Raster] | None = None) -> Path:
     missing = []
     extent = context.grid.bounds
     if gpkg.is_file():
-        tables = {name: geom for name, geom in pyogrio.list_layers(gpkg) if name != "layer_styles"}
-        missing += [t for t in RESULT_TABLES if t not in tables]
-        styles, vectors = {}, []
-        with closing(sqlite3.connect(gpkg)) as db:  # one query, not a GDAL open per table
-            columns = dict(db.execute("SELECT table_name, column_name FROM gpkg_geometry_columns"))
-        geometry_column = {table: columns.get(table, "") for table in tables}
-        for table, geometry in tables.items():
-            with warnings.catch_warnings():  # GDAL's notes on odd date strings in inputs
-                warnings.simplefilter("ignore", RuntimeWarning)
-                gdf = gpd.read_file(gpkg, layer=table)
-            styles[table] = vector_style(table, gdf, context)
-            spatial = geometry is not None
-            bounds = _bounds(gdf.total_bounds) if spatial and len(gdf) else extent
-            if table == "study_area" and len(gdf):
-                extent = bounds
-            group = TABLE_GROUPS.get(table, INPUTS_GROUP)
-            name = TITLES.get(table) or table.removeprefix("input_").replace("_", " ").capitalize()
-            vectors.append(
-                _Layer(
-                    id=f"{table}_{uuid.uuid5(uuid.NAMESPACE_URL, table).hex[:12]}",
-                    name=name,
-                    group=group,
-                    source=f"./siting.gpkg|layername={table}",
-                    provider="ogr",
-                    kind="vector",
-                    style=styles[table],
-                    extent=bounds,
-                    geometry=geometry if spatial else NO_GEOMETRY,
-                    checked=table != "candidate_patches",
+        with reading_gpkg(gpkg):
+            tables = {
+                name: geom for name, geom in pyogrio.list_layers(gpkg) if name != "layer_styles"
+            }
+            missing += [t for t in RESULT_TABLES if t not in tables]
+            styles, vectors = {}, []
+            with closing(sqlite3.connect(gpkg)) as db:  # one query, not a GDAL open per table
+                columns = dict(
+                    db.execute("SELECT table_name, column_name FROM gpkg_geometry_columns")
+                )
+            geometry_column = {table: columns.get(table, "") for table in tables}
+            for table, geometry in tables.items():
+                with warnings.catch_warnings():  # GDAL's notes on odd date strings in inputs
+                    warnings.simplefilter("ignore", RuntimeWarning)
+                    gdf = gpd.read_file(gpkg, layer=table)
+                styles[table] = vector_style(table, gdf, context)
+                spatial = geometry is not None
+                bounds = _bounds(gdf.total_bounds) if spatial and len(gdf) else extent
+                if table == "study_area" and len(gdf):
+                    extent = bounds
+                group = TABLE_GROUPS.get(table, INPUTS_GROUP)
+                name = (
+                    TITLES.get(table) or table.removeprefix("input_").replace("_", " ").capitalize()
+                )
+                vectors.append(
+                    _Layer(
+                        id=f"{table}_{uuid.uuid5(uuid.NAMESPACE_URL, table).hex[:12]}",
+                        name=name,
+                        group=group,
+                        source=f"./siting.gpkg|layername={table}",
+                        provider="ogr",
+                        kind="vector",
+                        style=styles[table],
+                        extent=bounds,
+                        geometry=geometry if spatial else NO_GEOMETRY,
+                        checked=table != "candidate_patches",
+                    )
+                )
+            _write_styles(gpkg, styles, geometry_column)
+            # Points over lines over polygons within each group, as a cartographer would stack them.
+            vectors.sort(
+                key=lambda lyr: (
+                    GROUPS.index(lyr.group),
+                    3 if lyr.geometry == NO_GEOMETRY else GEOMETRY_ORDER.get(lyr.geometry or "", 2),
                 )
             )
-        _write_styles(gpkg, styles, geometry_column)
-        # Points over lines over polygons within each group, as a cartographer would stack them.
-        vectors.sort(
-            key=lambda lyr: (
-                GROUPS.index(lyr.group),
-                3 if lyr.geometry == NO_GEOMETRY else GEOMETRY_ORDER.get(lyr.geometry or "", 2),
-            )
-        )
-        layers += vectors
+            layers += vectors
     else:
         missing.append("siting.gpkg")
     suitability = [folder / f"suitability_{p}.tif" for p in scenario.profiles]
