@@ -6,6 +6,8 @@
   :mod:`~siting.models.pmedian_solver` (heuristic, Lagrangian bound, branch-and-bound);
 - :mod:`~siting.models.facility`: :class:`CapacitatedFacilityLocation`;
 - :mod:`~siting.models.covering`: :class:`MaximalCovering` and :class:`PCenter`;
+- :mod:`~siting.models.chain`: :class:`ValueChainLocation`, mines → preparation → coke plants →
+  markets as one multi-echelon model;
 - :mod:`~siting.models.validation` and :mod:`~siting.models.milp`: the input checks and the
   HiGHS call they share.
 
@@ -14,6 +16,7 @@ them in ``fit(X, y=None, sample_weight=None)`` and learns attributes ending in `
 location-allocation models ``X`` is the clients × sites cost matrix.
 """
 
+from siting.models.chain import ValueChainLocation
 from siting.models.covering import MaximalCovering, PCenter
 from siting.models.facility import CapacitatedFacilityLocation
 from siting.models.growth_poles import GrowthPoles
@@ -26,5 +29,6 @@ __all__ = [
     "MaximalCovering",
     "PCenter",
     "PMedian",
+    "ValueChainLocation",
     "weber_point",
 ]

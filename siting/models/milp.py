@@ -16,8 +16,10 @@ def solve(
     time_limit: float,
     model: str,
     tol: float = 1e-4,
+    bounds: Bounds | None = None,
 ) -> OptimizeResult:
-    """Minimise ``objective`` over variables in [0, 1] with :func:`scipy.optimize.milp`.
+    """Minimise ``objective`` over variables in ``bounds`` (default [0, 1]) with
+    :func:`scipy.optimize.milp`.
 
     Raises
     ------
@@ -28,7 +30,7 @@ def solve(
         objective,
         constraints=constraints,
         integrality=integrality,
-        bounds=Bounds(0, 1),
+        bounds=Bounds(0, 1) if bounds is None else bounds,
         options={"time_limit": time_limit, "mip_rel_gap": tol},
     )
     if res.x is None:
