@@ -60,8 +60,8 @@ def test_readme_keeps_no_development_journal():
 
 
 def test_every_test_the_guarantees_page_names_exists():
-    """ "What siting guarantees" names the test that holds each promise: a renamed or deleted
-    test must not leave a promise without one."""
+    """The "What siting guarantees" page names the test that holds each promise: a renamed or
+    deleted test must not leave a promise without one."""
     page = (ROOT / "docs" / "guide" / "guarantees.md").read_text(encoding="utf-8")
     files = {f.stem for f in (ROOT / "tests").glob("test_*.py")}
     named = set(re.findall(r"\b(test_[a-z0-9_]*[a-z0-9])\b", page)) - files
