@@ -19,6 +19,8 @@ from siting.config import scenario as scenario_mod
 from siting.config.scenario import CoveringModel
 from siting.errors import LayerError
 from siting.inputs.layers import read_layer
+from siting.network import traveltime
+from siting.network.crossings import box_pairs, crossings
 from siting.network.graph import travel_times
 from siting.network.traveltime import TravelTimes, network_from_lines, pieces, road_network
 from siting.raster.grid import Grid, Raster
@@ -128,6 +130,28 @@ def test_nodes_thousands_of_kilometres_apart_are_numbered_by_x_then_y():
     assert xy(network) == [(0, 0), (0, 900), (5e6 - 500, 5e6), (5e6, 0), (5e6, 5e6)]
     times = travel_times(network, [4])[0]
     assert times.tolist() == pytest.approx([math.inf, math.inf, 50.0, 5e5, 0.0], rel=1e-12)
+
+
+def test_vertices_are_numbered_by_x_then_y_once_rounded_to_the_millimetre():
+    rng = np.random.default_rng(7)
+    points = rng.integers(0, 400, (30_000, 2)) * 2.5e-4 + (500_000.0, 6_000_000.0)
+    points[:5_000, 0] = 500_001.0  # many on one line of x: a bucket sorted and searched
+    points[5_000:6_000] = points[6_000:7_000] + rng.uniform(-4e-4, 4e-4, (1_000, 2))
+    x, y, node_of, last = traveltime._nodes(points)
+    assert np.array_equal(x, np.round(points[:, 0], 3))
+    assert np.array_equal(y, np.round(points[:, 1], 3))
+    distinct, rank = np.unique(np.stack([x, y], 1), axis=0, return_inverse=True)
+    assert np.array_equal(node_of, rank.ravel()) and len(last) == len(distinct)
+    order = np.lexsort((np.arange(len(points)), node_of))  # by node, then place
+    ends = np.r_[np.flatnonzero(np.diff(node_of[order])), len(points) - 1]
+    assert np.array_equal(last, order[ends])  # the last vertex of each node
+
+
+@pytest.mark.filterwarnings("ignore:invalid value encountered:RuntimeWarning")  # shapely's
+def test_lines_with_coordinates_not_finite_are_user_errors():
+    roads = lines([(0, 0), (1_000, 0)], [(0, 0), (0, math.nan)], [(5, 5), (math.inf, 5)])
+    with pytest.raises(LayerError, match="not finite"):
+        network_from_lines(roads, np.full(3, 60.0))
 
 
 def test_lines_in_degrees_or_none_are_user_errors():
@@ -294,6 +318,161 @@ def test_kuzbass_roads_give_the_osmnx_graph_route_times():
         network.matrix.data, network_from_lines(roads, speeds, spec.snap_m, 1_000.0).matrix.data
     )
     assert_same_times(roads, speeds, spec.snap_m, 1_000.0, n_sources=5)
+
+
+def strtree_pairs(px, py, qx, qy, scale):
+    """The pairs ``a < b`` of segments whose boxes a shapely STRtree pairs, boxed as siting boxed
+    them before the grid of issue #17: a segment over four times the median length in pieces,
+    each widened by ``1e-9 * scale``; sorted, each once."""
+    length = np.hypot(qx - px, qy - py)
+    piece_m = 4 * float(np.median(length))
+    parts = np.ones(len(px), dtype=np.int64)
+    if piece_m > 0:
+        parts = np.maximum(1, np.ceil(length / piece_m)).astype(np.int64)
+    whole = np.flatnonzero(parts == 1)
+    boxes = list(shapely.linestrings(np.stack([px, py, qx, qy], 1)[whole].reshape(-1, 2, 2)))
+    owner = list(whole)
+    for k in np.flatnonzero(parts > 1):
+        f = np.arange(parts[k] + 1) / parts[k]
+        x, y = px[k] + (qx[k] - px[k]) * f, py[k] + (qy[k] - py[k]) * f
+        pad = 1e-9 * scale
+        for i in range(parts[k]):
+            lo_x, hi_x = sorted((x[i], x[i + 1]))
+            lo_y, hi_y = sorted((y[i], y[i + 1]))
+            boxes.append(shapely.box(lo_x - pad, lo_y - pad, hi_x + pad, hi_y + pad))
+            owner.append(k)
+    owner = np.array(owner)
+    i, j = shapely.STRtree(boxes).query(boxes)
+    a, b = owner[i], owner[j]
+    key = np.unique(a[a < b] * len(px) + b[a < b])
+    return np.stack([key // len(px), key % len(px)], 1)
+
+
+def awkward_segments(seed: int, n: int = 600) -> np.ndarray:
+    """``n`` segments ``(n, 2, 2)`` that a grid finds hard to pair: short ones with long diagonals
+    across them all, exact copies, segments of no length, ends on whole metres (boxes touching
+    at their edges), and a cluster far away (most cells of the grid then empty)."""
+    rng = np.random.default_rng(seed)
+    seg = rng.uniform(0, 2_000, (n, 1, 2)) + rng.normal(0, 20, (n, 2, 2))
+    seg[: n // 20] = rng.uniform(0, 2_000, (n // 20, 2, 2))  # long diagonals
+    seg[n // 20 : n // 10] = seg[n // 10 : n // 10 + n // 20]  # copies
+    seg[n // 10 : n // 8, 1] = seg[n // 10 : n // 8, 0]  # no length
+    seg[n // 8 : n // 4] = np.round(seg[n // 8 : n // 4] / 50) * 50  # on a 50 m lattice
+    if seed % 2:
+        seg[-n // 10 :] += 5e6  # 5,000 km away
+    return seg
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_segments_are_paired_as_a_strtree_pairs_their_boxes(seed):
+    seg = awkward_segments(seed)
+    if seed == 2:  # UTM-like coordinates, segments centimetres long: boxes widened as long
+        seg = (3e6, 6e6) + seg / 1_000
+    px, py, qx, qy = seg[:, 0, 0], seg[:, 0, 1], seg[:, 1, 0], seg[:, 1, 1]
+    scale = max(1.0, float(np.abs(seg).max()))
+    got = box_pairs(px, py, qx, qy)
+    want = strtree_pairs(px, py, qx, qy, scale)
+    assert len(want) > len(seg) // 2 and np.array_equal(got, want)
+    # Half of them of no length: the median gives no cell size and no long segment is cut.
+    seg[: len(seg) // 2, 1] = seg[: len(seg) // 2, 0]
+    px, py, qx, qy = seg[:, 0, 0], seg[:, 0, 1], seg[:, 1, 0], seg[:, 1, 1]
+    assert np.array_equal(box_pairs(px, py, qx, qy), strtree_pairs(px, py, qx, qy, scale))
+
+
+def test_segments_too_far_apart_to_measure_are_paired_in_one_cell():
+    # The extent and one length overflow to infinity: every box in one cell, still each pair.
+    seg = np.array(
+        [
+            [(-1e308, 0), (1e308, 1)],
+            [(0, -5), (0, 5)],
+            [(-1e308, 0), (-1e308, 0)],
+            [(1, 1), (2, 2)],
+            [(1e308, 1e308), (1e308, -1e308)],
+            [(3, 0), (4, 0)],
+        ]
+    )
+    got = box_pairs(seg[:, 0, 0], seg[:, 0, 1], seg[:, 1, 0], seg[:, 1, 1])
+    assert got.tolist() == [[0, 1], [0, 2], [0, 3], [0, 4], [0, 5]]
+
+
+def vectorised_crossings(coords, which, vertex, n_lines):
+    """The lines to node and the vertices touching them, by the vectorised tests of STRtree
+    pairs that siting used before issue #17's compiled pass (the same decisions)."""
+    seg = np.flatnonzero(which[:-1] == which[1:])
+    line = which[seg]
+    px, py, qx, qy = coords[seg, 0], coords[seg, 1], coords[seg + 1, 0], coords[seg + 1, 1]
+    length = np.hypot(qx - px, qy - py)
+    scale = max(1.0, float(np.abs(coords).max()))
+    a, b = strtree_pairs(px, py, qx, qy, scale).T
+    start, end = vertex[seg], vertex[seg + 1]
+    sa, ea, sb, eb = start[a], end[a], start[b], end[b]
+    sa_shared, ea_shared = (sa == sb) | (sa == eb), (ea == sb) | (ea == eb)
+    doubt = sa_shared & ea_shared
+    angle = np.arctan2(qy - py, qx - px)
+    sb_shared = (sb == sa) | (sb == ea)
+    turn = angle[a] - angle[b] + np.pi * (sb_shared.astype(np.int8) - sa_shared)
+    turn = np.abs(np.remainder(turn + np.pi, 2 * np.pi) - np.pi)
+    doubt |= (sa_shared ^ ea_shared) & (turn < 1e-9)
+    none = np.flatnonzero(~(sa_shared | ea_shared))
+    a0, b0 = a[none], b[none]
+
+    def side(ox, oy, ax, ay, bx, by):
+        left, right = (ax - ox) * (by - oy), (ay - oy) * (bx - ox)
+        bound = 1e-15 * (np.abs(left) + np.abs(right))
+        return (left - right > bound).astype(int) - (left - right < -bound), left - right
+
+    p, q, r, t = (px[a0], py[a0]), (qx[a0], qy[a0]), (px[b0], py[b0]), (qx[b0], qy[b0])
+    (s1, d1), (s2, d2) = side(*p, *q, *r), side(*p, *q, *t)
+    (s3, d3), (s4, d4) = side(*r, *t, *p), side(*r, *t, *q)
+    b_aside, a_aside = (s1 == s2) & (s1 != 0), (s3 == s4) & (s3 != 0)
+    doubt[none[~(a_aside | b_aside)]] = True
+    with np.errstate(divide="ignore", invalid="ignore"):
+        gap = np.maximum(
+            np.where(b_aside, np.minimum(np.abs(d1), np.abs(d2)) / length[a0], 0.0),
+            np.where(a_aside, np.minimum(np.abs(d3), np.abs(d4)) / length[b0], 0.0),
+        )
+    hair = (a_aside | b_aside) & (gap <= 1e-9 * scale)
+    near_a, near_b = line[a0[hair]], line[b0[hair]]
+    crossed = np.zeros(n_lines, dtype=bool)
+    crossed[line[a[doubt]]] = crossed[line[b[doubt]]] = True
+    while (grow := crossed[near_a] != crossed[near_b]).any():
+        crossed[near_a[grow]] = crossed[near_b[grow]] = True
+    mixed = (sa_shared | ea_shared) & (crossed[line[a]] != crossed[line[b]])
+    other = seg[np.where(crossed[line[a[mixed]]], b[mixed], a[mixed])]
+    return crossed, {tuple(c) for c in np.concatenate([coords[other], coords[other + 1]])}
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_lines_to_node_are_those_the_vectorised_tests_chose(seed):
+    rng = np.random.default_rng(seed)
+    if seed % 4 == 0:  # polylines, crossing here and there
+        walks = np.cumsum(rng.normal(0, 40, (300, 4, 2)), 1) + rng.uniform(0, 1_500, (300, 1, 2))
+        parts = list(walks)
+    elif seed % 4 == 1:  # streets cut at their junctions, some from a hair off another street,
+        # and a few long roads across them
+        ij = np.stack(np.meshgrid(np.arange(20), np.arange(20), indexing="ij"), -1).reshape(-1, 2)
+        grid = ij * 100.0 + rng.uniform(-30, 30, ij.shape)
+        a = np.arange(len(grid) - 1)
+        parts = list(np.stack([grid[a], grid[a + 1]], 1))
+        for k in rng.choice(len(parts), 60, replace=False):
+            on = parts[k][0] + rng.uniform(0.2, 0.8) * (parts[k][1] - parts[k][0])
+            off = rng.normal(0, 1, 2) * 10.0 ** rng.integers(-13, -5)
+            parts.append(np.array([on + off, on + rng.normal(0, 40, 2)]))
+        parts += list(rng.uniform(0, 1_900, (3, 2, 2)))
+    elif seed % 4 == 2:  # on a lattice: overlaps, collinear neighbours, copies, no length
+        parts = list(rng.integers(0, 12, (400, 2, 2)) * 50.0)
+    else:
+        parts = list(awkward_segments(seed, 400))
+    roads = lines(*parts)
+    geoms = roads.geometry.to_numpy()
+    coords, which = shapely.get_coordinates(geoms, return_index=True)
+    _, _, node_of, first = traveltime._nodes(coords)
+    vertex = traveltime._exact(coords, node_of, first)
+    got = crossings(coords, which, vertex, len(geoms))
+    crossed, touching = vectorised_crossings(coords, which, vertex, len(geoms))
+    assert crossed.any() and not crossed.all()
+    assert np.array_equal(got.crossed, crossed)
+    assert {tuple(c) for c in got.touching} == touching
 
 
 def corridor(friction=None):

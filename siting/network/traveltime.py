@@ -13,6 +13,7 @@ whose sources are the nodes, each starting with its network time.
 
 from __future__ import annotations
 
+import math
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
@@ -21,10 +22,12 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
+from numba import njit
 
 from siting.config.scenario import Network
 from siting.errors import LayerError
 from siting.network import graph as network
+from siting.network.crossings import crossings
 from siting.network.graph import RoadNetwork
 from siting.raster.cost import CORES, cost_distance
 from siting.raster.grid import Raster
@@ -100,7 +103,7 @@ def pieces(
     Raises
     ------
     LayerError
-        If there are no lines, or they are in degrees.
+        If there are no lines, they are in degrees, or a coordinate is not finite.
 
     Notes
     -----
@@ -108,9 +111,13 @@ def pieces(
     then cut by :func:`shapely.segmentize`, every noded line at the speed of the line it lies
     along (of overlapping lines, the one :meth:`shapely.STRtree.nearest` gives). GEOS only nodes
     the lines that meet a line other than at a vertex of both, though, and those a hair away
-    from them (:func:`_crossed`): a layer already cut at its junctions, like OSM ways, has
-    almost none. The 360,000 lines of ``benchmarks/network.py`` are cut in 0.45 s this way, in
-    2.7 s by noding every line and looking up the speed of every noded line.
+    from them (:func:`siting.network.crossings.crossings`, compiled): a layer already cut at its
+    junctions, like OSM ways, has almost none. The vertices are numbered in compiled passes too
+    (:func:`_nodes`). The 360,000 lines of ``benchmarks/network.py`` are cut in 0.10 s this way
+    (0.45 s with the segments paired by a :class:`shapely.STRtree` and tested with numpy, and
+    pandas numbering the vertices), in 2.7 s by noding every line and looking up the speed of
+    every noded line. A process's first call also loads the compiled code from numba's cache,
+    about 0.3 s more (after an install or a change, numba compiles it once: 10-15 s).
     """
     if lines.crs is not None and lines.crs.is_geographic:
         raise LayerError(
@@ -129,7 +136,7 @@ def pieces(
     every_speed = np.concatenate([speeds, link_speeds])
     coords, which = shapely.get_coordinates(every, return_index=True)
     x, y, node_of, first = _nodes(coords)
-    cross = _crossed(every, coords, which, _exact(coords, node_of, first))
+    cross = crossings(coords, which, _exact(coords, node_of, first), len(every))
     line_speed = every_speed
     if cross.crossed.any() or max_edge_m > 0:
         out = _segmentize(every[~cross.crossed], max_edge_m)
@@ -140,43 +147,59 @@ def pieces(
             # shared vertex: no new piece, but the speed is looked up at a noded line's middle.
             noded = _segmentize(_cut_at(noded, cross.touching), max_edge_m)
             out = np.concatenate([out, noded])
-            owner = np.concatenate([owner, _owners(noded, every, cross.tree)])
+            owner = np.concatenate([owner, _owners(noded, every)])
         coords, which = shapely.get_coordinates(out, return_index=True)
         x, y, node_of, first = _nodes(coords)
         line_speed = every_speed[owner]
-    piece = np.flatnonzero(which[:-1] == which[1:])  # consecutive vertices of one line
-    # The length of each piece between its rounded ends, as GEOS measures a segment.
-    dx, dy = x[piece + 1] - x[piece], y[piece + 1] - y[piece]
-    length = np.sqrt(dx * dx + dy * dy)
-    return Pieces(
-        x[first],
-        y[first],
-        node_of[piece],
-        node_of[piece + 1],
-        length,
-        line_speed[which[piece]],
-        lines.crs,
-    )
+    node_x, node_y, u, v, length, line = _edges(x, y, node_of, first, which)
+    return Pieces(node_x, node_y, u, v, length, line_speed[line], lines.crs)
+
+
+@njit(cache=True, nogil=True)
+def _edges(
+    x: np.ndarray, y: np.ndarray, node_of: np.ndarray, first: np.ndarray, which: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The nodes' coordinates, and for each piece (consecutive vertices of one line, rounded to
+    ``x`` and ``y``, of the nodes ``node_of``) its nodes, its length between its rounded ends
+    (as GEOS measures a segment) and its line."""
+    n = 0
+    for i in range(len(which) - 1):
+        n += which[i] == which[i + 1]
+    u, v = np.empty(n, dtype=np.int64), np.empty(n, dtype=np.int64)
+    length, line = np.empty(n), np.empty(n, dtype=np.int64)
+    k = 0
+    for i in range(len(which) - 1):
+        if which[i] == which[i + 1]:
+            u[k], v[k], line[k] = node_of[i], node_of[i + 1], which[i]
+            dx, dy = x[i + 1] - x[i], y[i + 1] - y[i]
+            length[k] = math.sqrt(dx * dx + dy * dy)
+            k += 1
+    node_x, node_y = np.empty(len(first)), np.empty(len(first))
+    for j in range(len(first)):
+        node_x[j], node_y[j] = x[first[j]], y[first[j]]
+    return node_x, node_y, u, v, length, line
 
 
 def _nodes(coords: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """The vertices' coordinates rounded to the millimetre, and one node per distinct rounded
     point, numbered by x then y: the node of each vertex, and a vertex of each node."""
-    x, y = np.round(coords[:, 0], 3), np.round(coords[:, 1], 3)
-    if not len(x):
-        return x, y, np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64)
-    # One int64 key per point, the millimetres from the lower left corner, hashed by pandas: a
-    # sort of the distinct keys only, and no sort of rows as records (numpy.unique(axis=0)).
-    mx, my = np.rint(x * 1000), np.rint(y * 1000)  # exact: x and y are whole millimetres
-    low_x, low_y = mx.min(), my.min()
-    span_y = my.max() - low_y + 1
-    if (mx.max() - low_x + 1) * span_y < 2.0**62:
-        key = (mx - low_x).astype(np.int64) * int(span_y) + (my - low_y).astype(np.int64)
-        codes, keys = pd.factorize(key)
-        order = np.argsort(keys)
-    else:  # too far apart for one int64 key (thousands of kilometres)
-        codes, points = pd.factorize(x + 1j * y)
-        order = np.lexsort((points.imag, points.real))
+    if not len(coords):
+        return np.empty(0), np.empty(0), np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64)
+    # One int64 key per point, the millimetres from the lower left corner, numbered in order
+    # (:func:`_numbered`): no sort of rows as records (numpy.unique(axis=0)).
+    x, y, key, keyed = _millimetres(coords)
+    if keyed == _NOT_FINITE:
+        raise LayerError(
+            "some road lines have coordinates that are not finite numbers (NaN or infinite)",
+            "repair or drop those lines",
+        )
+    if keyed == _KEYED:
+        node_of, first = _numbered(key)
+        return x, y, node_of, first
+    # Too far apart for one int64 key (thousands of kilometres): hashed by pandas, the distinct
+    # points sorted.
+    codes, points = pd.factorize(x + 1j * y)
+    order = np.lexsort((points.imag, points.real))
     rank = np.empty(len(order), dtype=np.int64)
     rank[order] = np.arange(len(order))
     node_of = rank[codes]
@@ -185,12 +208,112 @@ def _nodes(coords: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.n
     return x, y, node_of, first
 
 
+_KEYED, _TOO_FAR, _NOT_FINITE = 0, 1, 2
+
+
+@njit(cache=True, nogil=True)
+def _millimetres(coords: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+    """The coordinates rounded to the millimetre, as :func:`numpy.round` rounds them (times
+    1000, to the nearest even, over 1000), and a key per point, the millimetres from the lower
+    left corner, x then y: ``_KEYED``, or ``_TOO_FAR`` where they do not fit an int64 and
+    ``_NOT_FINITE`` where a coordinate is not finite (the keys are then not computed)."""
+    n = len(coords)
+    x, y = np.empty(n), np.empty(n)
+    low_x, low_y, high_x, high_y = np.inf, np.inf, -np.inf, -np.inf
+    finite = True
+    for i in range(n):
+        # Not short-circuiting: one test per point (c - c is 0 for finite c, else NaN).
+        finite &= (coords[i, 0] - coords[i, 0] == 0.0) & (coords[i, 1] - coords[i, 1] == 0.0)
+        x[i] = np.rint(coords[i, 0] * 1000.0) / 1000.0
+        y[i] = np.rint(coords[i, 1] * 1000.0) / 1000.0
+        mx, my = np.rint(x[i] * 1000.0), np.rint(y[i] * 1000.0)  # exact: whole millimetres
+        low_x, high_x = min(low_x, mx), max(high_x, mx)
+        low_y, high_y = min(low_y, my), max(high_y, my)
+    span_y = high_y - low_y + 1
+    key = np.empty(n, dtype=np.int64)
+    if not finite:
+        return x, y, key, _NOT_FINITE
+    if not (high_x - low_x + 1) * span_y < 2.0**62:
+        return x, y, key, _TOO_FAR
+    for i in range(n):
+        mx, my = np.rint(x[i] * 1000.0), np.rint(y[i] * 1000.0)
+        key[i] = np.int64(mx - low_x) * np.int64(span_y) + np.int64(my - low_y)
+    return x, y, key, _KEYED
+
+
+@njit(cache=True, nogil=True)
+def _numbered(key: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The rank of each of the (non-negative) ``key`` values among the distinct ones, and the
+    last place of each distinct value.
+
+    The keys are counted into a bucket per two or so by their leading bits (a bucket holds keys
+    below the next one's); each bucket is sorted and its distinct keys put after the previous
+    bucket's, in their rank's place; each key is then looked up in its bucket. Passes over the
+    keys in their order but for the small sorts: pandas' hashing then numpy's sort of the
+    distinct keys take about twice as long.
+    """
+    n, top = len(key), key.max()
+    shift = 0
+    while (top >> shift) >= max(n // 2, 1):
+        shift += 1
+    start = np.zeros((top >> shift) + 2, dtype=np.int64)
+    for i in range(n):
+        start[(key[i] >> shift) + 1] += 1
+    for b in range(1, len(start)):
+        start[b] += start[b - 1]
+    fill = start[:-1].copy()
+    distinct = np.empty(n, dtype=np.int64)
+    for i in range(n):
+        b = key[i] >> shift
+        distinct[fill[b]] = key[i]
+        fill[b] += 1
+    # Bucket by bucket, its distinct keys, sorted, moved down to follow the previous bucket's;
+    # the bucket's start becomes that of its distinct keys.
+    nodes = 0
+    for b in range(len(start) - 1):
+        lo, hi = start[b], start[b + 1]
+        if hi - lo > 16:  # many points on one line of x
+            distinct[lo:hi] = np.sort(distinct[lo:hi])
+        else:  # insertion sort
+            for j in range(lo + 1, hi):
+                value = distinct[j]
+                k = j
+                while k > lo and distinct[k - 1] > value:
+                    distinct[k] = distinct[k - 1]
+                    k -= 1
+                distinct[k] = value
+        start[b] = nodes
+        for j in range(lo, hi):
+            if j == lo or distinct[j] != distinct[nodes - 1]:
+                distinct[nodes] = distinct[j]
+                nodes += 1
+    start[-1] = nodes
+    node_of = np.empty(n, dtype=np.int64)
+    last = np.empty(nodes, dtype=np.int64)
+    for i in range(n):
+        b = key[i] >> shift
+        lo, hi = start[b], start[b + 1]
+        if hi - lo > 16:
+            j = lo + np.searchsorted(distinct[lo:hi], key[i])
+        else:
+            j = lo
+            while distinct[j] != key[i]:
+                j += 1
+        node_of[i] = j
+        last[j] = i
+    return node_of, last
+
+
+@njit(cache=True, nogil=True)
 def _exact(coords: np.ndarray, node_of: np.ndarray, first: np.ndarray) -> np.ndarray:
     """An id for each vertex, the same only for vertices at exactly the same point: its node's
     where it lies exactly on the node's first vertex, else one of its own."""
-    rep = first[node_of]
-    same = (coords[:, 0] == coords[rep, 0]) & (coords[:, 1] == coords[rep, 1])
-    return np.where(same, node_of, len(first) + np.arange(len(coords)))
+    out = np.empty(len(coords), dtype=np.int64)
+    for i in range(len(coords)):
+        rep = first[node_of[i]]
+        same = coords[i, 0] == coords[rep, 0] and coords[i, 1] == coords[rep, 1]
+        out[i] = node_of[i] if same else len(first) + i
+    return out
 
 
 def _segmentize(lines: np.ndarray, max_edge_m: float) -> np.ndarray:
@@ -202,172 +325,6 @@ def _segmentize(lines: np.ndarray, max_edge_m: float) -> np.ndarray:
     some = shapely.length(lines) > 0
     out[some] = shapely.segmentize(lines[some], max_edge_m)
     return out
-
-
-#: Relative error bound of a 2 x 2 determinant of coordinate differences in floating point:
-#: Shewchuk's ``ccwerrboundA`` (3.3e-16), with room to spare. Beyond it the sign is certain.
-_ERR = 1e-15
-#: Segments apart by less than this times the largest coordinate (a million times the rounding
-#: of a coordinate) are a hair apart: where GEOS cuts one, the other may touch the cut pieces.
-_HAIR = 1e-9
-
-
-@dataclass(frozen=True)
-class _Crossings:
-    """The lines GEOS must node (see :func:`_crossed`)."""
-
-    crossed: np.ndarray  # per line: to be noded
-    touching: np.ndarray  # (k, 2): vertices of the lines not to be noded next to those
-    tree: shapely.STRtree | None  # of the lines, when it was built on the way
-
-
-def _crossed(
-    every: np.ndarray, coords: np.ndarray, which: np.ndarray, vertex: np.ndarray
-) -> _Crossings:
-    """The lines with a segment that meets another segment (of any line) other than at a vertex
-    of both (they cross, an end lies on the other, they overlap), and the lines a hair away.
-
-    ``coords`` and ``which`` are the lines' vertices and the line of each; ``vertex`` an id per
-    vertex, the same for vertices at exactly the same point (:func:`_exact`). The segments are
-    paired by their bounding boxes in an :class:`shapely.STRtree`. A pair sharing an end is set
-    aside unless both leave it in about the same direction; one without, only where the
-    orientation of their ends shows them apart for certain (the sign of each determinant beyond
-    its rounding error). Any doubt goes to GEOS.
-    """
-    seg = np.flatnonzero(which[:-1] == which[1:])
-    line = which[seg]
-    crossed = np.zeros(len(every), dtype=bool)
-    if not len(seg):
-        return _Crossings(crossed, np.empty((0, 2)), None)
-    px, py, qx, qy = coords[seg, 0], coords[seg, 1], coords[seg + 1, 0], coords[seg + 1, 1]
-    length = np.hypot(qx - px, qy - py)
-    scale = max(1.0, float(np.abs(coords).max()))
-    tree, a, b = _pairs(every, which, seg, px, py, qx, qy, length, scale)
-    start, end = vertex[seg], vertex[seg + 1]
-    sa, ea, sb, eb = start[a], end[a], start[b], end[b]
-    sa_shared = (sa == sb) | (sa == eb)
-    ea_shared = (ea == sb) | (ea == eb)
-    doubt = sa_shared & ea_shared  # the same segment twice, or one of no length
-    # One shared end: each segment leaves it at its angle, or the opposite one. The angles are
-    # good to about 1e-15 radians (each coordinate difference is rounded once, arctan2 to an
-    # ulp or two): pairs leaving within 1e-9 radians of each other go to GEOS.
-    angle = np.arctan2(qy - py, qx - px)
-    sb_shared = (sb == sa) | (sb == ea)
-    turn = angle[a] - angle[b] + np.pi * (sb_shared.astype(np.int8) - sa_shared)
-    turn = np.abs(np.remainder(turn + np.pi, 2 * np.pi) - np.pi)
-    doubt |= (sa_shared ^ ea_shared) & (turn < 1e-9)
-    # No shared end: apart if one lies wholly on one side of the other's line, and then at least
-    # as far from it as the nearer of its ends.
-    none = np.flatnonzero(~(sa_shared | ea_shared))
-    a0, b0 = a[none], b[none]
-    p, q = (px[a0], py[a0]), (qx[a0], qy[a0])
-    r, t = (px[b0], py[b0]), (qx[b0], qy[b0])
-    (s1, d1), (s2, d2) = _turn(*p, *q, *r), _turn(*p, *q, *t)
-    (s3, d3), (s4, d4) = _turn(*r, *t, *p), _turn(*r, *t, *q)
-    b_aside = (s1 == s2) & (s1 != 0)  # b on one side of a's line
-    a_aside = (s3 == s4) & (s3 != 0)
-    doubt[none[~(a_aside | b_aside)]] = True
-    with np.errstate(divide="ignore", invalid="ignore"):  # no length: not aside, not used
-        gap = np.maximum(
-            np.where(b_aside, np.minimum(np.abs(d1), np.abs(d2)) / length[a0], 0.0),
-            np.where(a_aside, np.minimum(np.abs(d3), np.abs(d4)) / length[b0], 0.0),
-        )
-    hair = (a_aside | b_aside) & (gap <= _HAIR * scale)
-    near_a, near_b = line[a0[hair]], line[b0[hair]]
-    crossed[line[a[doubt]]] = True
-    crossed[line[b[doubt]]] = True
-    if not crossed.any():
-        return _Crossings(crossed, np.empty((0, 2)), tree)
-    # And the lines a hair away from those, and from those in turn: a segment GEOS cuts is no
-    # longer quite along the original (its new ends are rounded) and may meet one that was apart
-    # from the original by a hair (the end of a snapping link, say), as it does when every line
-    # is noded.
-    while (grow := crossed[near_a] != crossed[near_b]).any():
-        crossed[near_a[grow]] = True
-        crossed[near_b[grow]] = True
-    # The vertices that the lines left out share with those: noding every line also cuts a line
-    # where another meets it at a shared vertex.
-    mixed = (sa_shared | ea_shared) & (crossed[line[a]] != crossed[line[b]])
-    other = seg[np.where(crossed[line[a[mixed]]], b[mixed], a[mixed])]
-    touching = np.concatenate([coords[other], coords[other + 1]])
-    return _Crossings(crossed, touching, tree)
-
-
-def _pairs(
-    every: np.ndarray,
-    which: np.ndarray,
-    seg: np.ndarray,
-    px: np.ndarray,
-    py: np.ndarray,
-    qx: np.ndarray,
-    qy: np.ndarray,
-    length: np.ndarray,
-    scale: float,
-) -> tuple[shapely.STRtree | None, np.ndarray, np.ndarray]:
-    """The pairs ``a < b`` of segments (from ``p`` to ``q``, starting at the vertices ``seg``
-    of the lines ``every``, of which ``which`` is each vertex's) whose bounding boxes meet,
-    found in an :class:`shapely.STRtree`, and the tree when it holds the lines as they are.
-
-    A segment longer than four times the median is boxed in pieces of about that length: the box
-    of a long diagonal would meet those of thousands of segments nowhere near it. The boxes of
-    the pieces are widened by far more than the rounding of their ends, so that together they
-    hold the whole segment.
-    """
-    piece_m = 4 * float(np.median(length))
-    parts = np.ones(len(seg), dtype=np.int64)
-    if piece_m > 0:
-        parts = np.maximum(1, np.ceil(length / piece_m)).astype(np.int64)
-    whole = parts == 1
-    one_each = len(seg) == len(every) and np.array_equal(which[seg], np.arange(len(every)))
-    if one_each:  # every line one segment: the lines are their own boxes
-        boxes = every[whole]
-    else:
-        boxes = shapely.linestrings(np.stack([px, py, qx, qy], 1)[whole].reshape(-1, 2, 2))
-    owner = np.flatnonzero(whole)
-    if not whole.all():
-        n = parts[~whole]
-        long = np.repeat(np.flatnonzero(~whole), n)
-        i = np.arange(len(long)) - np.repeat(np.cumsum(n) - n, n)  # the piece of its segment
-        f0, f1 = i / parts[long], (i + 1) / parts[long]
-        x0, x1 = px[long] + (qx - px)[long] * f0, px[long] + (qx - px)[long] * f1
-        y0, y1 = py[long] + (qy - py)[long] * f0, py[long] + (qy - py)[long] * f1
-        pad = 1e-9 * scale
-        pieces_boxes = shapely.box(
-            np.minimum(x0, x1) - pad,
-            np.minimum(y0, y1) - pad,
-            np.maximum(x0, x1) + pad,
-            np.maximum(y0, y1) + pad,
-        )
-        boxes = np.concatenate([boxes, pieces_boxes])
-        owner = np.concatenate([owner, long])
-    tree = shapely.STRtree(boxes)
-    i, j = tree.query(boxes)
-    a, b = owner[i], owner[j]
-    keep = a < b
-    if whole.all():
-        return (tree if one_each else None), a[keep], b[keep]
-    # A pair found through several pieces of a long segment, once.
-    by_pieces = keep & ((i >= whole.sum()) | (j >= whole.sum()))
-    pair = np.unique(a[by_pieces] * len(seg) + b[by_pieces])
-    keep &= ~by_pieces
-    return (
-        None,
-        np.concatenate([a[keep], pair // len(seg)]),
-        np.concatenate([b[keep], pair % len(seg)]),
-    )
-
-
-def _turn(
-    ox: np.ndarray, oy: np.ndarray, ax: np.ndarray, ay: np.ndarray, bx: np.ndarray, by: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
-    """Sign of the turn o → a → b (1 left, -1 right; 0 where rounding leaves it in doubt), and
-    its determinant: twice the area of the triangle, the length of o–a times b's distance from
-    its line."""
-    left = (ax - ox) * (by - oy)
-    right = (ay - oy) * (bx - ox)
-    det = left - right
-    bound = _ERR * (np.abs(left) + np.abs(right))
-    return (det > bound).astype(np.int8) - (det < -bound), det
 
 
 def _cut_at(noded: np.ndarray, points: np.ndarray) -> np.ndarray:
@@ -392,9 +349,7 @@ def _cut_at(noded: np.ndarray, points: np.ndarray) -> np.ndarray:
     return shapely.linestrings(np.repeat(coords, repeat, axis=0), indices=np.cumsum(starts))
 
 
-def _owners(
-    noded: np.ndarray, lines: np.ndarray, tree: shapely.STRtree | None = None
-) -> np.ndarray:
+def _owners(noded: np.ndarray, lines: np.ndarray) -> np.ndarray:
     """The line of ``lines`` that each of the ``noded`` lines lies along: the one nearest its
     midpoint.
 
@@ -402,8 +357,7 @@ def _owners(
     exactly one, it is the nearest. Only the others (overlapping lines) ask the tree for the
     nearest, a search many times slower per line, which picks among equally near lines.
     """
-    if tree is None:
-        tree = shapely.STRtree(lines)
+    tree = shapely.STRtree(lines)
     middles = shapely.line_interpolate_point(noded, 0.5, normalized=True)
     at, near = tree.query(middles, "dwithin", 1e-6)
     count = np.bincount(at, minlength=len(noded))
@@ -456,20 +410,46 @@ def network_from_lines(
     return pieces(lines, speed_kmh, snap_m, max_edge_m).network()
 
 
+def class_speeds(spec: Network, roads: gpd.GeoDataFrame) -> np.ndarray:
+    """Each road's speed (km/h): its class's in ``[network] speeds`` (classes compared as text),
+    else ``default_kmh``. The run calls it as soon as the layer is read, before any long step.
+
+    Raises
+    ------
+    LayerError
+        If ``class_field`` is not a field of the layer, or a key of ``speeds`` matches no class
+        of it (a misspelt class would otherwise silently take the default speed); the message
+        lists the classes found.
+    """
+    if spec.class_field is None:
+        return np.full(len(roads), spec.default_kmh)
+    if spec.class_field not in roads.columns:
+        raise LayerError(
+            f"network.class_field = {spec.class_field!r}: layer {spec.layer!r} has no such "
+            f"field (fields: {', '.join(map(str, roads.columns.drop('geometry')))})",
+            "name one of its fields, or drop class_field and speeds",
+        )
+    values = roads[spec.class_field]
+    classes = values.where(values.isna(), values.astype(str))
+    found = sorted(set(classes.dropna()))
+    unknown = [name for name, _ in spec.speeds if name not in found]
+    if unknown:
+        listed = ", ".join(map(repr, found[:30])) + (", …" if len(found) > 30 else "")
+        raise LayerError(
+            f"network.speeds: {', '.join(map(repr, unknown))} match(es) no value of field "
+            f"{spec.class_field!r} in layer {spec.layer!r} (classes found around the study "
+            f"area: {listed or 'none'})",
+            "key the speeds by the classes found, or drop the keys that match none",
+        )
+    by_class = dict(spec.speeds)
+    return classes.map(by_class).fillna(spec.default_kmh).to_numpy(float)
+
+
 def road_network(spec: Network, roads: gpd.GeoDataFrame, max_edge_m: float) -> RoadNetwork:
-    """The scenario's road network: ``[network]``'s layer at its class speeds, with a node at
-    least every ``max_edge_m`` (the friction grid's cell size)."""
-    speed = np.full(len(roads), spec.default_kmh)
-    if spec.class_field is not None:
-        if spec.class_field not in roads.columns:
-            raise LayerError(
-                f"network.class_field = {spec.class_field!r}: layer {spec.layer!r} has no such "
-                f"field (fields: {', '.join(map(str, roads.columns.drop('geometry')))})",
-                "name one of its fields, or drop class_field and speeds",
-            )
-        by_class = dict(spec.speeds)
-        speed = roads[spec.class_field].map(by_class).fillna(spec.default_kmh).to_numpy(float)
-    return network_from_lines(roads, speed, spec.snap_m, max_edge_m)
+    """The scenario's road network: ``[network]``'s layer at its class speeds
+    (:func:`class_speeds`), with a node at least every ``max_edge_m`` (the friction grid's cell
+    size)."""
+    return network_from_lines(roads, class_speeds(spec, roads), spec.snap_m, max_edge_m)
 
 
 class TravelTimes:
