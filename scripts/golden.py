@@ -4,7 +4,9 @@ with their scores, the plants with their tonnages and the covering.
     python scripts/golden.py record   # writes tests/golden/kuzbass_1km.json
     python scripts/golden.py check    # compares a fresh run with it
 
-The redesign of issue #17 must not change any result; tests/test_golden.py runs the check.
+tests/test_golden.py runs the check: a refactoring must not change any result. A change of the
+model that moves results on purpose records the file again, and its commit says what moved and
+why (e.g. the haul on road and rail: other plants, transport in truck-equivalent km).
 """
 
 from __future__ import annotations

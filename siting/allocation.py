@@ -4,7 +4,12 @@ Processing plants ([models.allocation]): the demand layer (mines weighted by out
 to a profile's proposed sites over the cost-distance surface, by p-median or by capacitated
 facility location with opening costs (:mod:`siting.models`). The friction is cost per metre
 relative to a road, so costs here are road-equivalent kilometres and the transport objective is
-weight × km (Mt·km per year for mines weighted by Mt/yr).
+weight × km (Mt·km per year for mines weighted by Mt/yr). With ``[haul] mode = "network"`` the
+haul is instead the least-cost route on road and rail (:mod:`siting.network.multimodal`, one
+cached step: :func:`haul_matrix`), priced in RUB/t and given to the models in truck-km
+equivalents (RUB/t ÷ the truck tariff), so the objective and the opening cost keep their unit;
+each haul line then also records its km by rail, road and off the network, its transfers and its
+cost, and its geometry follows the lines.
 
 Trade-off between transport and site quality: with ``α = suitability_weight`` each unit of demand
 served by site ``j`` costs
@@ -48,6 +53,8 @@ from siting.config.scenario import AllocationModel, Scenario
 from siting.errors import InfeasibleError, ScenarioError
 from siting.inputs.layers import attribute, query
 from siting.models import CapacitatedFacilityLocation, MaximalCovering, PMedian
+from siting.network import multimodal
+from siting.network.multimodal import HaulMatrix
 from siting.network.traveltime import TravelTimes
 from siting.raster.cost import CORES, CostField, cost_distance, cost_field, start_cells
 from siting.raster.grid import Raster
@@ -78,7 +85,9 @@ class Allocation:
         The haul routes: one least-cost route over the friction surface per demand feature and
         plant serving it (``weight`` shipped, cost-distance ``km`` in road-equivalent km,
         ``weight_x_km``, the route's length ``route_km``); with multi-sourcing a feature may
-        have several.
+        have several. On the network (``[haul] mode = "network"``) the route runs along the road
+        and rail lines, ``km`` is in truck-km equivalents, and ``km_rail``, ``km_road``,
+        ``km_offroad``, ``transfers`` and ``cost_rub_t`` (RUB/t) say how it goes.
     objective
         The objective minimised (weight × km, plus opening costs for the capacitated model;
         unitless when ``suitability_weight`` > 0).
@@ -187,10 +196,15 @@ def allocate(
     cost_fields: dict[str, CostField],
     friction: Raster | None,
     area: shapely.Geometry | None = None,
+    haul: HaulMatrix | None = None,
 ) -> Allocation | None:
     """Run [models.allocation] on the proposed sites (None when the scenario has none); the
     demand is the features of the demand layer :func:`is_demand` keeps (those in the study area
     ``area`` unless the scenario's ``demand`` is ``"padded"``).
+
+    With ``[haul] mode = "network"`` the haul costs are ``haul``'s (:func:`haul_matrix`, demand
+    features × the profile's sites, in truck-km equivalents), else the cost-distance over
+    ``friction``.
 
     Raises
     ------
@@ -201,7 +215,6 @@ def allocate(
     spec = scenario.allocation
     if spec is None:
         return None
-    assert friction is not None  # the run builds the friction whenever allocation is on
     layer = layers[spec.demand]
     keep = is_demand(scenario, layer, area)
     demand = layer[keep].reset_index(drop=True)
@@ -224,9 +237,17 @@ def allocate(
                 f"({weights.sum():g}) exceeds {plants_max} plant(s) × capacity {spec.capacity:g}",
                 "raise models.allocation.capacity or p, or propose more sites (n_sites)",
             )
-    # The whole layer's field, shared with the criteria that measure from it; its demand rows.
-    field = cost_field(cost_fields, friction, spec.demand, None, layer.geometry.values)
-    km = field.sample(candidates["x"].to_numpy(), candidates["y"].to_numpy())[keep] / 1000.0
+    if scenario.haul.mode == "network":
+        if haul is None or haul.cost.shape != (len(demand), len(candidates)):
+            raise ValueError("the network haul needs haul_matrix of the demand and the sites")
+        km = haul.km
+        _reachable(km, demand, spec.demand)
+    else:
+        assert friction is not None  # the run builds the friction whenever allocation is on
+        # The whole layer's field, shared with the criteria that measure from it; its demand
+        # rows.
+        field = cost_field(cost_fields, friction, spec.demand, None, layer.geometry.values)
+        km = field.sample(candidates["x"].to_numpy(), candidates["y"].to_numpy())[keep] / 1000.0
     suitability = candidates["score"].to_numpy(dtype=float)
     # HiGHS releases the GIL, so the sweep's solves run in threads beside the main one.
     with ThreadPoolExecutor(max_workers=CORES) as pool:
@@ -246,7 +267,7 @@ def allocate(
             )
         solution = main.result()
     allocation = _allocation(
-        spec, demand, candidates, km, weights, suitability, solution, scenario.crs, friction
+        spec, demand, candidates, km, weights, suitability, solution, scenario.crs, friction, haul
     )
     allocation.pareto = pareto
     log.info(
@@ -398,6 +419,42 @@ def haul_routes(
     return routes
 
 
+def haul_matrix(
+    scenario: Scenario,
+    layers: Mapping[str, gpd.GeoDataFrame],
+    demand: gpd.GeoDataFrame,
+    sites: gpd.GeoDataFrame,
+    friction: Raster | None,
+) -> HaulMatrix:
+    """The network haul (:func:`siting.network.multimodal.haul_matrix`) from the demand
+    features (their representative points) to the sites (``x``, ``y``) over the ``[haul]``
+    layers; ``friction``'s impassable cells are the water a road leg does not cross."""
+    spec = scenario.haul
+    points = demand.geometry.representative_point()
+    return multimodal.haul_matrix(
+        spec,
+        layers[spec.roads],
+        layers[spec.rail],
+        layers[spec.stations] if spec.stations is not None else None,
+        np.column_stack([points.x.to_numpy(), points.y.to_numpy()]),
+        sites[["x", "y"]].to_numpy(dtype=float),
+        friction,
+    )
+
+
+def _reachable(km: np.ndarray, demand: gpd.GeoDataFrame, layer: str) -> None:
+    """Refuse a demand feature that no site can be reached from over the network."""
+    stuck = ~np.isfinite(km).any(axis=1)
+    if stuck.any():
+        names = demand["name"] if "name" in demand.columns else pd.Series(demand.index)
+        listed = ", ".join(map(str, names[stuck].head(10)))
+        raise InfeasibleError(
+            f'[haul] mode = "network": {int(stuck.sum())} feature(s) of layer {layer!r} reach '
+            f"no proposed site over the road and rail lines ({listed})",
+            "join the lines (raise haul.snap_m), or add the missing road or rail lines",
+        )
+
+
 def _outcome(
     shares: np.ndarray, km: np.ndarray, weights: np.ndarray, suitability: np.ndarray
 ) -> tuple[float, float]:
@@ -417,7 +474,8 @@ def _allocation(
     suitability: np.ndarray,
     s: _Solution,
     crs: str,
-    friction: Raster,
+    friction: Raster | None,
+    haul: HaulMatrix | None = None,
 ) -> Allocation:
     shipped = weights[:, None] * s.shares
     plants = candidates.iloc[s.facilities].copy()
@@ -432,7 +490,19 @@ def _allocation(
     points = demand.geometry.representative_point()
     names = demand["name"].to_numpy() if "name" in demand.columns else demand.index.to_numpy()
     xy = candidates[["x", "y"]].to_numpy()
-    routes = haul_routes(friction, xy[j], points.x.to_numpy()[i], points.y.to_numpy()[i])
+    by_mode: dict[str, np.ndarray] = {}
+    if haul is not None:
+        routes = haul.routes[i, j]
+        by_mode = {
+            "km_rail": haul.km_rail[i, j],
+            "km_road": haul.km_road[i, j],
+            "km_offroad": haul.km_offroad[i, j],
+            "transfers": haul.transfers[i, j],
+            "cost_rub_t": haul.cost[i, j],
+        }
+    else:
+        assert friction is not None
+        routes = haul_routes(friction, xy[j], points.x.to_numpy()[i], points.y.to_numpy()[i])
     lines = gpd.GeoDataFrame(
         {
             "demand": names[i],
@@ -442,6 +512,7 @@ def _allocation(
             "km": km[i, j],
             "weight_x_km": shipped[i, j] * km[i, j],
             "route_km": shapely.length(routes) / 1000.0,
+            **by_mode,
         },
         geometry=routes,
         crs=crs,

@@ -12,6 +12,7 @@ from selenium.webdriver.support.ui import WebDriverWait
 
 import siting
 from siting.exports.report import document as report
+from siting.exports.webmap import caveat
 
 ROOT = Path(__file__).resolve().parents[1]
 # Basemap tiles are the one thing the offline map still fetches; everything else must load.
@@ -94,11 +95,6 @@ def test_layer_control_lists_every_layer(page, result):
         "Satellite (Esri World Imagery)",
         "Terrain (OpenTopoMap)",
         "Study area",
-        "Rail",
-        "Roads",
-        "Rivers",
-        "Lakes and reservoirs",
-        "Protected areas",
         "Growth poles (mine clusters)",
         "Mines (size = output, colour = status)",
         "Settlements (size = population)",
@@ -112,7 +108,25 @@ def test_layer_control_lists_every_layer(page, result):
         expected |= {f"Suitability: {p.title}", f"Exclusions: {p.title}", f"Sites: {p.title}"}
     for name, raster in result.criteria.items():
         expected.add(f"Criterion: {name}" + (f" ({raster.units})" if raster.units else ""))
+    # The schematic layers of the embedded scenario say so in their names.
+    for layer, title in (
+        ("rail", "Rail"),
+        ("roads", "Roads"),
+        ("rivers", "Rivers"),
+        ("water", "Lakes and reservoirs"),
+        ("protected_areas", "Protected areas"),
+    ):
+        expected.add(caveat.layer_name(result.scenario, layer, title))
+    assert "Rail (schematic, ±5 km)" in expected
     assert expected <= labels, expected - labels
+
+
+def test_the_caveat_on_schematic_layers_is_visible(page):
+    box = page.find_element(By.ID, "siting-caveat")
+    assert box.is_displayed()
+    assert box.size["height"] > 10 and box.size["width"] > 100
+    assert "Schematic layers: boundary (±8 km)" in box.text and "rail (±5 km)" in box.text
+    assert box.find_element(By.TAG_NAME, "a").get_attribute("href").endswith("PROVENANCE.md")
 
 
 def click_site(page, site) -> str:

@@ -1,5 +1,5 @@
-"""The default run at 1 km against the golden file recorded before the redesign of issue #17
-(``scripts/golden.py record``): the redesign changes no result.
+"""The default run at 1 km against its golden file (``scripts/golden.py record``): a refactoring
+changes no result; a deliberate change of the model records the file again, in its own commit.
 
 Scores are compared to 1e-9, far above the few units in the last place that another CPU's
 floating point may move them, and far below what would change a ranking a planner reads.

@@ -283,11 +283,12 @@ def test_report_sections_include_covering_in_order(texts):
     md, page = texts
     heads = re.findall(r"^## (.+)$", md, re.M)
     assert heads == re.findall(r"<h2[^>]*>([^<]+)</h2>", page)
-    assert heads[-5:] == [
+    assert heads[-6:] == [
         "Growth poles",
         "Location-allocation",
         "Technoparks: maximal covering",
         "Sensitivity",
+        "How exact the layers are",
         "Data provenance and versions",
     ]
     assert "### Pareto front: transport against site suitability" in md

@@ -544,7 +544,7 @@ def test_allocation_tables_name_the_capacitated_model_and_new_fields(styles, run
     lines = {
         a.get("field"): a.get("name") for a in qml_root(styles["allocation_lines"]).iter("alias")
     }
-    assert lines["km"] == "Distance (road-equivalent km)"
+    assert lines["km"] == "Haul cost (road- or truck-equivalent km, see run.json)"
     assert "cost" not in lines and "weight_x_cost" not in lines
     pareto = {
         a.get("field"): a.get("name") for a in qml_root(styles["allocation_pareto"]).iter("alias")

@@ -106,6 +106,7 @@ def test_both_files_have_the_same_sections_in_order(written):
     assert md_heads == [
         "Study area",
         "Scenario and weights",
+        "Assumptions",
         "Criteria",
         "Suitability",
         "Top sites",
@@ -113,6 +114,7 @@ def test_both_files_have_the_same_sections_in_order(written):
         "Location-allocation",
         *covering,
         "Sensitivity",
+        "How exact the layers are",
         "Data provenance and versions",
     ]
     assert "Not run for this scenario." in page and "Not run for this scenario." in md
@@ -187,7 +189,8 @@ def test_p_median_allocation_is_stated_with_its_proof_and_no_pareto(written):
         assert f"proven gap {a.gap:.2%}" in text
         assert f"Transport Σ weight × km: {report.num(a.transport)} Mt·km/yr." in text
     assert a.objective == pytest.approx(a.transport)  # plain p-median: the objective is transport
-    assert "Pareto front" not in md and "pareto.png" not in report.figure_names(result)
+    # (the assumptions table describes the pareto_steps key, set to 0: no section of its own)
+    assert "Pareto front:" not in md and "pareto.png" not in report.figure_names(result)
     assert "utilisation" not in md  # no capacities
     for _, line in a.lines.iterrows():
         route = f"{line['km']:,.1f} | {line['route_km']:,.1f}"

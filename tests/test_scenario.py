@@ -365,7 +365,7 @@ def test_template_lists_every_key_with_the_schemas_default():
             match = re.match(r"^# (\w+) = (.*?)(?:\s+# .*)?$", line)
             if match:
                 shown[match[1]] = match[2]
-        sections = {"layers", "terrain", "friction", "network", "profiles", "models"}
+        sections = {"layers", "terrain", "friction", "network", "haul", "profiles", "models"}
         sections |= {"add", "remove", "update", "outputs"}
         for name, prop in node["properties"].items():
             if table == "ScenarioFile" and name in sections:

@@ -138,6 +138,7 @@ def _scenario(doc: ScenarioFile, source: Path | None, extends: Path | None) -> S
         covering=doc.models.covering,
         demand=doc.models.demand,
         network=doc.network,
+        haul=doc.haul,
         outputs=doc.outputs,
         source=source,
         place_names=place_names,
@@ -165,6 +166,12 @@ def read_toml(path: Path) -> dict[str, Any]:
         raise ScenarioError(
             f"{path}: not valid TOML: {exc}", "fix the syntax at that line"
         ) from None
+
+
+def written(path: Path) -> dict[str, Any]:
+    """The keys a scenario file writes, with those of the scenarios it ``extends`` underneath
+    (what :func:`load` validates, before defaults): which values a run took from the file."""
+    return _inherit(read_toml(path), path, ())
 
 
 def _name_tables(data: dict[str, Any], section: str) -> None:

@@ -57,6 +57,7 @@ from siting.config.tables import (
     Edit,
     Exclusion,
     Friction,
+    Haul,
     LayerSpec,
     Models,
     Network,
@@ -104,6 +105,7 @@ __all__ = [
     "Exclusion",
     "Friction",
     "Function",
+    "Haul",
     "LayerSpec",
     "Models",
     "Network",
@@ -162,6 +164,8 @@ class ScenarioFile:
     """The friction surface for `cost_distance` criteria, `[friction]`."""
     network: Network | None = None
     """The road network for `travel_time` criteria, `[network]`."""
+    haul: Haul = field(default_factory=Haul)
+    """How the location-allocation prices a haul, `[haul]`."""
     profiles: dict[str, Profile]
     """The facility types, `[profiles.NAME]`."""
     models: Models = field(default_factory=Models)
@@ -196,6 +200,7 @@ class Scenario:
     outputs: Outputs
     covering: CoveringModel | None = None
     network: Network | None = None
+    haul: Haul = field(default_factory=Haul)
     source: Path | None = None
     place_names: Text | None = None
     dem: Path | None = None
@@ -461,6 +466,11 @@ def check_references(s: Scenario) -> None:
         layer(f"friction.impassable[{i}].layer", rule.layer)
     if s.network is not None:
         layer("network.layer", s.network.layer)
+    if s.haul.mode == "network" and s.allocation is not None:
+        layer("haul.roads", s.haul.roads)
+        layer("haul.rail", s.haul.rail)
+        if s.haul.stations is not None:
+            layer("haul.stations", s.haul.stations)
     if not s.profiles:
         raise ScenarioError("the scenario has no [profiles.*] tables", "add at least one profile")
     for p in s.profiles.values():

@@ -166,6 +166,14 @@ class LayerSpec:
     """Legend labels of the values of the layer's `kind` field (road classes, kinds of anchor),
     most important first, e.g. `{ ugle_naukograd = "UgleNaukoGrad" }`. Values not listed follow
     in the order of the `[network]` speeds, then as found, labelled as written."""
+    exactness: Literal["measured", "placed", "schematic"] | None = None
+    """How exact the geometry is: `measured` (copied from a dataset with stated coordinates),
+    `placed` (by hand from addresses or maps), `schematic` (generalised lines or areas, for
+    regional screening only: the map and the report warn); left out: not stated."""
+    error_m: NonNegative | None = None
+    """Typical positional error of the features, in metres (shown with the exactness)."""
+    source: Text | None = None
+    """Where the data come from, in a few words (the report's and the map's caveats)."""
 
     @model_validator(mode="after")
     def _gem_only(self) -> LayerSpec:
@@ -455,6 +463,48 @@ class Network:
                 'name the field the speeds are keyed by, e.g. class_field = "kind"',
             )
         return self
+
+
+@dataclass(frozen=True, config=CONFIG)
+class Haul:
+    """How ``[models.allocation]`` prices a haul from a demand feature (a mine) to a plant.
+
+    ``"friction"``: cost-distance over the friction surface, in road-equivalent km.
+    ``"network"``: the least-cost route on the road and rail lines joined at the loading
+    stations (:mod:`siting.network.multimodal`), priced per tonne by mode; the cost in the
+    model is that price in truck-km equivalents (RUB/t ÷ `truck_rub_tkm`), so that
+    `opening_cost` keeps its unit (weight × road-km). The tariffs are planning assumptions
+    (2020s Russian orders of magnitude), not quotes."""
+
+    mode: Literal["friction", "network"] = "friction"
+    """`"friction"`: cost-distance over `[friction]`; `"network"`: routes on road and rail."""
+    roads: Text = "roads"
+    """`network`: the road lines (trucks)."""
+    rail: Text = "rail"
+    """`network`: the rail lines."""
+    stations: Text | None = "stations"
+    """`network`: loading stations, where road and rail meet (a transfer); none: no transfer."""
+    truck_rub_tkm: Positive = 6.0
+    """Truck haul on a road, RUB per t·km (assumption: 5–8 RUB/t·km for bulk coal by truck)."""
+    rail_rub_tkm: Positive = 2.0
+    """Rail haul, RUB per t·km (assumption: Russian rail coal tariffs, about 1.5–2.5 RUB/t·km
+    on regional distances)."""
+    offroad_rub_tkm: Positive = 12.0
+    """Truck off the network (a mine's or a plant's own unpaved road), RUB per t·km, along the
+    straight leg to the nearest road node (assumption: twice the road tariff)."""
+    transfer_rub_t: NonNegative = 150.0
+    """Transfer between truck and rail at a station, RUB per tonne (assumption: unloading,
+    storage and loading, 100–200 RUB/t)."""
+    siding_km: NonNegative = 10.0
+    """A mine or plant site within this distance (km) of a rail line gets a siding: a straight
+    spur to the line's nearest node, priced as rail (assumption: large Kuzbass mines have their
+    own sidings); 0: none."""
+    station_km: Positive = 5.0
+    """A station joins the rail and road nodes nearest to it within this distance (km); the
+    leg to the road is an access road, priced as road."""
+    snap_m: NonNegative = 3000.0
+    """Line ends within this distance (metres) of another line of the same mode are joined to
+    it (generalised lines rarely meet exactly)."""
 
 
 @dataclass(frozen=True, config=CONFIG)

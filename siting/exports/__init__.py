@@ -14,7 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from siting.config.scenario import Scenario
-from siting.exports import folder, gpkg, rasters, runinfo
+from siting.exports import assumptions, folder, gpkg, rasters, runinfo
 from siting.exports.folder import staged
 from siting.exports.qgis import project as qgis_project
 from siting.exports.report import document as report
@@ -80,6 +80,7 @@ def write(
             if provenance is not None and provenance.is_file():
                 shutil.copy2(provenance, staging / "PROVENANCE.md")  # the data's caveats too
             runinfo.write(result, staging / "run.json")
+            assumptions.write_csv(assumptions.of(result), staging / "assumptions.csv")
             if scenario.outputs.qgis:
                 # Made from the rasters in memory, so it need not wait for their GeoTIFFs.
                 written = rasters.rasters_of(result) if scenario.outputs.rasters else None

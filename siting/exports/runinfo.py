@@ -28,6 +28,7 @@ from pydantic import TypeAdapter
 from siting.allocation import outside_demand
 from siting.config.scenario import Scenario
 from siting.errors import SitingError
+from siting.exports import assumptions
 
 if TYPE_CHECKING:
     from siting.pipeline.result import Result
@@ -95,7 +96,7 @@ def _number(value: Any) -> float | int | None:
 def allocation_info(result: Result) -> dict[str, Any] | None:
     """``run.json``'s "allocation": the model, the solver's proof and the plants opened, and the
     Pareto sweep (one record per suitability weight) when there was one."""
-    from siting.exports.theme import transport_unit
+    from siting.exports.theme import haul_km, transport_unit
 
     a = result.allocation
     if a is None:
@@ -120,7 +121,7 @@ def allocation_info(result: Result) -> dict[str, Any] | None:
         "suitability_weight": None if spec is None else _number(spec.suitability_weight),
         "objective": _number(a.objective),
         "transport": _number(a.transport),
-        "transport_units": f"{per_km} (road-equivalent km: cost-distance relative to a road)",
+        "transport_units": f"{per_km} ({haul_km(result.scenario)} km)",
         "mean_suitability": _number(a.mean_suitability),
         "lower_bound": _number(a.lower_bound),
         "gap": _number(a.gap),
@@ -207,6 +208,8 @@ class RunInfo:
     demand
         Which features the models took as demand (:func:`demand_info`; empty for folders
         written before run.json had it).
+    assumptions
+        Every assumed number of the scenario as run (:mod:`siting.exports.assumptions`).
     versions
         Python's and the dependencies' versions.
     timings_s
@@ -221,6 +224,7 @@ class RunInfo:
     allocation: dict[str, Any] | None = None
     covering: dict[str, Any] | None = None
     demand: dict[str, Any] = field(default_factory=dict)
+    assumptions: list[dict[str, Any]] = field(default_factory=list)
     versions: dict[str, str] = field(default_factory=dict)
     timings_s: dict[str, float] = field(default_factory=dict)
 
@@ -244,6 +248,7 @@ class RunInfo:
             allocation=allocation_info(result),
             covering=covering_info(result),
             demand=demand_info(result),
+            assumptions=assumptions.records(assumptions.of(result)),
             versions=versions(),
             timings_s=dict(result.timings),
         )
@@ -291,6 +296,7 @@ class RunInfo:
             allocation=data.get("allocation"),
             covering=data.get("covering"),
             demand=dict(data.get("demand") or {}),
+            assumptions=list(data.get("assumptions") or []),
             versions=dict(data.get("versions") or {}),
             timings_s=dict(data.get("timings_s") or {}),
         )
@@ -313,6 +319,7 @@ class RunInfo:
             "allocation": self.allocation,
             "covering": self.covering,
             "demand": self.demand,
+            "assumptions": self.assumptions,
             "versions": self.versions,
             "timings_s": self.timings_s,
         }

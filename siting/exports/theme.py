@@ -234,8 +234,18 @@ def weight_unit(scenario: Any, layer: str | None, field: str | None) -> str:
     return field_unit(scenario, layer, field) or field or "weight"
 
 
+def haul_km(scenario: Any) -> str:
+    """What the haul models' "km" are, as an adjective of km: "truck-equivalent" (the price of
+    the route on road and rail over the truck tariff) with ``[haul] mode = "network"``, else
+    "road-equivalent" (cost-distance over the friction surface, a km of road costing 1)."""
+    haul = getattr(scenario, "haul", None)
+    if getattr(haul, "mode", "friction") == "network":
+        return "truck-equivalent"
+    return "road-equivalent"
+
+
 def transport_unit(scenario: Any, layer: str | None, field: str | None) -> str:
-    """Units of weight × km (road-equivalent km): "Mt·km/yr" for weights in Mt/yr, else
+    """Units of weight × km (the km of :func:`haul_km`): "Mt·km/yr" for weights in Mt/yr, else
     "<weight unit>·km"."""
     unit = weight_unit(scenario, layer, field)
     amount, slash, per = unit.rpartition("/")
@@ -297,8 +307,13 @@ ALIASES: Mapping[str, str] = MappingProxyType(
         "n_served": "Mines served",
         "demand": "Served feature",
         "share": "Share of the feature's demand (0–1)",
-        "km": "Distance (road-equivalent km)",
+        "km": "Haul cost (road- or truck-equivalent km, see run.json)",
         "route_km": "Route length (km)",
+        "km_rail": "Route by rail, incl. sidings (km)",
+        "km_road": "Route by road, incl. station access roads (km)",
+        "km_offroad": "Route off the network: a mine's or plant's road leg (km)",
+        "transfers": "Truck ↔ rail transfers",
+        "cost_rub_t": "Haul cost (RUB/t)",
         "utilisation": "Utilisation (served / capacity, 0–1)",
         "cost": "Haul cost (cost units)",
         "suitability_weight": "Suitability weight α (0 = transport only, 1 = suitability only)",
@@ -350,13 +365,16 @@ ABSTRACTS: Mapping[str, str] = MappingProxyType(
         ),
         "allocation_plants": (
             "Plants opened by the location-allocation among the proposed sites, with the demand "
-            "they serve, the number of features served and their transport (demand × "
-            "road-equivalent km); in the capacitated model also their capacity and utilisation."
+            "they serve, the number of features served and their transport (demand × road- or "
+            "truck-equivalent km); in the capacitated model also their capacity and utilisation."
         ),
         "allocation_lines": (
-            "Haul routes: the least-cost route over the friction surface from each demand feature "
-            "to the plant serving it, with the demand shipped, its share of the feature, the "
-            "road-equivalent cost distance (km), demand × km and the route's length (km)."
+            "Haul routes: the least-cost route over the friction surface, or on road and rail "
+            "([haul] network mode), from each demand feature to the plant serving it, "
+            "with the demand shipped, its share of the feature, the road-equivalent cost "
+            "distance (km; truck-km equivalents on the network), demand × km and the route's "
+            "length (km); on the network also its km by rail, road and off the network, its "
+            "transfers and its cost (RUB/t)."
         ),
         "allocation_pareto": (
             "Pareto sweep of the location-allocation (a table, no geometry): one row per "
@@ -375,3 +393,62 @@ ABSTRACTS: Mapping[str, str] = MappingProxyType(
         ),
     }
 )
+
+
+# --- how exact the layers are --------------------------------------------------------------------
+
+EXACTNESS: Mapping[str, str] = MappingProxyType(
+    {  # a layer's `exactness`, in words (as PROVENANCE.md defines them)
+        "measured": "copied from a dataset with stated coordinates",
+        "placed": "placed by hand, from addresses, maps or general knowledge",
+        "schematic": "generalised lines or areas, for regional screening only",
+    }
+)
+PROVENANCE_FILE = "PROVENANCE.md"
+
+
+def exactness_note(spec: Any) -> str:
+    """A layer's exactness in a few words, e.g. "schematic, ±5 km" ("" when not stated)."""
+    exactness = getattr(spec, "exactness", None)
+    if exactness is None:
+        return ""
+    error = getattr(spec, "error_m", None)
+    return exactness + (f", ±{error / 1000:g} km" if error is not None else "")
+
+
+def schematic_layers(scenario: Any) -> dict[str, Any]:
+    """The scenario's layers whose ``exactness`` is ``schematic``, by name, in its order."""
+    return {
+        name: spec
+        for name, spec in scenario.layers.items()
+        if getattr(spec, "exactness", None) == "schematic"
+    }
+
+
+def schematic_caveat(scenario: Any) -> str:
+    """The caveat for schematic layers ("" when the scenario has none), e.g. "Schematic layers:
+    rail (±5 km), roads (±10 km): positions are approximate to 10 km; see PROVENANCE.md"."""
+    layers = schematic_layers(scenario)
+    if not layers:
+        return ""
+    listed = ", ".join(
+        humanize(name).lower()
+        + (f" (±{spec.error_m / 1000:g} km)" if spec.error_m is not None else "")
+        for name, spec in layers.items()
+    )
+    errors = [spec.error_m for spec in layers.values() if spec.error_m is not None]
+    within = f" to {max(errors) / 1000:g} km" if errors else ""
+    return (
+        f"Schematic layers: {listed}. Their positions are approximate{within}: fit for regional "
+        f"screening, not for siting a plot; see {PROVENANCE_FILE}."
+    )
+
+
+def exactness_sentence(spec: Any) -> str:
+    """A layer's exactness and source as a sentence for its metadata (a QGIS abstract), e.g.
+    " Exactness: schematic, ±5 km (generalised lines …). Source: …." ("" when neither is
+    stated)."""
+    note = exactness_note(spec)
+    text = f" Exactness: {note} ({EXACTNESS[spec.exactness]})." if note else ""
+    source = getattr(spec, "source", None)
+    return text + (f" Source: {source}." if source else "")

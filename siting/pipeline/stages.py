@@ -29,6 +29,7 @@ from siting.mcda import criteria as criteria_mod
 from siting.mcda.sites import locate
 from siting.mcda.suitability import Surface
 from siting.models import weber_point
+from siting.network import multimodal
 from siting.network.traveltime import TravelTimes, class_speeds
 from siting.pipeline import cache as cache_mod
 from siting.pipeline import steps
@@ -162,15 +163,31 @@ def run(
         allocation = covering = None
         if scenario.allocation is not None:
             plants = scenario.allocation
+            candidates = _sites_of(sites, plants.profile)
+            haul = None
+            if scenario.haul.mode == "network":
+                spec = scenario.haul
+                names = [spec.roads, spec.rail] + ([spec.stations] if spec.stations else [])
+                demand = layers[plants.demand]
+                haul = store.run(
+                    steps.HAUL,
+                    "haul",
+                    scenario=scenario,
+                    layers={name: layers[name] for name in names},
+                    demand=demand[is_demand(scenario, demand, area)],
+                    sites=candidates,
+                    friction=inputs.friction,
+                )
             allocation = store.run(
                 steps.ALLOCATION,
                 "allocation",
                 scenario=scenario,
                 layers={plants.demand: layers[plants.demand]},
-                sites=_sites_of(sites, plants.profile),
-                friction=inputs.friction,
+                sites=candidates,
+                friction=inputs.friction if haul is None else None,
                 cost_fields=inputs.cost_fields,
                 area=area,
+                haul=haul,
             )
         if scenario.covering is not None:
             parks = scenario.covering
@@ -228,10 +245,13 @@ def _check_inputs(
     scenario: Scenario, layers: dict[str, gpd.GeoDataFrame], area: shapely.Geometry
 ) -> None:
     """What the layers as read must hold for the later stages, checked before the long
-    computation: the road classes the ``[network]`` speeds name, and demand in the study area
-    (and how many features around it are left out of the demand, or not)."""
+    computation: the road classes the ``[network]`` speeds name, the ``[haul]`` lines, and
+    demand in the study area (and how many features around it are left out of the demand, or
+    not)."""
     if scenario.network is not None:
         class_speeds(scenario.network, layers[scenario.network.layer])
+    if scenario.allocation is not None:
+        multimodal.check_layers(scenario.haul, layers)
     for name, n in outside_demand(scenario, layers, area).items():
         if n:
             verb = "are not" if scenario.demand == "inside" else "are"

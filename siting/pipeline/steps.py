@@ -19,7 +19,7 @@ import geopandas as gpd
 import numpy as np
 import shapely
 
-from siting.allocation import Allocation, Covering, allocate, cover, weights_of
+from siting.allocation import Allocation, Covering, allocate, cover, haul_matrix, weights_of
 from siting.config.scenario import (
     ClusterModel,
     Criterion,
@@ -34,6 +34,7 @@ from siting.mcda.standardize import standardize
 from siting.mcda.suitability import Surface, evaluate
 from siting.models import GrowthPoles
 from siting.network import traveltime
+from siting.network.multimodal import HaulMatrix
 from siting.network.traveltime import TravelTimes
 from siting.pipeline.cache import Cache, Deferred, Step
 from siting.raster.cost import CostField, friction_surface
@@ -221,6 +222,32 @@ def _growth_poles(spec: ClusterModel, layer: gpd.GeoDataFrame) -> GrowthPoles:
 GROWTH_POLES = Step("growth_poles", _growth_poles)
 
 
+def _haul(
+    scenario: Scenario,
+    layers: dict[str, gpd.GeoDataFrame],
+    demand: gpd.GeoDataFrame,
+    sites: gpd.GeoDataFrame,
+    friction: Raster | None,
+) -> HaulMatrix:
+    return haul_matrix(scenario, layers, demand, sites, friction)
+
+
+#: The mine → plant haul on road and rail (``[haul] mode = "network"``): cost, km by mode and
+#: route of every demand feature × site. It reads the ``[haul]`` table, the road, rail and
+#: station layers, the demand features' geometry, the sites' coordinates and the friction's
+#: impassable cells (a road leg crosses none).
+HAUL = Step(
+    "haul",
+    _haul,
+    project={
+        "scenario": lambda s: s.haul,
+        "demand": lambda d: d.geometry.reset_index(drop=True),
+        "sites": lambda d: d[["x", "y"]].to_numpy(dtype=float),
+        "friction": lambda r: (r.grid, np.isfinite(r.data)),
+    },
+)
+
+
 def _allocation(
     scenario: Scenario,
     layers: dict[str, gpd.GeoDataFrame],
@@ -228,8 +255,9 @@ def _allocation(
     friction: Raster | None,
     cost_fields: dict[str, CostField],
     area: shapely.Geometry | None = None,
+    haul: HaulMatrix | None = None,
 ) -> Allocation:
-    made = allocate(scenario, layers, sites, cost_fields, friction, area)
+    made = allocate(scenario, layers, sites, cost_fields, friction, area, haul)
     if made is None:
         raise ValueError("the allocation step needs a scenario with [models.allocation]")
     return made
@@ -242,12 +270,14 @@ def _model_part(section: str) -> Any:
 
 
 #: Which plants to open and what each serves, from the demand layer, the model's profile's
-#: sites and the friction. ``cost_fields`` is the in-memory memo of cost surfaces.
+#: sites and the friction (``[haul] mode = "friction"``) or the :data:`HAUL` matrix
+#: (``"network"``: the friction is then not passed). ``cost_fields`` is the in-memory memo of
+#: cost surfaces.
 ALLOCATION = Step(
     "allocation",
     _allocation,
     unkeyed=frozenset({"cost_fields"}),
-    project={"scenario": _model_part("allocation")},
+    project={"scenario": lambda s: (s.allocation, s.crs, s.demand, s.haul.mode)},
 )
 
 
@@ -294,6 +324,7 @@ STEPS = (
     SURFACE,
     SITES,
     GROWTH_POLES,
+    HAUL,
     ALLOCATION,
     COVERING,
     COVERING_BY_ROAD,

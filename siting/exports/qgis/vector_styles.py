@@ -187,6 +187,7 @@ def _abstract(table: str, gdf: gpd.GeoDataFrame, result: Run) -> str:
             for column in gdf.columns
             if (unit := theme.field_unit(s, name, column)) is not None
         )
+        units += theme.exactness_sentence(spec)  # a schematic layer says so
         return (
             f"Input layer '{name}' as the run used it{source}: reprojected to {s.crs} and clipped "
             f"to the padded study area.{units} {where}"

@@ -4,12 +4,13 @@ figures in ``report_files/``.
 The report is built once as a list of blocks (:mod:`siting.exports.report.blocks`: headings,
 paragraphs, tables of formatted strings, figures), then rendered twice, so the HTML and the
 Markdown always say the same thing with the same numbers. This module writes the content.
-Sections: the run in one line; a study-area map; the scenario and its weights;
-the raw criteria; suitability per profile; the top sites with their breakdown; growth poles
-(with the Weber points snapped to eligible land); location-allocation (the model, the solver's
-proof, the plants and their Pareto front of transport against site suitability); technoparks by
-maximal covering; sensitivity; data provenance, versions and timings. The models' sections are
-written in :mod:`siting.exports.report.models`.
+Sections: the run in one line; a study-area map; the scenario and its weights; every assumed
+number; the raw criteria; suitability per profile; the top sites with their breakdown; growth
+poles (with the Weber points snapped to eligible land); location-allocation (the model, the
+solver's proof, the plants and their Pareto front of transport against site suitability);
+technoparks by maximal covering; sensitivity; how exact the layers are; data provenance,
+versions and timings. The models' sections are written in :mod:`siting.exports.report.models`,
+the assumptions and the layers' exactness in :mod:`siting.exports.report.caveats`.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import shapely
 
-from siting.exports.report import figures, models
+from siting.exports.report import caveats, figures, models
 from siting.exports.report.blocks import (
     FIGURES_DIR,
     Block,
@@ -119,8 +120,10 @@ def build(result: Result) -> list[Block]:
             "meta",
         )
     )
+    blocks += caveats.top_warning(result)
     blocks += _study_area(result)
     blocks += _weights(result)
+    blocks += caveats.assumptions_section(result)
     blocks += _criteria(result)
     blocks += _suitability(result)
     blocks += _sites(result)
@@ -131,6 +134,7 @@ def build(result: Result) -> list[Block]:
         Heading(2, "Sensitivity", "sensitivity"),
         Para(["Not run for this scenario."]),
     ]
+    blocks += caveats.exactness_section(result)
     blocks += _provenance(result)
     return blocks
 

@@ -16,6 +16,7 @@ from siting.exports.report.blocks import (
     Figure,
     Heading,
     Inline,
+    Link,
     Para,
     Table,
     gap,
@@ -23,7 +24,7 @@ from siting.exports.report.blocks import (
     num,
     score,
 )
-from siting.exports.theme import transport_unit, weight_unit
+from siting.exports.theme import haul_km, transport_unit, weight_unit
 
 if TYPE_CHECKING:
     from siting.pipeline.result import Result
@@ -190,6 +191,31 @@ def model_sentence(result: Result) -> str:
     return text
 
 
+def _assumed(result: Result) -> list[Block]:
+    """A capacitated model's capacity and opening cost are assumptions: the report says so."""
+    spec = result.scenario.allocation
+    if spec is None or spec.capacity is None:
+        return []
+    unit = weight_unit(result.scenario, spec.demand, spec.weight_field)
+    per_km = transport_unit(result.scenario, spec.demand, spec.weight_field)
+    return [
+        Para(
+            [
+                f"The plant capacity ({num(spec.capacity)} {unit}) and opening cost "
+                f"({num(spec.opening_cost)} {per_km}) are planning assumptions, not data: how "
+                "many plants open, and where, changes with them (",
+                Link("Assumptions", "#assumptions"),
+                ": ",
+                Code("models.allocation.capacity"),
+                ", ",
+                Code("models.allocation.opening_cost"),
+                ").",
+            ],
+            "warning",
+        )
+    ]
+
+
 def allocation(result: Result) -> list[Block]:
     a, spec = result.allocation, result.scenario.allocation
     if a is None or spec is None:
@@ -223,7 +249,7 @@ def allocation(result: Result) -> list[Block]:
         served.append([*row, f"{r['km']:,.1f}", f"{r['route_km']:,.1f}", num(r["weight_x_km"])])
     served_columns = ["site_id", "demand", f"weight ({unit})"]
     served_columns += ["share (%)"] if split else []
-    served_columns += ["km (road-equivalent)", "route (km)", f"weight × km ({per_km})"]
+    served_columns += [f"km ({haul_km(result.scenario)})", "route (km)", f"weight × km ({per_km})"]
     blocks: list[Block] = [
         Heading(2, "Location-allocation", "allocation"),
         Para(
@@ -233,12 +259,21 @@ def allocation(result: Result) -> list[Block]:
                 f", {len(result.sites_of(a.profile))} proposed), demand ",
                 Code(spec.demand),
                 f" weighted by {spec.weight_field or 'count'}: {model_sentence(result)}. "
-                "Distances are road-equivalent km: the cost-distance over the friction surface, "
-                "where a km of road costs 1; each mine's haul route is the least-cost path it "
-                "follows (on the map and in the GeoPackage's allocation_lines), with its length. "
+                + (
+                    "Distances are truck-km equivalents: the least-cost haul on road and rail "
+                    "([haul] network mode), in RUB/t over the truck tariff; each mine's "
+                    "route follows the lines (on the map and in the GeoPackage's "
+                    "allocation_lines, with its km by rail, road and off the network). "
+                    if "km_rail" in a.lines.columns
+                    else "Distances are road-equivalent km: the cost-distance over the friction "
+                    "surface, where a km of road costs 1; each mine's haul route is the "
+                    "least-cost path it follows (on the map and in the GeoPackage's "
+                    "allocation_lines), with its length. "
+                )
                 + demand_sentence(result, spec.demand),
             ]
         ),
+        *_assumed(result),
         Para([f"Solver: {a.method}."]),
         Bullets(
             [

@@ -8,9 +8,7 @@ on a closed network; only basemap tiles need one.
 
 from __future__ import annotations
 
-import base64
 import html
-import io
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -22,8 +20,6 @@ import matplotlib
 import matplotlib.image
 import numpy as np
 import xyzservices.providers as xyz
-from affine import Affine
-from rasterio.warp import Resampling, calculate_default_transform, reproject
 
 from siting.exports import theme
 from siting.exports.theme import (
@@ -49,18 +45,15 @@ from siting.exports.theme import (
     SUITABILITY_GROUP,
     WATER_COLOR,
 )
-from siting.exports.webmap import elements
+from siting.exports.webmap import caveat, elements
 from siting.exports.webmap.offline import inline_assets
-from siting.pipeline.cache import Step, memo
-from siting.raster.grid import Raster
+from siting.exports.webmap.overlay import WGS84, cached_overlay
 
 if TYPE_CHECKING:
     from siting.allocation import Allocation, Covering
     from siting.config.scenario import AllocationModel, CoveringModel
     from siting.pipeline.result import Result
 
-WGS84 = "EPSG:4326"
-MAX_PIXELS = 1000
 BASEMAPS = (
     (xyz.OpenStreetMap.Mapnik, "OpenStreetMap"),
     (xyz.Esri.WorldImagery, "Satellite (Esri World Imagery)"),
@@ -72,67 +65,8 @@ TITLE = (
     "<div id='siting-title' style='position:fixed;top:10px;left:60px;z-index:1000;"
     "background:white;padding:6px 10px;border-radius:4px;box-shadow:0 1px 4px #0004;"
     "font:13px sans-serif;max-width:480px'><b>{title}</b><br>scenario <code>{name}</code> · "
-    "grid {res:g} m · {n_sites} proposed sites{notes}</div>"
+    "grid {res:g} m · {n_sites} proposed sites{notes}{caveat}</div>"
 )
-
-
-def raster_overlay(
-    raster: Raster,
-    cmap: str = SUITABILITY_CMAP,
-    vmin: float | None = None,
-    vmax: float | None = None,
-) -> tuple[str, list[list[float]]]:
-    """A raster warped to lon/lat as a PNG data URI, with its bounds for ``ImageOverlay``.
-
-    Values are scaled from ``vmin``–``vmax`` (default: the raster's finite range) to the colour
-    map; no-data is transparent.
-    """
-    grid = raster.grid
-    # Thin the source to about the overlay's size first: GDAL's bilinear kernel widens with the
-    # downsampling factor, which made warping a full-resolution grid the map's slowest step.
-    step = max(1, max(grid.width, grid.height) // MAX_PIXELS)
-    data = raster.data[step // 2 :: step, step // 2 :: step]
-    src = np.where(np.isfinite(data), data, np.nan).astype(np.float32)
-    src_transform = grid.transform @ Affine.scale(step)
-    transform, width, height = calculate_default_transform(
-        grid.crs, WGS84, grid.width, grid.height, *grid.bounds
-    )
-    scale = max(1.0, max(width, height) / MAX_PIXELS)
-    width, height = int(width / scale), int(height / scale)
-    transform = transform @ transform.scale(scale, scale)
-    dst = np.full((height, width), np.nan, dtype=np.float32)
-    reproject(
-        src,
-        dst,
-        src_transform=src_transform,
-        src_crs=grid.crs,
-        dst_transform=transform,
-        dst_crs=WGS84,
-        src_nodata=np.nan,
-        dst_nodata=np.nan,
-        resampling=Resampling.bilinear,
-    )
-    finite = np.isfinite(dst)
-    lo = float(np.nanmin(dst)) if vmin is None and finite.any() else (vmin or 0.0)
-    hi = float(np.nanmax(dst)) if vmax is None and finite.any() else (vmax or 1.0)
-    scaled = (np.nan_to_num(dst, nan=lo) - lo) / ((hi - lo) or 1.0)
-    rgba = matplotlib.colormaps[cmap](np.clip(scaled, 0, 1))
-    rgba[..., 3] = np.where(finite, 0.75, 0.0)
-    buffer = io.BytesIO()
-    matplotlib.image.imsave(buffer, rgba, format="png")
-    uri = "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
-    west, north = transform @ (0, 0)
-    east, south = transform @ (width, height)
-    return uri, [[south, west], [north, east]]
-
-
-#: A raster warped to lon/lat and coloured as a PNG: an unchanged raster is not warped again.
-OVERLAY = Step("overlay", raster_overlay)
-
-
-def _cached_overlay(result: Result, raster: Raster, **style: Any) -> tuple[str, list[list[float]]]:
-    """:func:`raster_overlay` as the declared step :data:`OVERLAY`."""
-    return memo(OVERLAY, f"overlay {raster.name}", raster=raster, **style)
 
 
 def _bars(row: gpd.GeoSeries, criteria: list, units: dict[str, str]) -> str:
@@ -213,7 +147,7 @@ def _plant_block(result: Result, site_id: str) -> str:
         f"{plant['served_weight']:.1f} {unit}{capacity}<br>transport "
         f"{_fmt(plant['weight_x_km'])} "
         f"{theme.transport_unit(result.scenario, spec.demand, spec.weight_field)} "
-        "(road-equivalent km)"
+        f"({theme.haul_km(result.scenario)} km)"
         f"<ul style='margin:2px 0;padding-left:16px'>{items}</ul>"
     )
 
@@ -237,9 +171,10 @@ def _lines(result: Result, layer: str, name: str) -> folium.GeoJson:
         return {"color": s.color, "weight": s.web_px}
 
     fields = [c for c in ("name", "ref", "kind") if c in gdf.columns]
+    gdf, fields = caveat.with_note(result.scenario, layer, gdf, fields)
     return folium.GeoJson(
         gdf.to_crs(WGS84),
-        name=name,
+        name=caveat.layer_name(result.scenario, layer, name),
         style_function=style,
         tooltip=folium.GeoJsonTooltip(fields) if fields else None,
     )
@@ -284,8 +219,13 @@ def _polygons(
     fields: list[str],
     opacity: float = 0.25,
     dash: str | None = None,
+    scenario: Any = None,
+    layer: str = "",
 ) -> folium.GeoJson:
     fields = [f for f in fields if f in gdf.columns]
+    if scenario is not None:  # an input layer: its exactness when it is schematic
+        gdf, fields = caveat.with_note(scenario, layer, gdf, fields)
+        name = caveat.layer_name(scenario, layer, name)
     return folium.GeoJson(
         gdf.to_crs(WGS84),
         name=name,
@@ -338,7 +278,7 @@ def add_result(fmap: folium.Map | folium.Figure, result: Result, controls: bool 
         ),
     )
     for i, surface in enumerate(result.surfaces.values()):
-        uri, bounds = _cached_overlay(result, surface.suitability, vmin=0.0, vmax=1.0)
+        uri, bounds = cached_overlay(surface.suitability, vmin=0.0, vmax=1.0)
         add(
             SUITABILITY_GROUP,
             elements.ImageOverlay(
@@ -346,7 +286,7 @@ def add_result(fmap: folium.Map | folium.Figure, result: Result, controls: bool 
             ),
         )
     for name, raster in result.criteria.items():
-        uri, bounds = _cached_overlay(result, raster, cmap=CRITERION_CMAP)
+        uri, bounds = cached_overlay(raster, cmap=CRITERION_CMAP)
         label = f"Criterion: {name}" + (f" ({raster.units})" if raster.units else "")
         add(CRITERIA_GROUP, elements.ImageOverlay(uri, bounds, name=label, show=False))
     for surface in result.surfaces.values():
@@ -373,6 +313,8 @@ def add_result(fmap: folium.Map | folium.Figure, result: Result, controls: bool 
                 True,
                 ["name", "kind", "area_km2"],
                 opacity=0.2,
+                scenario=result.scenario,
+                layer="protected_areas",
             ),
         )
     if "water" in layers:
@@ -385,18 +327,24 @@ def add_result(fmap: folium.Map | folium.Figure, result: Result, controls: bool 
                 True,
                 ["name", "kind"],
                 opacity=0.5,
+                scenario=result.scenario,
+                layer="water",
             ),
         )
     if "rivers" in layers:
+        rivers, fields = caveat.with_note(
+            result.scenario,
+            "rivers",
+            layers["rivers"],
+            [c for c in ("name", "width_m") if c in layers["rivers"].columns],
+        )
         add(
             CONSTRAINTS_GROUP,
             folium.GeoJson(
-                layers["rivers"].to_crs(WGS84),
-                name="Rivers",
+                rivers.to_crs(WGS84),
+                name=caveat.layer_name(result.scenario, "rivers", "Rivers"),
                 style_function=lambda _: {"color": RIVER_COLOR, "weight": 1.5},
-                tooltip=folium.GeoJsonTooltip(
-                    [c for c in ("name", "width_m") if c in layers["rivers"].columns]
-                ),
+                tooltip=folium.GeoJsonTooltip(fields),
             ),
         )
     for layer, title in (("roads", "Roads"), ("rail", "Rail")):
@@ -459,8 +407,15 @@ def add_result(fmap: folium.Map | folium.Figure, result: Result, controls: bool 
         per_km = theme.transport_unit(result.scenario, spec.demand, spec.weight_field)
         haul = folium.FeatureGroup(name="Haul routes: mine → plant (width = output)")
         routes = []
+        km_kind = theme.haul_km(result.scenario)
         for _, row in lines.iterrows():
             share = f" ({row['share']:.0%} of it)" if row["share"] < 1 - 1e-6 else ""
+            how = f"{row['route_km']:.1f} km of least-cost route"
+            if "km_rail" in row:  # [haul] mode = "network": the route by mode
+                how = (
+                    f"{row['km_rail']:.1f} km rail + {row['km_road']:.1f} km road + "
+                    f"{row['km_offroad']:.1f} km off-network, {row['cost_rub_t']:,.0f} RUB/t"
+                )
             routes.append(
                 elements.line(
                     [(y, x) for x, y in row.geometry.coords],
@@ -468,8 +423,7 @@ def add_result(fmap: folium.Map | folium.Figure, result: Result, controls: bool 
                     1 + 6 * row["weight"] / top,
                     opacity=0.7,
                     tooltip=f"{row['demand']} → {row['site_id']}: {row['weight']:.2f} "
-                    f"{unit}{share}, {row['km']:.1f} km road-equivalent cost over "
-                    f"{row['route_km']:.1f} km of least-cost route, "
+                    f"{unit}{share}, {row['km']:.1f} km {km_kind} cost over {how}, "
                     f"{row['weight_x_km']:,.1f} {per_km}",
                 )
             )
@@ -713,6 +667,7 @@ def build(result: Result) -> folium.Map:
                 res=result.grid.res,
                 n_sites=len(result.sites),
                 notes=notes,
+                caveat=caveat.box(s),
             )
         )
     )
