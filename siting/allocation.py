@@ -51,6 +51,7 @@ import shapely
 
 from siting.config.scenario import AllocationModel, Scenario
 from siting.errors import InfeasibleError, ScenarioError
+from siting.existing import capacities
 from siting.inputs.layers import attribute, query
 from siting.models import CapacitatedFacilityLocation, MaximalCovering, PMedian
 from siting.network import multimodal
@@ -187,6 +188,7 @@ class _Solution:
     gap: float
     lower_bound: float
     seconds: float
+    expansion: np.ndarray | None = None  # capacity added per site (capacitated model)
 
 
 def allocate(
@@ -229,9 +231,20 @@ def allocate(
             f"lower models.allocation.p, or relax profiles.{spec.profile} (min_separation_m, "
             "min_area_ha, candidate_quantile)",
         )
+    held = None
     if spec.capacity is not None:
+        held, most = capacities(spec, candidates)
         plants_max = spec.p or len(candidates)
-        if weights.sum() > spec.capacity * plants_max + 1e-9:
+        if held.any() and spec.p is None and weights.sum() > most.sum() + 1e-9:
+            raise InfeasibleError(
+                f"models.allocation: total {spec.weight_field or 'demand'} of {spec.demand!r} "
+                f"({weights.sum():g}) exceeds the {int((held > 0).sum())} existing plant(s) "
+                f"(with their expansion) and {int((held == 0).sum())} new site(s) "
+                f"× capacity {spec.capacity:g} ({most.sum():g})",
+                "raise models.allocation.capacity or expansion_cost's room, or propose more "
+                "sites (n_sites)",
+            )
+        if not held.any() and weights.sum() > spec.capacity * plants_max + 1e-9:
             raise InfeasibleError(
                 f"models.allocation: total {spec.weight_field or 'demand'} of {spec.demand!r} "
                 f"({weights.sum():g}) exceeds {plants_max} plant(s) × capacity {spec.capacity:g}",
@@ -251,7 +264,9 @@ def allocate(
     suitability = candidates["score"].to_numpy(dtype=float)
     # HiGHS releases the GIL, so the sweep's solves run in threads beside the main one.
     with ThreadPoolExecutor(max_workers=CORES) as pool:
-        main = pool.submit(_solve, spec, km, weights, suitability, spec.suitability_weight)
+        main = pool.submit(
+            _solve, spec, km, weights, suitability, spec.suitability_weight, held=held
+        )
         pareto = None
         if spec.pareto_steps:
             ids = candidates["site_id"].to_numpy()
@@ -264,6 +279,7 @@ def allocate(
                 spec.pareto_steps,
                 map_=pool.map,
                 solved={spec.suitability_weight: main.result},
+                held=held,
             )
         solution = main.result()
     allocation = _allocation(
@@ -309,12 +325,14 @@ def pareto_front(
     steps: int,
     map_: Callable[..., Iterable[Any]] = map,
     solved: Mapping[float, Callable[[], _Solution]] | None = None,
+    held: np.ndarray | None = None,
 ) -> pd.DataFrame:
     """Solve the allocation for ``steps`` suitability weights from 0 to 1 (one solve per weight,
     through ``map_``: e.g. a thread pool's ``map``).
 
     ``solved`` gives, by weight, the solution of a weight already being solved elsewhere (the run's
     own solve, to a tighter gap): that row takes it instead of solving the same problem again.
+    ``held`` is each site's existing capacity (capacitated model: > 0 an existing plant).
 
     Returns
     -------
@@ -326,7 +344,7 @@ def pareto_front(
     rows = []
     alphas = [float(a) for a in np.linspace(0.0, 1.0, steps)]
     solved = solved or {}
-    solve = partial(_solve, spec, km, weights, suitability, tol=SWEEP_TOL)
+    solve = partial(_solve, spec, km, weights, suitability, tol=SWEEP_TOL, held=held)
     fresh = iter(map_(solve, [a for a in alphas if a not in solved]))
     for alpha in alphas:
         s = solved[alpha]() if alpha in solved else next(fresh)
@@ -361,6 +379,7 @@ def _solve(
     suitability: np.ndarray,
     alpha: float,
     tol: float = 1e-4,
+    held: np.ndarray | None = None,
 ) -> _Solution:
     cost = mixed_cost(km, suitability, alpha)
     n, m = cost.shape
@@ -378,15 +397,20 @@ def _solve(
             model.lower_bound_,
             model.seconds_,
         )
-    # Opening costs are in weight × km, scaled as the km are in the mixed objective.
-    opening = spec.opening_cost * (1.0 if alpha == 0 else _km_weight(alpha) * _km_scale(km))
+    # Opening and expansion costs are in weight × km, scaled as the km are in the mixed
+    # objective.
+    scale = 1.0 if alpha == 0 else _km_weight(alpha) * _km_scale(km)
+    held = np.zeros(m) if held is None else held
+    grow = spec.capacity if spec.expansion_cost is not None else 0.0
     cflp = CapacitatedFacilityLocation(
-        np.full(m, spec.capacity),
-        np.full(m, opening),
+        np.where(held > 0, held + grow, spec.capacity),
+        np.full(m, spec.opening_cost * scale),
         single_sourcing=spec.single_sourcing,
         p=spec.p,
         time_limit=spec.time_limit,
         tol=tol,
+        existing=held,
+        expansion_cost=None if spec.expansion_cost is None else spec.expansion_cost * scale,
     ).fit(cost, sample_weight=weights)
     return _Solution(
         cflp.facilities_,
@@ -395,6 +419,7 @@ def _solve(
         cflp.gap_,
         cflp.objective_ * (1 - cflp.gap_),
         cflp.seconds_,
+        cflp.expansion_,
     )
 
 
@@ -484,8 +509,18 @@ def _allocation(
     with np.errstate(invalid="ignore"):
         plants["weight_x_km"] = np.nansum(shipped * km, axis=0)[s.facilities]
     if spec.capacity is not None:
-        plants["capacity"] = spec.capacity
-        plants["utilisation"] = plants["served_weight"] / spec.capacity
+        held, _ = capacities(spec, candidates)
+        added = np.zeros(len(candidates)) if s.expansion is None else s.expansion
+        added = np.where(added > 1e-6, added, 0.0)[s.facilities]
+        existing = held[s.facilities]
+        if existing.any():
+            plants["status"] = np.where(
+                existing > 0, np.where(added > 0, "expanded", "existing"), "new"
+            )
+            plants["existing_capacity"] = existing
+            plants["expansion"] = added
+        plants["capacity"] = np.where(existing > 0, existing + added, spec.capacity)
+        plants["utilisation"] = plants["served_weight"] / plants["capacity"]
     i, j = np.nonzero(s.shares > 1e-6)
     points = demand.geometry.representative_point()
     names = demand["name"].to_numpy() if "name" in demand.columns else demand.index.to_numpy()

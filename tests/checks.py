@@ -10,6 +10,7 @@ import rasterio
 import shapely
 
 from siting.allocation import is_demand
+from siting.existing import with_existing
 from siting.exports import gpkg
 
 
@@ -77,8 +78,11 @@ def sites_are_inside_ranked_separated_and_scored(result) -> None:
         assert sites.within(result.study_area).all()
         assert sites["score"].between(0, 1).all()
         assert list(sites["rank"]) == list(range(1, len(sites) + 1))
-        assert sites["score"].is_monotonic_decreasing
-        xy = np.column_stack([sites["x"], sites["y"]])
+        # Weber points (origin "weber") follow the ranked sites: by transport, not by score.
+        ranked = sites[sites["origin"] == "suitability"]
+        assert list(ranked["rank"]) == list(range(1, len(ranked) + 1))
+        assert ranked["score"].is_monotonic_decreasing
+        xy = np.column_stack([ranked["x"], ranked["y"]])
         d = np.hypot(*(xy[:, None, :] - xy[None, :, :]).transpose(2, 0, 1))
         np.fill_diagonal(d, np.inf)
         assert d.min() >= profile.min_separation_m
@@ -111,19 +115,33 @@ def every_demand_is_allocated(result) -> None:
     assert a.plants["served_weight"].sum() == pytest.approx(demand[spec.weight_field].sum())
     assert a.transport == pytest.approx(a.lines["weight_x_km"].sum())
     assert np.isfinite(a.lines["km"]).all()
-    plants = result.sites.set_index("site_id").loc[a.plants["site_id"]]
+    # The candidates as the allocation saw them: existing plants (none without `existing`)
+    # first, then the proposed sites.
+    candidates = with_existing(spec, result.layers, result.sites)
+    plants = candidates.set_index("site_id").loc[a.plants["site_id"]]
     km = (
         result.cost_fields[f"{spec.demand}|"].sample(plants["x"].to_numpy(), plants["y"].to_numpy())
         / 1000
     )[keep]
     if spec.suitability_weight == 0:
-        opening = spec.opening_cost * len(a.plants) if spec.capacity is not None else 0.0
+        opening = 0.0
+        if spec.capacity is not None:
+            # Existing plants are open already: only new ones pay, expansions by the unit.
+            new_plants = (
+                (a.plants["status"] == "new").sum() if "status" in a.plants else len(a.plants)
+            )
+            opening = spec.opening_cost * new_plants
+            if "expansion" in a.plants:
+                opening += (spec.expansion_cost or 0.0) * a.plants["expansion"].fillna(0).sum()
         assert a.objective == pytest.approx(a.transport + opening, rel=1e-6)
     if spec.capacity is None:
         # Each demand goes to its cheapest open plant.
         np.testing.assert_allclose(a.lines["km"], km.min(axis=1))
     else:
-        assert (a.plants["served_weight"] <= spec.capacity * (1 + 1e-6)).all()
+        # Each plant's capacity as built: a new one's, or an existing one's with its expansion.
+        built = a.plants.get("capacity", spec.capacity)
+        assert (a.plants["served_weight"] <= built * (1 + 1e-6)).all()
+        assert (built <= spec.capacity + a.plants.get("existing_capacity", 0.0) + 1e-9).all()
     # Haul routes: from the demand feature to its plant, never shorter than the straight line.
     ends = plants.loc[a.lines["site_id"]]
     last = shapely.get_point(a.lines.geometry, -1)

@@ -44,7 +44,7 @@ def test_default_scenario_loads_with_three_profiles():
     # Padding = the largest buffer or search distance: power plants matter up to 40 km away.
     assert s.pad == 40_000
     # A capacitated model without p lets the opening costs decide how many plants.
-    assert s.allocation.capacity == 40 and s.allocation.p is None
+    assert s.allocation.capacity == 10 and s.allocation.p is None
     assert s.network.speeds == (("federal", 80.0), ("regional", 60.0))
     assert [tuple(r) for r in s.friction.routes] == [("roads", 1.0), ("rail", 0.5)]
 

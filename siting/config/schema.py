@@ -550,12 +550,32 @@ def _models(s: Scenario, layer: _Layers) -> None:
         n_sites = profile("models.allocation.profile", s.allocation.profile)
         layer("models.allocation.demand", s.allocation.demand)
         plants("models.allocation.p", s.allocation.p, n_sites)
+        _existing(s.allocation)
+        if s.allocation.existing is not None:
+            layer("models.allocation.existing", s.allocation.existing)
     if s.covering is not None:
         n_sites = profile("models.covering.profile", s.covering.profile)
         layer("models.covering.demand", s.covering.demand)
         if s.covering.existing is not None:
             layer("models.covering.existing", s.covering.existing)
         plants("models.covering.p", s.covering.p, n_sites)
+
+
+def _existing(spec: AllocationModel) -> None:
+    """The existing-plant keys of ``[models.allocation]`` need ``existing`` and ``capacity``."""
+    here = "models.allocation"
+    keys = ("existing_where", "existing_capacity_field", "existing_capacity", "expansion_cost")
+    named = [k for k in keys if getattr(spec, k) is not None]
+    if spec.existing is None and named:
+        raise ScenarioError(
+            f"{here}.{named[0]} needs {here}.existing",
+            'name the layer of existing plants, e.g. existing = "facilities"',
+        )
+    if spec.existing is not None and spec.capacity is None:
+        raise ScenarioError(
+            f"{here}.existing needs {here}.capacity (the capacitated model)",
+            "add capacity = <new plant capacity>, or drop existing",
+        )
 
 
 @dataclasses.dataclass(frozen=True)

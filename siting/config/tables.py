@@ -567,6 +567,18 @@ class AllocationModel:
     """Site unsuitability mixed into the objective: 0 = least transport, 1 = best land first."""
     pareto_steps: Count = 0
     """k ≥ 2 also solves suitability weights 0, 1/(k−1), …, 1: the Pareto front; 0: off."""
+    weber_candidates: Flag = True
+    """Growth poles' snapped Weber points on eligible land are candidates too (origin `weber`)."""
+    existing: Text | None = None
+    """A layer of existing plants: open already, no opening cost (expand-or-build)."""
+    existing_where: Filter | None = None
+    """Only the existing plants that match (a filter expression)."""
+    existing_capacity_field: Text | None = None
+    """The existing plants' capacity field; an empty value takes `existing_capacity`."""
+    existing_capacity: Positive | None = None
+    """Capacity of an existing plant without one (an assumption; none: `capacity`)."""
+    expansion_cost: NonNegative | None = None
+    """Per unit of capacity added to an existing plant, up to `capacity` added; none: no growth."""
 
     @model_validator(mode="before")
     @classmethod

@@ -261,6 +261,7 @@ ALIASES: Mapping[str, str] = MappingProxyType(
         "rank": "Rank (1 = best)",
         "score": "Suitability score (0–1)",
         "patch_id": "Candidate patch",
+        "origin": "Origin (suitability or Weber point)",
         "x": "Easting (m)",
         "y": "Northing (m)",
         "lon": "Longitude (° E)",

@@ -1,4 +1,5 @@
-"""Capacitated facility location with opening costs (the fixed-charge problem), solved by HiGHS."""
+"""Capacitated facility location with opening costs (the fixed-charge problem), solved by HiGHS;
+existing plants stay open and may be expanded (expand-or-build)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import time
 
 import numpy as np
 import scipy.sparse as sp
-from scipy.optimize import LinearConstraint
+from scipy.optimize import Bounds, LinearConstraint
 
 from siting.errors import InfeasibleError
 from siting.models import milp
@@ -30,13 +31,18 @@ class CapacitatedFacilityLocation(CostMatrixEstimator):
     ``clone`` and the repr work), :meth:`fit` checks them and learns the attributes ending in
     ``_``.
 
+    Existing plants (``existing`` > 0) are always open and cost nothing to open; with an
+    ``expansion_cost`` they may grow beyond their existing capacity, up to ``capacity``, at that
+    cost per unit of capacity added. New sites pay the opening cost: expand-or-build.
+
     Parameters
     ----------
     capacity
         Capacity of each candidate site, or one for all (same units as the weights, e.g.
-        Mt/yr).
+        Mt/yr); for an existing plant, its capacity after the largest allowed expansion.
     opening_cost
-        Cost of opening each site, or one for all (same units as weight × cost).
+        Cost of opening each site, or one for all (same units as weight × cost); not charged
+        for existing plants.
     single_sourcing
         Each client served by exactly one plant (binary assignment) or split between plants.
     p
@@ -45,11 +51,21 @@ class CapacitatedFacilityLocation(CostMatrixEstimator):
         Seconds for the solver.
     tol
         Relative optimality tolerance (HiGHS's ``mip_rel_gap``).
+    existing
+        Capacity already built at each site, or one for all: 0 for a new candidate, > 0 for an
+        existing plant (always open, no opening cost; at most ``capacity``).
+    expansion_cost
+        Cost per unit of capacity added to an existing plant above ``existing`` (up to
+        ``capacity``), or one for all (same units as weight × cost); None or ``inf``: no
+        expansion.
 
     Attributes
     ----------
     facilities_
-        Indices of the opened sites (columns of the cost matrix), sorted.
+        Indices of the opened sites (columns of the cost matrix), sorted; existing plants are
+        always among them.
+    expansion_
+        Capacity added to each site, shape (n_sites,): > 0 only at expanded existing plants.
     assignment_
         Clients × sites: the share of each client's demand each site serves (0/1 with single
         sourcing).
@@ -69,6 +85,8 @@ class CapacitatedFacilityLocation(CostMatrixEstimator):
         p: int | None = None,
         time_limit: float = 60.0,
         tol: float = 1e-4,
+        existing: float | np.ndarray = 0.0,
+        expansion_cost: float | np.ndarray | None = None,
     ) -> None:
         self.capacity = capacity
         self.opening_cost = opening_cost
@@ -76,6 +94,8 @@ class CapacitatedFacilityLocation(CostMatrixEstimator):
         self.p = p
         self.time_limit = time_limit
         self.tol = tol
+        self.existing = existing
+        self.expansion_cost = expansion_cost
 
     def fit(
         self, X: np.ndarray, y: object = None, sample_weight: np.ndarray | None = None
@@ -104,8 +124,8 @@ class CapacitatedFacilityLocation(CostMatrixEstimator):
         ValueError, TypeError
             If a parameter, ``X`` or ``sample_weight`` is invalid (a programmer error).
         InfeasibleError
-            If ``p`` exceeds the number of sites, or the total demand exceeds the capacity that
-            can be opened.
+            If ``p`` exceeds the number of sites or is below the number of existing plants, or
+            the total demand exceeds the capacity that can be opened.
         """
         model = "capacitated facility location"
         check_number(self.time_limit, "time_limit", model)
@@ -119,13 +139,38 @@ class CapacitatedFacilityLocation(CostMatrixEstimator):
         w = check_sample_weight(sample_weight, len(cost), model)
         n, m = cost.shape
         cap = check_per_site(self.capacity, "capacity", model, m)
-        fixed = check_per_site(self.opening_cost, "opening_cost", model, m)
+        held = check_per_site(self.existing, "existing", model, m)
+        if (held > cap).any():
+            raise ValueError(
+                f"{model}: existing exceeds capacity at sites {np.flatnonzero(held > cap)}; "
+                "capacity is an existing plant's capacity after any expansion"
+            )
+        is_existing = held > 0
+        unit = _expansion_cost(self.expansion_cost, model, m)
+        grows = is_existing & np.isfinite(unit)
+        # Capacity when open without expansion; the expansion variable adds up to the rest.
+        base = np.where(is_existing, held, cap)
+        room = np.where(grows, cap - held, 0.0)
+        largest = base + room
+        fixed = np.where(
+            is_existing, 0.0, check_per_site(self.opening_cost, "opening_cost", model, m)
+        )
+        n_existing = int(is_existing.sum())
         if p is not None and p > m:
             raise InfeasibleError(
                 f"{model}: p = {p} but only {m} candidate sites",
                 "lower p or propose more sites (the profile's n_sites)",
             )
-        usable = np.sort(cap)[::-1][:p].sum() if p else cap.sum()
+        if p is not None and p < n_existing:
+            raise InfeasibleError(
+                f"{model}: p = {p} but {n_existing} existing plants stay open",
+                "raise p to at least the number of existing plants, or leave p out",
+            )
+        if p:
+            new_best = np.sort(largest[~is_existing])[::-1][: p - n_existing].sum()
+            usable = largest[is_existing].sum() + new_best
+        else:
+            usable = largest.sum()
         if w.sum() > usable + 1e-9:
             raise InfeasibleError(
                 f"{model}: total demand {w.sum():g} exceeds the capacity of the sites that may "
@@ -134,29 +179,66 @@ class CapacitatedFacilityLocation(CostMatrixEstimator):
             )
         c = finite_costs(cost, model)
         start = time.perf_counter()
-        # Variables: y (m) then x (n × m, the share of client i served by site j).
-        objective = np.concatenate([fixed, (w[:, None] * c).ravel()])
-        one_each = sp.hstack([sp.csr_matrix((n, m)), sp.kron(sp.eye(n), np.ones((1, m)))])
-        capacity = sp.hstack([-sp.diags(cap), sp.kron(w[None, :], sp.eye(m))])
-        link = sp.hstack([-sp.kron(np.ones((n, 1)), sp.eye(m)), sp.eye(n * m)])
+        # Variables: y (m), x (n × m, the share of client i served by site j), then e (m, the
+        # capacity added to each site: bounded by its room, 0 except at expandable plants).
+        expand = np.where(grows, unit, 0.0)
+        objective = np.concatenate([fixed, (w[:, None] * c).ravel(), expand])
+        none = sp.csr_matrix((n, m))
+        one_each = sp.hstack([none, sp.kron(sp.eye(n), np.ones((1, m))), none])
+        capacity = sp.hstack([-sp.diags(base), sp.kron(w[None, :], sp.eye(m)), -sp.eye(m)])
+        link = sp.hstack(
+            [-sp.kron(np.ones((n, 1)), sp.eye(m)), sp.eye(n * m), sp.csr_matrix((n * m, m))]
+        )
         constraints = [
             LinearConstraint(one_each, 1, 1),
             LinearConstraint(capacity, -np.inf, 0),
             LinearConstraint(link, -np.inf, 0),
         ]
-        count = sp.hstack([sp.csr_matrix(np.ones((1, m))), sp.csr_matrix((1, n * m))])
+        count = sp.hstack([sp.csr_matrix(np.ones((1, m))), sp.csr_matrix((1, n * m + m))])
         if p:
             constraints.append(LinearConstraint(count, p, p))
         else:
             # Valid cut: at least as many plants as the largest capacities need to take the
             # demand. The LP relaxation misses it and HiGHS then branches far longer.
-            fewest = int(np.searchsorted(np.cumsum(np.sort(cap)[::-1]), w.sum() - 1e-9) + 1)
+            fewest = int(np.searchsorted(np.cumsum(np.sort(largest)[::-1]), w.sum() - 1e-9) + 1)
             constraints.append(LinearConstraint(count, fewest, np.inf))
-        integrality = np.concatenate([np.ones(m), np.full(n * m, int(self.single_sourcing))])
-        res = milp.solve(objective, constraints, integrality, self.time_limit, model, self.tol)
+        integrality = np.concatenate(
+            [np.ones(m), np.full(n * m, int(self.single_sourcing)), np.zeros(m)]
+        )
+        # Existing plants are open: their y is fixed at 1.
+        lower = np.concatenate([is_existing.astype(float), np.zeros(n * m + m)])
+        upper = np.concatenate([np.ones(m + n * m), room])
+        res = milp.solve(
+            objective,
+            constraints,
+            integrality,
+            self.time_limit,
+            model,
+            self.tol,
+            bounds=Bounds(lower, upper),
+        )
         self.seconds_ = time.perf_counter() - start
         self.facilities_ = np.flatnonzero(res.x[:m] > 0.5)
-        self.assignment_ = res.x[m:].reshape(n, m).clip(0, 1)
+        self.assignment_ = res.x[m : m + n * m].reshape(n, m).clip(0, 1)
+        self.expansion_ = res.x[m + n * m :].clip(0, room)
         self.objective_ = float(res.fun)
         self.gap_ = milp.mip_gap(res)
         return self
+
+
+def _expansion_cost(value: object, model: str, m: int) -> np.ndarray:
+    """Expansion cost per site: finite and >= 0, or ``inf`` (no expansion); None: inf."""
+    if value is None:
+        return np.full(m, np.inf)
+    try:
+        array = np.asarray(value, dtype=float)
+    except (TypeError, ValueError) as err:
+        raise TypeError(f"{model}: expansion_cost must be numeric: {err}") from err
+    if array.ndim > 1 or array.size not in (1, m):
+        raise ValueError(
+            f"{model}: expansion_cost has shape {array.shape}; give a number or one per site "
+            f"(column of X, {m})"
+        )
+    if np.isnan(array).any() or (array < 0).any():
+        raise ValueError(f"{model}: expansion_cost must be >= 0 (inf: no expansion)")
+    return np.broadcast_to(array, (m,)).astype(float)

@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
+from siting import existing as existing_mod
 from siting import exports
 from siting.allocation import is_demand, outside_demand, weights_of
 from siting.config import scenario as scenario_mod
@@ -158,12 +159,19 @@ def run(
             gpd.GeoDataFrame(sites, crs=scenario.crs),
             layers.get(scenario.place_names) if scenario.place_names else None,
         )
+        sites["origin"] = "suitability"
     with stages("models"):
         clusters = _clusters(scenario, layers, area, surfaces, store)
         allocation = covering = None
         if scenario.allocation is not None:
             plants = scenario.allocation
+            if plants.weber_candidates and clusters is not None:
+                places = layers.get(scenario.place_names) if scenario.place_names else None
+                sites = with_weber_sites(sites, clusters, surfaces[plants.profile], raw, places)
             candidates = _sites_of(sites, plants.profile)
+            # Existing plants first, open at no opening cost (expand-or-build).
+            score = existing_mod.land_score(surfaces[plants.profile])
+            candidates = existing_mod.with_existing(plants, layers, candidates, score)
             haul = None
             if scenario.haul.mode == "network":
                 spec = scenario.haul
@@ -197,7 +205,8 @@ def run(
                 "covering",
                 scenario=scenario,
                 layers={name: layers[name] for name in used},
-                sites=_sites_of(sites, parks.profile),
+                # The Weber points are plant candidates, not technopark ones.
+                sites=_sites_of(sites[sites["origin"] == "suitability"], parks.profile),
                 friction=inputs.friction,
                 travel=inputs.travel,
                 cost_fields=inputs.cost_fields,
@@ -252,6 +261,9 @@ def _check_inputs(
         class_speeds(scenario.network, layers[scenario.network.layer])
     if scenario.allocation is not None:
         multimodal.check_layers(scenario.haul, layers)
+        plants = scenario.allocation
+        if plants.existing is not None:
+            existing_mod.existing_plants(plants, layers[plants.existing])
     for name, n in outside_demand(scenario, layers, area).items():
         if n:
             verb = "are not" if scenario.demand == "inside" else "are"
@@ -324,6 +336,69 @@ def _surface(
                 store.put(steps.SCORE.name, k, surface.scores[c])
         store.put(steps.SURFACE.name, key, dataclasses.replace(surface, scores={}))
     return store.name(surface, key, inputs)
+
+
+def with_weber_sites(
+    sites: gpd.GeoDataFrame,
+    clusters: gpd.GeoDataFrame,
+    surface: Surface,
+    raw: dict[str, Raster],
+    places: gpd.GeoDataFrame | None,
+) -> gpd.GeoDataFrame:
+    """``sites`` with each growth pole's snapped Weber point added as a site of ``surface``'s
+    profile (``origin = "weber"``, id ``<profile>-weber-<pole>``, ranked after the profile's
+    proposed sites), so that the allocation may open it.
+
+    A point is added only where its cell is eligible land of the profile (a finite suitability:
+    not excluded, in the study area; it is snapped to another profile's land when
+    ``snap_profile`` differs), with that cell's score, criterion contributions and raw values; a
+    point on the cell of a proposed site is that site already and is not added twice.
+    """
+    profile = surface.profile
+    suit = surface.suitability
+    grid = suit.grid
+    x = clusters["weber_snap_x"].to_numpy(dtype=float)
+    y = clusters["weber_snap_y"].to_numpy(dtype=float)
+    rows, cols = grid.index(x, y)
+    inside = grid.contains(rows, cols)
+    own = sites[sites["profile"] == profile.name]
+    own_rows, own_cols = grid.index(own["x"].to_numpy(), own["y"].to_numpy())
+    taken = set(zip(own_rows.tolist(), own_cols.tolist(), strict=True))
+    keep = []
+    for k in range(len(clusters)):
+        r, c = int(rows[k]), int(cols[k])
+        if not inside[k] or not np.isfinite(suit.data[r, c]):
+            log.info(
+                "      growth pole %d: its Weber point is not on %s land, not a candidate",
+                int(clusters["cluster"].iloc[k]),
+                profile.name,
+            )
+        elif (r, c) not in taken:
+            keep.append(k)
+            taken.add((r, c))
+    if not keep:
+        return sites
+    at_rows, at_cols = rows[keep], cols[keep]
+    cx, cy = grid.xy(at_rows, at_cols)
+    poles = clusters["cluster"].to_numpy()[keep]
+    data: dict[str, object] = {
+        "site_id": [f"{profile.name}-weber-{int(k)}" for k in poles],
+        "profile": profile.name,
+        "rank": len(own) + np.arange(1, len(keep) + 1),
+        "score": suit.data[at_rows, at_cols].astype(float),
+        "patch_id": 0,  # not picked from a candidate patch
+    }
+    for criterion, weight in zip(profile.criteria, profile.weights, strict=True):
+        data[f"w_{criterion.name}"] = weight * np.nan_to_num(
+            surface.scores[criterion.name].data[at_rows, at_cols]
+        )
+    for criterion in profile.criteria:
+        data[f"raw_{criterion.name}"] = raw[criterion.name].data[at_rows, at_cols].astype(float)
+    data["x"], data["y"] = cx, cy
+    weber = locate(gpd.GeoDataFrame(data, geometry=shapely.points(cx, cy), crs=grid.crs), places)
+    weber["origin"] = "weber"
+    log.info("      %d Weber point(s) join the %s candidates", len(keep), profile.name)
+    return gpd.GeoDataFrame(pd.concat([sites, weber], ignore_index=True), crs=sites.crs)
 
 
 def _sites_of(sites: gpd.GeoDataFrame, profile: str) -> gpd.GeoDataFrame:

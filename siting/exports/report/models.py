@@ -225,14 +225,19 @@ def allocation(result: Result) -> list[Block]:
     per_km = transport_unit(result.scenario, spec.demand, spec.weight_field)
     capacitated = "utilisation" in a.plants.columns
     objective_unit = "" if spec.suitability_weight else f" {per_km}"
+    # Expand-or-build: whether each plant is new, existing or an expanded existing one.
+    status = "status" in a.plants.columns
     plants = []
     for _, r in a.plants.iterrows():
-        row = [str(r["site_id"]), str(r["rank"]), score(r["score"]), str(r["n_served"])]
-        row.append(num(r["served_weight"]))
+        new = not status or r["status"] == "new"
+        row = [str(r["site_id"]), str(r["rank"]) if new else "–", score(r["score"])]
+        row += [str(r["status"])] if status else []
+        row += [str(r["n_served"]), num(r["served_weight"])]
         if capacitated:
             row += [num(r["capacity"]), f"{100 * r['utilisation']:.1f}"]
         plants.append([*row, num(r["weight_x_km"])])
-    plant_columns = ["site_id", "rank", "score", "n_served", f"served ({unit})"]
+    plant_columns = ["site_id", "rank", "score"] + (["status"] if status else [])
+    plant_columns += ["n_served", f"served ({unit})"]
     if capacitated:
         plant_columns += [f"capacity ({unit})", "utilisation (%)"]
     plant_columns.append(f"transport ({per_km})")

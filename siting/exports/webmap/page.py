@@ -93,6 +93,8 @@ def _site_popup(row: gpd.GeoSeries, result: Result) -> str:
         f"<b>{row['score']:.3f}</b><br>{html.escape(str(row.get('near', '')))} "
         f"({row['lat']:.4f} N, {row['lon']:.4f} E)"
     )
+    if row.get("origin") == "weber":  # a candidate by transport, not by its score
+        head += "<br>the Weber point of a growth pole (least transport to its mines)"
     served = ""
     a = result.allocation
     if a is not None and row["site_id"] in set(a.plants["site_id"]):
@@ -396,6 +398,24 @@ def add_result(fmap: folium.Map | folium.Figure, result: Result, controls: bool 
                 lambda r: (
                     f"{r.get('name', '')}: {float(r.get('output', np.nan)):.1f} {output}, "
                     f"{r.get('status', '')}, {r.get('mine_type', '')}"
+                ),
+            ),
+        )
+    if result.allocation is not None and "status" in result.allocation.plants.columns:
+        # Expand-or-build: the existing plants kept open (new plants are proposed sites).
+        plants, spec = _allocation(result)
+        built = plants.plants[plants.plants["status"] != "new"]
+        unit = theme.weight_unit(result.scenario, spec.demand, spec.weight_field)
+        add(
+            PROPOSALS_GROUP,
+            _points(
+                built,
+                "Existing plants (size = capacity; red: expanded)",
+                "capacity",
+                lambda r: "#d62728" if r["status"] == "expanded" else "#7f7f7f",
+                lambda r: (
+                    f"{r['site_id']}: {r['status']}, {r['existing_capacity']:.1f} → "
+                    f"{r['capacity']:.1f} {unit}, serves {r['served_weight']:.1f} {unit}"
                 ),
             ),
         )
