@@ -52,7 +52,7 @@ import shapely
 from siting.config.scenario import AllocationModel, Scenario
 from siting.errors import InfeasibleError, ScenarioError
 from siting.existing import capacities
-from siting.inputs.layers import attribute, query
+from siting.inputs.layers import attribute, selected
 from siting.models import CapacitatedFacilityLocation, MaximalCovering, PMedian
 from siting.network import multimodal
 from siting.network.multimodal import HaulMatrix
@@ -610,15 +610,12 @@ def cover(
         )
     existing = gpd.GeoDataFrame(geometry=[], crs=scenario.crs)
     if spec.existing is not None:
-        existing = layers[spec.existing]
-        if spec.existing_where:
-            existing = query(existing, spec.existing_where, "models.covering.existing_where")
-        if existing.empty:
-            raise ScenarioError(
-                f"models.covering.existing_where = {spec.existing_where!r} selects no feature of "
-                f"layer {spec.existing!r}",
-                "check the expression against the layer's values",
-            )
+        existing = selected(
+            layers[spec.existing],
+            spec.existing_where,
+            "models.covering.existing_where",
+            spec.existing,
+        )
     anchor = existing.geometry.representative_point()
     x = np.concatenate([anchor.x.to_numpy(), candidates["x"].to_numpy()])
     y = np.concatenate([anchor.y.to_numpy(), candidates["y"].to_numpy()])

@@ -447,12 +447,11 @@ def _run(args: argparse.Namespace) -> int:
 def _init(path: Path) -> int:
     """``siting init``: the template, in an existing folder, never over a file."""
     from siting.config.scenario import write_template
+    from siting.exports.folder import nearest_existing
 
     if os.path.lexists(path):
         raise SitingError(f"{path} already exists", "choose a new file name or delete it first")
-    above = path.absolute().parent
-    while not os.path.lexists(above) and above != above.parent:
-        above = above.parent
+    above = nearest_existing(path)
     if not above.is_dir():
         raise SitingError(
             f"cannot write {path}: {above} is a file, not a folder",

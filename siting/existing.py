@@ -18,7 +18,7 @@ import pandas as pd
 
 from siting.config.scenario import AllocationModel
 from siting.errors import LayerError, ScenarioError
-from siting.inputs.layers import query
+from siting.inputs.layers import selected
 from siting.mcda.suitability import Surface
 
 EXISTING = "existing"
@@ -39,15 +39,7 @@ def existing_plants(spec: AllocationModel, layer: gpd.GeoDataFrame) -> gpd.GeoDa
         When a capacity is not a number, negative or infinite.
     """
     assert spec.existing is not None and spec.capacity is not None
-    plants = layer
-    if spec.existing_where:
-        plants = query(layer, spec.existing_where, "models.allocation.existing_where")
-    if plants.empty:
-        raise ScenarioError(
-            f"models.allocation.existing_where = {spec.existing_where!r} selects no feature of "
-            f"layer {spec.existing!r}",
-            "check the expression against the layer's values",
-        )
+    plants = selected(layer, spec.existing_where, "models.allocation.existing_where", spec.existing)
     default = spec.existing_capacity or spec.capacity
     held = np.full(len(plants), float(default))
     field = spec.existing_capacity_field

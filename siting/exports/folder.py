@@ -154,11 +154,17 @@ def check(final: str | Path, protected: Iterable[str | Path | None] = ()) -> Non
     _check_writable(final)
 
 
-def _check_writable(final: Path) -> None:
-    """The first existing folder above ``final`` must be a folder, and writable."""
-    above = final.absolute().parent
+def nearest_existing(path: Path) -> Path:
+    """The nearest path above ``path`` that exists (a folder, or a file a user gave as one)."""
+    above = path.absolute().parent
     while not os.path.lexists(above) and above != above.parent:
         above = above.parent
+    return above
+
+
+def _check_writable(final: Path) -> None:
+    """The first existing folder above ``final`` must be a folder, and writable."""
+    above = nearest_existing(final)
     if not above.is_dir():
         raise SitingError(
             f"the output folder {final} would be below {above}, which is a file",

@@ -135,6 +135,21 @@ def query(gdf: gpd.GeoDataFrame, expression: str, key: str) -> gpd.GeoDataFrame:
     return gdf[expression_mod.select(gdf, expression, key)]
 
 
+def selected(
+    gdf: gpd.GeoDataFrame, expression: str | None, key: str, layer: str
+) -> gpd.GeoDataFrame:
+    """The features of ``layer`` that ``expression`` (the scenario's ``key``) selects, all of
+    them without one; selecting none is a :class:`~siting.errors.ScenarioError` naming the key:
+    a model told to keep existing facilities must find some."""
+    chosen = query(gdf, expression, key) if expression else gdf
+    if chosen.empty:
+        raise ScenarioError(
+            f"{key} = {expression!r} selects no feature of layer {layer!r}",
+            "check the expression against the layer's values",
+        )
+    return chosen
+
+
 def _repair(gdf: gpd.GeoDataFrame, spec: LayerSpec) -> gpd.GeoDataFrame:
     empty = gdf.geometry.isna() | gdf.geometry.is_empty
     if empty.any():

@@ -155,13 +155,7 @@ def read_gcmt_table(path: str | Path) -> pd.DataFrame:
     LayerError
         If the file is unreadable or lacks the columns :func:`read_gem` needs.
     """
-    path = Path(path)
-    if not path.is_file():
-        raise LayerNotFoundError(
-            f"GEM coal mine tracker: file not found: {path}",
-            "download the Global Coal Mine Tracker CSV from globalenergymonitor.org "
-            "and give its path",
-        )
+    path = _tracker_file(path)
     try:
         sep = _sniff_delimiter(path, "utf-8-sig")
         df = pd.read_csv(path, dtype=str, keep_default_na=False, sep=sep, encoding="utf-8-sig")
@@ -548,13 +542,7 @@ def read_gem(
         If a file is unreadable, the CSV lacks a needed column, the status filter
         names a status not found in the file, or no mine has coordinates.
     """
-    path = Path(path)
-    if not path.is_file():
-        raise LayerNotFoundError(
-            f"GEM coal mine tracker: file not found: {path}",
-            "download the Global Coal Mine Tracker CSV from globalenergymonitor.org "
-            "and give its path",
-        )
+    path = _tracker_file(path)
     tracker = memo(TRACKER, f"GEM tracker {path.name}", path=path)
     _report(path, tracker)
     gdf = tracker.mines.copy()
@@ -589,3 +577,15 @@ def read_gem(
     else:
         columns = list(SCHEMA)
     return gdf[columns]
+
+
+def _tracker_file(path: str | Path) -> Path:
+    """``path`` as a Path, if the tracker file is there."""
+    path = Path(path)
+    if not path.is_file():
+        raise LayerNotFoundError(
+            f"GEM coal mine tracker: file not found: {path}",
+            "download the Global Coal Mine Tracker CSV from globalenergymonitor.org "
+            "and give its path",
+        )
+    return path
