@@ -313,6 +313,9 @@ def test_every_filter_of_the_shipped_scenario_selects_what_pandas_did() -> None:
         filters += [(e.layer, e.where) for e in profile.exclusions if e.where]
     if scenario.covering is not None and scenario.covering.existing_where:
         filters.append((scenario.covering.existing, scenario.covering.existing_where))
+    allocation = scenario.allocation
+    if allocation is not None and allocation.existing and allocation.existing_where:
+        filters.append((allocation.existing, allocation.existing_where))
     assert len(filters) == len(
         [line for line in KUZBASS.read_text().splitlines() if "where = " in line]
     )
