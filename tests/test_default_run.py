@@ -47,7 +47,10 @@ def test_every_mine_allocated(kuzbass):
     assert len(kuzbass.allocation.lines) == 77  # operating mines of the embedded layer
     a, spec = kuzbass.allocation, kuzbass.scenario.allocation
     assert a.model == "capacitated" and spec.p is None  # the opening cost chose how many
-    assert 0 <= a.gap <= 1e-4  # HiGHS's relative tolerance
+    # Proven within HiGHS's relative tolerance, unless a loaded machine stopped the solve at its
+    # time limit first: then the run reports the gap it proved (asserting speed would time the
+    # machine).
+    assert a.gap >= 0 and (a.gap <= 1e-4 or a.seconds >= 0.9 * spec.time_limit)
     # The sweep's mixes with suitability stop at the time limit on slow machines: each row
     # reports the gap it proved (not asserted small: that would time the machine); the row of
     # weight 0 is the main solve itself.

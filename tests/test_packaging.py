@@ -46,7 +46,8 @@ def test_wheel_ships_the_layers_and_runs_the_default(tmp_path):
     env = {**os.environ, "PYTHONPATH": str(target)}
     code = (
         "import siting, siting.config.scenario as s; print(s.DEFAULT_SCENARIO); "
-        "r = siting.run(resolution=3000, write=False); print((r.sites['origin'] == 'suitability').sum())"
+        "r = siting.run(resolution=3000, write=False); "
+        "print((r.sites['origin'] == 'suitability').sum())"
     )
     proc = subprocess.run(
         [sys.executable, "-c", code], env=env, cwd=tmp_path, capture_output=True, text=True
