@@ -6,11 +6,13 @@ copied. Nothing here imports the ``siting`` package.
 
 from __future__ import annotations
 
+import itertools
 import re
 import unicodedata
 from pathlib import Path
 
 import geopandas as gpd
+import networkx as nx
 import pandas as pd
 import pytest
 import shapely
@@ -394,3 +396,77 @@ def test_rivers_follow_towns() -> None:
         for town in towns:
             dist = rivers.loc[river].geometry.distance(s.loc[town].geometry)
             assert dist <= 6_000, (river, town, round(dist))
+
+
+# ------------------------------------------------------------- haul network (issue #19, item 2)
+
+# [haul] station_km's default: a station joins road and rail only when both lie this near.
+STATION_KM = 5.0
+
+
+def road_km(a: shapely.Point, b: shapely.Point) -> float:
+    """Length (km) of the shortest path over the road lines, noded where they meet, between
+    the line vertices nearest to ``a`` and ``b`` (UTM)."""
+    noded = shapely.node(utm("roads").geometry.union_all())
+    graph = nx.Graph()
+    for part in shapely.get_parts(noded):
+        xy = [tuple(round(v, 1) for v in c) for c in shapely.get_coordinates(part)]
+        for u, v in itertools.pairwise(xy):
+            graph.add_edge(u, v, length=shapely.distance(shapely.Point(u), shapely.Point(v)))
+    nodes = list(graph.nodes)
+    points = shapely.points(nodes)
+
+    def nearest(p: shapely.Point) -> tuple[float, float]:
+        return nodes[int(shapely.distance(points, p).argmin())]
+
+    return nx.shortest_path_length(graph, nearest(a), nearest(b), weight="length") / 1000.0
+
+
+def test_every_station_within_station_km_of_a_road() -> None:
+    roads = utm("roads").geometry.union_all()
+    far = {
+        st["name"]: round(roads.distance(st.geometry) / 1000.0, 1)
+        for _, st in utm("stations").iterrows()
+        if roads.distance(st.geometry) > STATION_KM * 1000.0
+    }
+    assert far == {}
+
+
+def test_r255_joined_to_central_kemerovo() -> None:
+    s = utm("settlements").set_index("name")
+    # Kemerovo - Berezovsky is about 25-30 km by road; before the link the lines made it ~170.
+    km = road_km(s.loc["Kemerovo"].geometry, s.loc["Berezovsky"].geometry)
+    assert 20.0 <= km <= 40.0, km
+
+
+def test_yashkino_on_the_trans_siberian() -> None:
+    rail = utm("rail").set_index("id")
+    yashkino = utm("settlements").set_index("name").loc["Yashkino"].geometry
+    assert rail.loc["transsib-central"].geometry.distance(yashkino) <= 1_000
+    station = utm("stations").set_index("name").loc["Yashkino"].geometry
+    assert rail.loc["transsib-central"].geometry.distance(station) <= 1_000
+
+
+def test_novokuznetsk_northern_bypass() -> None:
+    line = utm("rail").set_index("id").loc["yuzhsib-north-bypass"].geometry
+    st = utm("stations").set_index("name")
+    for name in ("Artyshta II", "Bardino", "Tomusinskaya"):
+        assert line.distance(st.loc[name].geometry) <= 1_500, name
+    # Bardino at its published position (kem.guidebook.ru: 53.872884 N, 87.558548 E).
+    published = gpd.GeoSeries([shapely.Point(87.558548, 53.872884)], crs="EPSG:4326")
+    assert published.to_crs(UTM).iloc[0].distance(st.loc["Bardino"].geometry) <= 1_000
+
+
+def test_technopark_on_the_right_bank_of_the_tom() -> None:
+    # Site No. 1 of the Kuzbass Technopark is in Kemerovo's Rudnichny district, north of the
+    # Tom; the centre (Kemerovo's point) is south of it.
+    tom = utm("rivers").set_index("name").loc["Tom"].geometry
+    park = utm("anchors").set_index("name").loc["Kuzbass Technopark"].geometry
+    centre = utm("settlements").set_index("name").loc["Kemerovo"].geometry
+
+    def side(p: shapely.Point) -> float:
+        at = tom.project(p)
+        a, b = tom.interpolate(at - 50.0), tom.interpolate(at + 50.0)
+        return (b.x - a.x) * (p.y - a.y) - (b.y - a.y) * (p.x - a.x)
+
+    assert side(park) * side(centre) < 0
