@@ -316,6 +316,15 @@ def test_every_filter_of_the_shipped_scenario_selects_what_pandas_did() -> None:
     allocation = scenario.allocation
     if allocation is not None and allocation.existing and allocation.existing_where:
         filters.append((allocation.existing, allocation.existing_where))
+    chain = scenario.chain
+    if chain is not None:
+        for layer, text in (
+            (chain.markets, chain.markets_where),
+            (chain.existing, chain.prep_existing_where),
+            (chain.existing, chain.coke_existing_where),
+        ):
+            if layer and text:
+                filters.append((layer, text))
     assert len(filters) == len(
         [line for line in KUZBASS.read_text().splitlines() if "where = " in line]
     )

@@ -136,6 +136,7 @@ def _scenario(doc: ScenarioFile, source: Path | None, extends: Path | None) -> S
         clusters=doc.models.clusters,
         allocation=doc.models.allocation,
         covering=doc.models.covering,
+        chain=doc.models.chain,
         demand=doc.models.demand,
         network=doc.network,
         haul=doc.haul,

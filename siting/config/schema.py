@@ -46,6 +46,7 @@ from pydantic.dataclasses import dataclass
 from pydantic.json_schema import GenerateJsonSchema
 
 from siting.config import memory, utm
+from siting.config.chain import ChainModel
 from siting.config.messages import translated, use_schema
 from siting.config.tables import (
     AddEdit,
@@ -199,6 +200,7 @@ class Scenario:
     allocation: AllocationModel | None
     outputs: Outputs
     covering: CoveringModel | None = None
+    chain: ChainModel | None = None
     network: Network | None = None
     haul: Haul = field(default_factory=Haul)
     source: Path | None = None
@@ -466,7 +468,7 @@ def check_references(s: Scenario) -> None:
         layer(f"friction.impassable[{i}].layer", rule.layer)
     if s.network is not None:
         layer("network.layer", s.network.layer)
-    if s.haul.mode == "network" and s.allocation is not None:
+    if (s.haul.mode == "network" and s.allocation is not None) or s.chain is not None:
         layer("haul.roads", s.haul.roads)
         layer("haul.rail", s.haul.rail)
         if s.haul.stations is not None:
@@ -559,6 +561,13 @@ def _models(s: Scenario, layer: _Layers) -> None:
         if s.covering.existing is not None:
             layer("models.covering.existing", s.covering.existing)
         plants("models.covering.p", s.covering.p, n_sites)
+    if s.chain is not None:
+        profile("models.chain.prep_profile", s.chain.prep_profile)
+        profile("models.chain.coke_profile", s.chain.coke_profile)
+        layer("models.chain.demand", s.chain.demand)
+        for key in ("markets", "existing"):
+            if getattr(s.chain, key) is not None:
+                layer(f"models.chain.{key}", getattr(s.chain, key))
 
 
 def _existing(spec: AllocationModel) -> None:
@@ -621,6 +630,8 @@ def amounts(s: Scenario) -> list[Amount]:
         if model is not None and model.weight_field is not None:
             key = f"models.{name}.weight_field"
             out.append(Amount(model.demand, model.weight_field, key))
+    if s.chain is not None:
+        out.append(Amount(s.chain.demand, s.chain.weight_field, "models.chain.weight_field"))
     return out
 
 

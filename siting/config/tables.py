@@ -15,6 +15,7 @@ from pydantic.dataclasses import dataclass
 from pydantic.json_schema import SkipJsonSchema
 from pydantic_core import ArgsKwargs
 
+from siting.config.chain import ChainModel
 from siting.config.messages import Problem, key_of
 from siting.config.values import (
     CONFIG,
@@ -778,8 +779,7 @@ class Terrain:
     """The terrain, for slopes."""
 
     dem: Path | None = None
-    """A digital elevation model: any GDAL raster with a CRS; enables `max_slope_deg` in
-    profiles."""
+    """A digital elevation model: any GDAL raster with a CRS; enables `max_slope_deg`."""
 
 
 @dataclass(frozen=True, config=CONFIG)
@@ -792,9 +792,9 @@ class Models:
     """Plants allocated to demand (the mines)."""
     covering: CoveringModel | None = None
     """Sites that cover the most demand (people) within a travel time."""
+    chain: ChainModel | None = None
+    """The value chain mines → preparation → coke plants → markets."""
     demand: Literal["inside", "padded"] = "inside"
-    """Which features the models take as demand (the mines of the growth poles and the
-    allocation, the settlements of the covering): `inside`: only those in the study area;
-    features beyond it, within the padding, still shape distances, criteria and exclusions.
-    `padded`: those of the padded study area too (e.g. mines across the border that would ship
-    to a plant here)."""
+    """Which features the models take as demand (mines, settlements): `inside`: only those in
+    the study area (those in the padding still shape distances, criteria and exclusions).
+    `padded`: those of the padded study area too (e.g. mines across the border)."""

@@ -65,6 +65,9 @@ def layers_of(result: Result) -> dict[str, gpd.GeoDataFrame | pd.DataFrame]:
     if c is not None:
         tables["covering_sites"] = c.sites
         tables["covering_demand"] = c.demand
+    if result.chain is not None:
+        tables["chain_flows"] = result.chain.flows
+        tables["chain_plants"] = result.chain.plants
     return tables
 
 

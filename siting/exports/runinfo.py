@@ -203,7 +203,7 @@ class RunInfo:
         Per layer: the file's path and SHA-256 and the number of features the run used.
     sites
         Number of sites proposed per profile.
-    allocation, covering
+    allocation, covering, chain
         The models' results (None when the scenario has no such model).
     demand
         Which features the models took as demand (:func:`demand_info`; empty for folders
@@ -223,6 +223,7 @@ class RunInfo:
     sites: dict[str, int] = field(default_factory=dict)
     allocation: dict[str, Any] | None = None
     covering: dict[str, Any] | None = None
+    chain: dict[str, Any] | None = None
     demand: dict[str, Any] = field(default_factory=dict)
     assumptions: list[dict[str, Any]] = field(default_factory=list)
     versions: dict[str, str] = field(default_factory=dict)
@@ -247,6 +248,7 @@ class RunInfo:
             sites={p: int((result.sites["profile"] == p).sum()) for p in scenario.profiles},
             allocation=allocation_info(result),
             covering=covering_info(result),
+            chain=None if result.chain is None else result.chain.summary(),
             demand=demand_info(result),
             assumptions=assumptions.records(assumptions.of(result)),
             versions=versions(),
@@ -295,6 +297,7 @@ class RunInfo:
             sites={str(k): int(v) for k, v in (data.get("sites") or {}).items()},
             allocation=data.get("allocation"),
             covering=data.get("covering"),
+            chain=data.get("chain"),
             demand=dict(data.get("demand") or {}),
             assumptions=list(data.get("assumptions") or []),
             versions=dict(data.get("versions") or {}),
@@ -318,6 +321,7 @@ class RunInfo:
             "sites": self.sites,
             "allocation": self.allocation,
             "covering": self.covering,
+            "chain": self.chain,
             "demand": self.demand,
             "assumptions": self.assumptions,
             "versions": self.versions,

@@ -327,6 +327,21 @@ ALIASES: Mapping[str, str] = MappingProxyType(
         "n_covered": "Features covered",
         "minutes": "Travel time to the nearest open site (min)",
         "served_by": "Nearest open site within the limit",
+        "stage": "Value-chain stage (mine_prep, prep_coke, coke_market)",
+        "from": "From",
+        "to": "To",
+        "coal_type": "Coal type",
+        "tonnes": "Tonnes (the mines' supply units, e.g. Mt/yr)",
+        "echelon": "Echelon (prep: preparation, coke: coke / coal-chemical)",
+        "plant": "Plant index within its echelon",
+        "existing": "Existing facility",
+        "open": "Open",
+        "capacity": "Capacity (input, the supply units)",
+        "expansion": "Capacity added",
+        "input": "Input (tonnes)",
+        "output": "Output (yield × input)",
+        "onward": "Output shipped to the next echelon",
+        "leaves": "Output leaving the chain at the plant",
     }
 )
 
@@ -391,6 +406,16 @@ ABSTRACTS: Mapping[str, str] = MappingProxyType(
         "covering_demand": (
             "Demand of the maximal covering: each feature with its travel time to the nearest "
             "open site, whether that is within the limit, and which site it is."
+        ),
+        "chain_flows": (
+            "Value chain ([models.chain]): one line per arc that carries coal, mine → "
+            "preparation plant → coke plant → market, on its road and rail route, with the "
+            "coal type, the tonnes, the haul per tonne (truck-km equivalents) and tonnes × km."
+        ),
+        "chain_plants": (
+            "Value chain ([models.chain]): the candidate preparation and coke plants, whether "
+            "each is existing and open, its capacity, input, output, output shipped on and "
+            "output leaving the chain."
         ),
     }
 )

@@ -18,6 +18,7 @@ from siting.mcda.suitability import Surface
 from siting.pipeline.cache import CacheLog
 from siting.raster.cost import CostField
 from siting.raster.grid import Grid, Raster
+from siting.valuechain import Chain
 
 
 @dataclass
@@ -57,6 +58,8 @@ class Result:
         Terrain slope in degrees, when the scenario gives a DEM.
     cost_fields
         The per-feature accumulated-cost surfaces the criteria and models computed.
+    chain
+        The value chain's flows and plants (``[models.chain]``), or None.
     cache
         What the run's cache reused and computed (``cache.summary()``), and its folder.
     """
@@ -78,6 +81,7 @@ class Result:
     slope: Raster | None = None
     cost_fields: dict[str, CostField] = field(default_factory=dict, repr=False)
     cache: CacheLog = field(default_factory=lambda: CacheLog(None), repr=False)
+    chain: Chain | None = None
 
     def suitability(self, profile: str) -> Raster:
         """The suitability raster of a profile."""

@@ -20,7 +20,7 @@ import pandas as pd
 import shapely
 
 from siting import existing as existing_mod
-from siting import exports
+from siting import exports, valuechain
 from siting.allocation import is_demand, outside_demand, weights_of
 from siting.config import scenario as scenario_mod
 from siting.config.scenario import Profile, Scenario
@@ -216,6 +216,20 @@ def run(
             if covering.note():
                 log.warning("      %s", covering.note())
 
+        chain = None
+        if scenario.chain is not None:
+            flow, lines = scenario.chain, scenario.haul
+            read: list[str | None] = [flow.demand, lines.roads, lines.rail, lines.stations]
+            chain = store.run(
+                steps.CHAIN,
+                "chain",
+                scenario=scenario,
+                layers={n: layers[n] for n in [*read, flow.markets, flow.existing] if n},
+                sites=sites[sites["profile"].isin([flow.prep_profile, flow.coke_profile])],
+                friction=inputs.friction,
+                area=area,
+            )
+
     stages.timings["compute_total"] = round(time.perf_counter() - wall, 3)
     result = Result(
         scenario,
@@ -234,6 +248,7 @@ def run(
         slope=slope,
         cost_fields=inputs.cost_fields,
         cache=store.log,
+        chain=chain,
     )
     if write:
         with stages("outputs"):
@@ -264,6 +279,10 @@ def _check_inputs(
         plants = scenario.allocation
         if plants.existing is not None:
             existing_mod.existing_plants(plants, layers[plants.existing])
+    if scenario.chain is not None:
+        # The chain routes on the road and rail lines whatever [haul] mode the allocation uses.
+        multimodal.check_layers(dataclasses.replace(scenario.haul, mode="network"), layers)
+        valuechain.check(scenario, layers)
     for name, n in outside_demand(scenario, layers, area).items():
         if n:
             verb = "are not" if scenario.demand == "inside" else "are"

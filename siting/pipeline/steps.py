@@ -19,6 +19,7 @@ import geopandas as gpd
 import numpy as np
 import shapely
 
+from siting import valuechain
 from siting.allocation import Allocation, Covering, allocate, cover, haul_matrix, weights_of
 from siting.config.scenario import (
     ClusterModel,
@@ -39,6 +40,7 @@ from siting.network.traveltime import TravelTimes
 from siting.pipeline.cache import Cache, Deferred, Step
 from siting.raster.cost import CostField, friction_surface
 from siting.raster.grid import Grid, Raster
+from siting.valuechain import Chain
 
 log = logging.getLogger("siting")
 
@@ -261,6 +263,30 @@ def _allocation(
     if made is None:
         raise ValueError("the allocation step needs a scenario with [models.allocation]")
     return made
+
+
+def _chain(
+    scenario: Scenario,
+    layers: dict[str, gpd.GeoDataFrame],
+    sites: gpd.GeoDataFrame,
+    friction: Raster | None,
+    area: shapely.Geometry | None = None,
+) -> Chain:
+    return valuechain.build(scenario, layers, sites, friction, area)
+
+
+#: The value chain (``[models.chain]``): it reads the ``[models.chain]`` and ``[haul]`` tables,
+#: which features are demand, the mines, haul lines, markets and existing facilities, the two
+#: profiles' sites (their rank and coordinates) and the friction's impassable cells.
+CHAIN = Step(
+    "chain",
+    _chain,
+    project={
+        "scenario": lambda s: (s.chain, s.haul, s.crs, s.demand),
+        "sites": lambda d: d[["profile", "rank", "x", "y"]].reset_index(drop=True),
+        "friction": lambda r: None if r is None else (r.grid, np.isfinite(r.data)),
+    },
+)
 
 
 def _model_part(section: str) -> Any:

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import shapely
 
-from siting.exports.report import caveats, figures, models
+from siting.exports.report import caveats, chain, figures, models
 from siting.exports.report.blocks import (
     FIGURES_DIR,
     Block,
@@ -130,6 +130,7 @@ def build(result: Result) -> list[Block]:
     blocks += models.growth_poles(result)
     blocks += models.allocation(result)
     blocks += models.covering(result)
+    blocks += chain.section(result)
     blocks += [
         Heading(2, "Sensitivity", "sensitivity"),
         Para(["Not run for this scenario."]),

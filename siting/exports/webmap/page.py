@@ -45,7 +45,7 @@ from siting.exports.theme import (
     SUITABILITY_GROUP,
     WATER_COLOR,
 )
-from siting.exports.webmap import caveat, elements
+from siting.exports.webmap import caveat, chain, elements
 from siting.exports.webmap.offline import inline_assets
 from siting.exports.webmap.overlay import WGS84, cached_overlay
 
@@ -449,6 +449,8 @@ def add_result(fmap: folium.Map | folium.Figure, result: Result, controls: bool 
             )
         elements.Vectors(haul, routes)
         add(PROPOSALS_GROUP, haul)
+    if result.chain is not None:
+        add(PROPOSALS_GROUP, chain.flows(result))
     if result.covering is not None:
         for overlay in _covering(result):
             add(COVERING_GROUP, overlay)
