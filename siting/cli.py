@@ -472,5 +472,18 @@ def _init(path: Path) -> int:
     return 0
 
 
+def command() -> None:
+    """The ``siting`` command itself (``main`` in a process of its own): after a Ctrl-C the
+    process ends at once with 130, its outputs already settled, so that a KeyboardInterrupt that
+    a library left pending cannot resurface while the interpreter shuts down and end it by the
+    signal instead."""
+    code = main()
+    if code == 130:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(130)
+    sys.exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    command()

@@ -589,7 +589,7 @@ def test_ctrl_c_while_the_command_starts_is_not_a_traceback(base, root, tmp_path
         time.sleep(delay)
         proc.send_signal(signal.SIGINT)
         _, err = proc.communicate(timeout=120)
-        assert proc.returncode == 130, err
+        assert proc.returncode == 130, (delay, err)
         assert "Traceback" not in err, err
         assert err.splitlines()[-1] == "siting: interrupted; previous outputs left as they were"
         assert list(tmp_path.iterdir()) == [] and tree(root) == before
