@@ -17,8 +17,7 @@ import numpy as np
 import pandas as pd
 
 from siting.config.scenario import AllocationModel
-from siting.errors import LayerError, ScenarioError
-from siting.inputs.layers import selected
+from siting.inputs.layers import capacity_values, selected
 from siting.mcda.suitability import Surface
 
 EXISTING = "existing"
@@ -40,27 +39,14 @@ def existing_plants(spec: AllocationModel, layer: gpd.GeoDataFrame) -> gpd.GeoDa
     """
     assert spec.existing is not None and spec.capacity is not None
     plants = selected(layer, spec.existing_where, "models.allocation.existing_where", spec.existing)
-    default = spec.existing_capacity or spec.capacity
-    held = np.full(len(plants), float(default))
-    field = spec.existing_capacity_field
-    if field is not None:
-        if field not in plants.columns:
-            raise ScenarioError(
-                f"models.allocation.existing_capacity_field = {field!r}: layer "
-                f"{spec.existing!r} has no such field",
-                f"use one of: {', '.join(c for c in plants.columns if c != 'geometry')}",
-            )
-        raw = plants[field]
-        values = pd.to_numeric(raw, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
-        bad = (values <= 0) | np.isinf(values) | (np.isnan(values) & raw.notna().to_numpy())
-        if bad.any():
-            raise LayerError(
-                f"layer {spec.existing!r}: field {field!r} (models.allocation."
-                f"existing_capacity_field) must be a finite number > 0 or empty; "
-                f"{int(bad.sum())} feature(s) are not",
-                "fix the values, or leave them empty to take models.allocation.existing_capacity",
-            )
-        held = np.where(np.isnan(values), held, values)
+    held = capacity_values(
+        plants,
+        spec.existing_capacity_field,
+        spec.existing_capacity or spec.capacity,
+        "models.allocation.existing_capacity_field",
+        spec.existing,
+        "models.allocation.existing_capacity",
+    )
     out = plants.reset_index(drop=True).copy()
     out["existing_capacity"] = held
     return out

@@ -23,7 +23,7 @@ import shapely
 from siting.allocation import is_demand
 from siting.config.scenario import Scenario
 from siting.errors import InfeasibleError, LayerError
-from siting.inputs.layers import selected
+from siting.inputs.layers import capacity_values, selected
 from siting.models import ValueChainLocation
 from siting.models.chain import STAGES
 from siting.network import multimodal
@@ -129,23 +129,14 @@ def _capacities(
     found: gpd.GeoDataFrame, default: float, column: str | None, layer: str
 ) -> np.ndarray:
     """The existing facilities' capacity: ``column``'s value, ``default`` where it is empty."""
-    if column is None:
-        return np.full(len(found), default)
-    if column not in found.columns:
-        raise LayerError(
-            f"models.chain.existing_capacity_field = {column!r}: layer {layer!r} has no such field",
-            f"use one of: {', '.join(c for c in found.columns if c != 'geometry')}",
-        )
-    raw = found[column]
-    values = pd.to_numeric(raw, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
-    bad = (values <= 0) | np.isinf(values) | (np.isnan(values) & raw.notna().to_numpy())
-    if bad.any():
-        raise LayerError(
-            f"layer {layer!r}: field {column!r} (models.chain.existing_capacity_field) must be a "
-            f"finite number > 0 or empty; {int(bad.sum())} feature(s) are not",
-            "fix the values, or leave them empty to take the default capacity",
-        )
-    return np.where(np.isnan(values), default, values)
+    return capacity_values(
+        found,
+        column,
+        default,
+        "models.chain.existing_capacity_field",
+        layer,
+        "the default capacity",
+    )
 
 
 def _supply(

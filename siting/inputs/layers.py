@@ -150,6 +150,38 @@ def selected(
     return chosen
 
 
+def capacity_values(
+    gdf: gpd.GeoDataFrame, field: str | None, default: float, key: str, layer: str, fallback: str
+) -> np.ndarray:
+    """Each feature's capacity from ``field`` (the scenario's ``key``), ``default`` where it is
+    empty or there is no field: existing plants whose capacity is not published.
+
+    Raises
+    ------
+    ScenarioError
+        If ``layer`` has no such field.
+    LayerError
+        If a value is not a finite number > 0 (``fallback`` names what an empty one takes).
+    """
+    if field is None:
+        return np.full(len(gdf), float(default))
+    if field not in gdf.columns:
+        raise ScenarioError(
+            f"{key} = {field!r}: layer {layer!r} has no such field",
+            f"use one of: {', '.join(c for c in gdf.columns if c != 'geometry')}",
+        )
+    raw = gdf[field]
+    values = pd.to_numeric(raw, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+    bad = (values <= 0) | np.isinf(values) | (np.isnan(values) & raw.notna().to_numpy())
+    if bad.any():
+        raise LayerError(
+            f"layer {layer!r}: field {field!r} ({key}) must be a finite number > 0 or empty; "
+            f"{int(bad.sum())} feature(s) are not",
+            f"fix the values, or leave them empty to take {fallback}",
+        )
+    return np.where(np.isnan(values), float(default), values)
+
+
 def _repair(gdf: gpd.GeoDataFrame, spec: LayerSpec) -> gpd.GeoDataFrame:
     empty = gdf.geometry.isna() | gdf.geometry.is_empty
     if empty.any():
