@@ -62,8 +62,9 @@ from siting.raster.grid import Raster
 
 log = logging.getLogger("siting")
 
-# The Pareto sweep's points are proven within 0.1 % (each row reports its gap): enough to draw
-# the front, and the degenerate mixes near α = 1 would otherwise take HiGHS tens of seconds.
+# The Pareto sweep's points aim at 0.1 % within `pareto_time_limit` seconds each (each row
+# reports the gap it proved): enough to draw the front; the mixes near α = 1 are degenerate and
+# would otherwise hold HiGHS at its time limit for most of the run.
 SWEEP_TOL = 1e-3
 
 METHODS = {
@@ -265,7 +266,7 @@ def allocate(
     # HiGHS releases the GIL, so the sweep's solves run in threads beside the main one.
     with ThreadPoolExecutor(max_workers=CORES) as pool:
         main = pool.submit(
-            _solve, spec, km, weights, suitability, spec.suitability_weight, held=held
+            solve_plan, spec, km, weights, suitability, spec.suitability_weight, held=held
         )
         pareto = None
         if spec.pareto_steps:
@@ -344,7 +345,16 @@ def pareto_front(
     rows = []
     alphas = [float(a) for a in np.linspace(0.0, 1.0, steps)]
     solved = solved or {}
-    solve = partial(_solve, spec, km, weights, suitability, tol=SWEEP_TOL, held=held)
+    solve = partial(
+        solve_plan,
+        spec,
+        km,
+        weights,
+        suitability,
+        tol=SWEEP_TOL,
+        held=held,
+        time_limit=spec.pareto_time_limit,
+    )
     fresh = iter(map_(solve, [a for a in alphas if a not in solved]))
     for alpha in alphas:
         s = solved[alpha]() if alpha in solved else next(fresh)
@@ -372,7 +382,7 @@ def pareto_front(
     return table
 
 
-def _solve(
+def solve_plan(
     spec: AllocationModel,
     km: np.ndarray,
     weights: np.ndarray,
@@ -380,12 +390,18 @@ def _solve(
     alpha: float,
     tol: float = 1e-4,
     held: np.ndarray | None = None,
+    time_limit: float | None = None,
 ) -> _Solution:
+    """Solve ``spec``'s model (p-median, or capacitated with ``held`` existing capacity) on
+    costs ``km`` (demand × candidates) mixed with the candidates' ``suitability`` at weight
+    ``alpha`` (:func:`mixed_cost`), to relative gap ``tol`` within ``time_limit`` seconds
+    (``spec.time_limit`` by default)."""
+    limit = spec.time_limit if time_limit is None else time_limit
     cost = mixed_cost(km, suitability, alpha)
     n, m = cost.shape
     if spec.capacity is None:
         assert spec.p is not None
-        model = PMedian(spec.p, time_limit=spec.time_limit, method=spec.method, tol=tol)
+        model = PMedian(spec.p, time_limit=limit, method=spec.method, tol=tol)
         model.fit(cost, sample_weight=weights)
         shares = np.zeros((n, m))
         shares[np.arange(n), model.assignment_] = 1.0
@@ -407,7 +423,7 @@ def _solve(
         np.full(m, spec.opening_cost * scale),
         single_sourcing=spec.single_sourcing,
         p=spec.p,
-        time_limit=spec.time_limit,
+        time_limit=limit,
         tol=tol,
         existing=held,
         expansion_cost=None if spec.expansion_cost is None else spec.expansion_cost * scale,

@@ -366,7 +366,7 @@ def test_template_lists_every_key_with_the_schemas_default():
             if match:
                 shown[match[1]] = match[2]
         sections = {"layers", "terrain", "friction", "network", "haul", "profiles", "models"}
-        sections |= {"add", "remove", "update", "outputs"}
+        sections |= {"add", "remove", "update", "outputs", "sensitivity"}
         for name, prop in node["properties"].items():
             if table == "ScenarioFile" and name in sections:
                 assert name not in shown  # the file's sections: each has its own heading

@@ -140,6 +140,7 @@ def _scenario(doc: ScenarioFile, source: Path | None, extends: Path | None) -> S
         demand=doc.models.demand,
         network=doc.network,
         haul=doc.haul,
+        sensitivity=doc.sensitivity,
         outputs=doc.outputs,
         source=source,
         place_names=place_names,

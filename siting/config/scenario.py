@@ -48,6 +48,7 @@ from siting.config.schema import (
     check_grid,
     json_schema,
 )
+from siting.config.sensitivity import Sensitivity
 from siting.config.template import TEMPLATE, write_template
 
 CRITERION_KINDS: tuple[str, ...] = get_args(CriterionKind)
@@ -86,6 +87,7 @@ __all__ = [
     "Route",
     "Scenario",
     "ScenarioFile",
+    "Sensitivity",
     "Standardization",
     "Terrain",
     "UpdateEdit",

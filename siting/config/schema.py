@@ -47,7 +47,9 @@ from pydantic.json_schema import GenerateJsonSchema
 
 from siting.config import memory, utm
 from siting.config.chain import ChainModel
+from siting.config.haul import Haul
 from siting.config.messages import translated, use_schema
+from siting.config.sensitivity import Sensitivity
 from siting.config.tables import (
     AddEdit,
     Ahp,
@@ -58,7 +60,6 @@ from siting.config.tables import (
     Edit,
     Exclusion,
     Friction,
-    Haul,
     LayerSpec,
     Models,
     Network,
@@ -171,6 +172,8 @@ class ScenarioFile:
     """The facility types, `[profiles.NAME]`."""
     models: Models = field(default_factory=Models)
     """Models run on the proposed sites, `[models.*]`."""
+    sensitivity: Sensitivity = field(default_factory=Sensitivity)
+    """How robust the plan is to its assumptions, `[sensitivity]`."""
     add: list[AddEdit] = field(default_factory=list)
     """What-if: new features for a layer, `[[add]]`."""
     remove: list[RemoveEdit] = field(default_factory=list)
@@ -203,6 +206,7 @@ class Scenario:
     chain: ChainModel | None = None
     network: Network | None = None
     haul: Haul = field(default_factory=Haul)
+    sensitivity: Sensitivity = field(default_factory=Sensitivity)
     source: Path | None = None
     place_names: Text | None = None
     dem: Path | None = None

@@ -39,10 +39,7 @@ def candidate_patches(surface: Surface) -> tuple[gpd.GeoDataFrame, np.ndarray]:
     profile = surface.profile
     suit = surface.suitability
     values = suit.data
-    eligible = np.isfinite(values)
-    cut = float(np.quantile(values[eligible], profile.candidate_quantile))
-    labels, n = ndimage.label(eligible & (values >= cut), structure=EIGHT_CONNECTED)
-    cells = np.bincount(labels.ravel(), minlength=n + 1)
+    labels, cells = _labelled(surface)
     area_ha = cells * suit.grid.cell_area / 10_000
     keep = area_ha >= profile.min_area_ha
     keep[0] = False
@@ -55,11 +52,7 @@ def candidate_patches(surface: Surface) -> tuple[gpd.GeoDataFrame, np.ndarray]:
             area_ha[1:].max(initial=0),
             profile.name,
         )
-    # Renumber kept patches 1..k in order of label so that ids are stable for a given input.
-    ids = np.arange(1, int(keep.sum()) + 1)
-    new_id = np.zeros(n + 1, dtype=np.int32)
-    new_id[keep] = ids
-    labels = new_id[labels]
+    labels, ids = _renumbered(labels, keep)
     counts = cells[keep]
     # Per-patch sums and maxima over the patch cells only (ndimage's label statistics sort the
     # whole grid, the slowest step of a 100 m run).
@@ -86,6 +79,34 @@ def candidate_patches(surface: Surface) -> tuple[gpd.GeoDataFrame, np.ndarray]:
         crs=suit.grid.crs,
     )
     return patches, labels
+
+
+def _labelled(surface: Surface) -> tuple[np.ndarray, np.ndarray]:
+    """Patches of the best land (every size) and each label's number of cells (label 0: none)."""
+    suit = surface.suitability
+    values = suit.data
+    eligible = np.isfinite(values)
+    cut = float(np.quantile(values[eligible], surface.profile.candidate_quantile))
+    labels, n = ndimage.label(eligible & (values >= cut), structure=EIGHT_CONNECTED)
+    return labels, np.bincount(labels.ravel(), minlength=n + 1)
+
+
+def _renumbered(labels: np.ndarray, keep: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    # Kept patches renumbered 1..k in order of label so that ids are stable for a given input.
+    ids = np.arange(1, int(keep.sum()) + 1)
+    new_id = np.zeros(len(keep), dtype=np.int32)
+    new_id[keep] = ids
+    return new_id[labels], ids
+
+
+def candidate_labels(surface: Surface) -> np.ndarray:
+    """The label array of :func:`candidate_patches` (0 = no patch), without the patches'
+    outlines and statistics: what :func:`select_sites` needs, for a surface reweighted many
+    times (the robustness draws)."""
+    labels, cells = _labelled(surface)
+    keep = cells * surface.suitability.grid.cell_area / 10_000 >= surface.profile.min_area_ha
+    keep[0] = False
+    return _renumbered(labels, keep)[0]
 
 
 def select_sites(surface: Surface, raw: dict[str, Raster], labels: np.ndarray) -> gpd.GeoDataFrame:

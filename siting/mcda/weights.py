@@ -1,4 +1,5 @@
-"""Criterion weights from an AHP pairwise comparison matrix (Saaty).
+"""Criterion weights from an AHP pairwise comparison matrix (Saaty), and weights drawn around
+chosen ones (:func:`weight_draws`, for the sensitivity and robustness analyses).
 
 The weights are the normalised principal eigenvector; the consistency ratio CR = CI / RI with
 CI = (λmax − n) / (n − 1) and Saaty's random index RI.
@@ -112,3 +113,36 @@ def ahp_weights(
         ci = (lambda_max - size) / (size - 1)
         cr = max(0.0, ci / RANDOM_INDEX[min(size, len(RANDOM_INDEX)) - 1])
     return tuple(float(w) for w in weights), cr, tuple(tuple(float(v) for v in row) for row in a)
+
+
+def weight_draws(
+    weights: np.ndarray,
+    n: int,
+    rng: np.random.Generator,
+    concentration: float = 50.0,
+    ahp_matrix: np.ndarray | None = None,
+    judgement_sd: float = 0.2,
+) -> np.ndarray:
+    """``n`` weight vectors around ``weights`` (rows sum to 1; zero weights stay zero).
+
+    Without ``ahp_matrix``: Dirichlet(concentration · weights). With it: each judgement above the
+    diagonal times exp(N(0, judgement_sd)), kept within Saaty's 1/9–9, its reciprocal below, and
+    the principal-eigenvector weights of that matrix.
+    """
+    w = np.asarray(weights, dtype=float)
+    if ahp_matrix is None:
+        out = np.zeros((n, len(w)))
+        positive = w > 0
+        out[:, positive] = rng.dirichlet(concentration * w[positive], size=n)
+        return out
+    a = np.asarray(ahp_matrix, dtype=float)
+    upper = np.triu_indices(len(a), 1)
+    out = np.empty((n, len(a)))
+    for k in range(n):
+        b = a.copy()
+        b[upper] = np.clip(
+            a[upper] * np.exp(rng.normal(0.0, judgement_sd, len(upper[0]))), 1 / 9, 9
+        )
+        b.T[upper] = 1.0 / b[upper]
+        out[k] = ahp_weights(b.tolist())[0]
+    return out

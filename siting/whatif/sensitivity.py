@@ -25,9 +25,11 @@ from siting.exports import staged
 from siting.exports.rasters import write_geotiff
 from siting.mcda.sites import propose
 from siting.mcda.suitability import Surface
-from siting.mcda.weights import ahp_weights
+from siting.mcda.weights import weight_draws
 from siting.pipeline.result import Result
 from siting.raster.grid import Raster
+
+__all__ = ["Sensitivity", "sensitivity", "weight_draws", "write"]
 
 _STATE: dict = {}  # a worker's copy of the run's surfaces, sent once per worker
 
@@ -58,39 +60,6 @@ class Sensitivity:
     sites: pd.DataFrame
     robustness: Raster
     sweeps: pd.DataFrame
-
-
-def weight_draws(
-    weights: np.ndarray,
-    n: int,
-    rng: np.random.Generator,
-    concentration: float = 50.0,
-    ahp_matrix: np.ndarray | None = None,
-    judgement_sd: float = 0.2,
-) -> np.ndarray:
-    """``n`` weight vectors around ``weights`` (rows sum to 1; zero weights stay zero).
-
-    Without ``ahp_matrix``: Dirichlet(concentration · weights). With it: each judgement above the
-    diagonal times exp(N(0, judgement_sd)), kept within Saaty's 1/9–9, its reciprocal below, and
-    the principal-eigenvector weights of that matrix.
-    """
-    w = np.asarray(weights, dtype=float)
-    if ahp_matrix is None:
-        out = np.zeros((n, len(w)))
-        positive = w > 0
-        out[:, positive] = rng.dirichlet(concentration * w[positive], size=n)
-        return out
-    a = np.asarray(ahp_matrix, dtype=float)
-    upper = np.triu_indices(len(a), 1)
-    out = np.empty((n, len(a)))
-    for k in range(n):
-        b = a.copy()
-        b[upper] = np.clip(
-            a[upper] * np.exp(rng.normal(0.0, judgement_sd, len(upper[0]))), 1 / 9, 9
-        )
-        b.T[upper] = 1.0 / b[upper]
-        out[k] = ahp_weights(b.tolist())[0]
-    return out
 
 
 def _init(surface: Surface, raw: dict[str, Raster]) -> None:
