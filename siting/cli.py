@@ -252,6 +252,14 @@ def _print_sites(result: Result) -> None:
         for site_id in result.covering.sites["site_id"]:
             if site_id:
                 notes[site_id] = "covering: new technopark"
+    rob = result.robustness
+    if rob is not None:
+        plan = rob.sites[rob.sites["in_plan"] & (rob.sites["origin"] != "existing")]
+        for r in plan.itertuples():
+            said = notes.get(str(r.site_id), "")
+            notes[str(r.site_id)] = f"{said}; " * bool(said) + (
+                f"{r.robustness_class} ({r.robustness:.0%} of {rob.n} draws)"
+            )
     print(f"\nProposed sites (outputs in {result.output_dir}):")
     print(f"{'site':<24}{'score':>6}{'lat':>9}{'lon':>9}  {'where':<28}note")
     for _, row in result.sites.iterrows():

@@ -258,8 +258,18 @@ def test_report_opens_offline_with_every_figure(browser, result):
     widths = browser.execute_script(
         "return Array.from(document.images).map(function (i) { return i.naturalWidth; })"
     )
-    assert len(widths) == len(report.figure_names(result)) == 3 + len(result.scenario.profiles)
+    # Study area, criteria, one suitability map per profile, the Pareto front, the chain's flows.
+    assert len(widths) == len(report.figure_names(result)) == 4 + len(result.scenario.profiles)
     assert all(w > 200 for w in widths)
     body = browser.find_element(By.TAG_NAME, "body").text
     top = result.sites.iloc[0]
     assert top["site_id"] in body and f"{top['score']:.3f}" in body
+
+
+def test_the_robustness_legend_is_visible(browser, result):
+    # Opened again: an earlier test may have left the browser on the report.
+    browser.get((result.output_dir / "map.html").as_uri())
+    box = browser.find_element(By.ID, "siting-robustness")
+    spec, n = result.robustness.spec, result.robustness.n
+    assert box.is_displayed() and box.size["height"] > 10
+    assert f"robust: in the plan in ≥ {100 * spec.robust:.0f} % of {n} draws" in box.text

@@ -32,6 +32,7 @@ RAIL_DEPENDENTS = {
     "suitability processing_plant",
     "sites processing_plant",
     "allocation",
+    "robustness",  # reads the plant profile's surface and sites
     "suitability_processing_plant.tif",
     "criteria/haul_cost.tif",
     "criteria/rail.tif",

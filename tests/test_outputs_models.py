@@ -287,7 +287,7 @@ def test_report_sections_include_covering_in_order(texts):
         "Growth poles",
         "Location-allocation",
         "Technoparks: maximal covering",
-        "Sensitivity",
+        "Sensitivity: how robust the plan is",
         "How exact the layers are",
         "Data provenance and versions",
     ]

@@ -132,7 +132,11 @@ def check_model_layers(report: dict, result) -> None:
         "Growth-pole Weber points, snapped to eligible land",
     ):
         assert name in proposals, name
-    assert proposals[-1] == "Allocation: Pareto front (table)"  # tables after every drawn layer
+    # The attribute tables come after every drawn layer.
+    assert set(proposals[-2:]) == {
+        "Allocation: Pareto front (table)",
+        "Robustness: the draws (table)",
+    }
 
 
 @pytest.mark.qgis

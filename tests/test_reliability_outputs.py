@@ -174,7 +174,7 @@ def test_a_folder_siting_did_not_write_is_never_replaced(base, root):
             folder.MARKER,
             fix="move or delete",
         )
-        assert "[1/7]" not in proc.stderr  # refused before the first stage
+        assert "] layers …" not in proc.stderr  # refused before the first stage
         assert tree(root) == before
     finally:
         shutil.rmtree(root / "mydata")
@@ -224,7 +224,7 @@ def test_the_scenario_folder_is_never_the_output_folder(base, root, monkeypatch)
         )
         proc = run_here(base, "--output-dir", root.parent, "--name", root.name)  # an ancestor
         one_error(proc, f"the output folder {root} would hold", fix="input layers")
-        assert "[1/7]" not in proc.stderr
+        assert "] layers …" not in proc.stderr
         assert tree(root) == before
     finally:
         (base / folder.MARKER).unlink()
@@ -295,7 +295,7 @@ def test_output_folder_problems_are_found_before_computing(base, root, tmp_path,
         before, theirs = tree(root), tree(tmp_path)
         proc = run_here(base, "--output-dir", out)
         one_error(proc, expect, fix=fix)
-        assert "[1/7]" not in proc.stderr  # before the first stage
+        assert "] layers …" not in proc.stderr  # before the first stage
         assert tree(root) == before and tree(tmp_path) == theirs
     finally:
         _writable(tmp_path / "out")
@@ -514,7 +514,7 @@ def test_interrupts_and_kills_while_writing_leave_old_or_new_outputs_complete(tm
             driver.stdin.flush()
             pid = int(driver.stdout.readline())
             deadline = time.monotonic() + 120
-            while "[7/7] outputs" not in log.read_text() and not _zombie(pid):
+            while "[8/8] outputs" not in log.read_text() and not _zombie(pid):
                 assert time.monotonic() < deadline, log.read_text()
                 time.sleep(0.01)
             time.sleep(rng.uniform(0.0, 1.5))

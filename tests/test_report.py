@@ -113,11 +113,12 @@ def test_both_files_have_the_same_sections_in_order(written):
         "Growth poles",
         "Location-allocation",
         *covering,
-        "Sensitivity",
+        "Sensitivity: how robust the plan is",
         "How exact the layers are",
         "Data provenance and versions",
     ]
-    assert "Not run for this scenario." in page and "Not run for this scenario." in md
+    # The default sensitivity ran: its section says how robust each site of the plan is.
+    assert "sites, " in md and re.search(r"\d+ are robust, \d+ moderate and \d+ fragile", page)
 
 
 def test_allocation_clusters_and_provenance_come_from_the_result(written):

@@ -128,7 +128,9 @@ def test_each_marker_and_line_is_drawn_once(page, run):
     # markers; haul routes are lines; nothing is a glyph without covering or snapped points.
     assert run.covering is None and run.scenario.clusters.snap_profile is None
     circles = len(run.sites) + len(run.layers["mines"]) + len(run.layers["settlements"])
-    assert page.count('"kind":"circle"') == circles + len(run.clusters)
+    # ... and the robustness ring around each site of the plan.
+    rings = int((run.robustness.sites["robustness_class"] != "").sum())
+    assert page.count('"kind":"circle"') == circles + len(run.clusters) + rings
     assert page.count('"kind":"line"') == len(run.allocation.lines)
     assert page.count('"kind":"glyph"') == 0
 

@@ -72,6 +72,19 @@ _NAMES: Mapping[str, str] = {
     "min_cluster_size": "members",
     "bootstrap": "resamplings",
     "pareto_steps": "suitability weights",
+    "pareto_time_limit": "s",
+}
+# [sensitivity]: ranges of factors on the scenario's own values, shares of draws.
+_SENSITIVITY: Mapping[str, str] = {
+    "draws": "draws",
+    "capacity": "factor (low, high)",
+    "opening_cost": "factor (low, high)",
+    "tariffs": "factor (low, high)",
+    "robust": "share of draws",
+    "fragile": "share of draws",
+    "tol": "relative gap",
+    "concentration": "Dirichlet concentration",
+    "judgement_sd": "log-scale SD",
 }
 _STANDARDIZE = ("low", "high", "midpoint", "spread", "value", "optimum")
 _RAW_UNITS = {"distance": "m", "cost_distance": "cost units", "travel_time": "min"}
@@ -306,6 +319,8 @@ class _Walk:
         """The units of the key ``name`` of the table ``owner``."""
         if ".speeds." in key:
             return "km/h"
+        if key.startswith("sensitivity."):
+            return _SENSITIVITY.get(name, _NAMES.get(name, ""))
         s = self.scenario
         layer = getattr(owner, "demand", None) or getattr(owner, "layer", None)
         if name in ("capacity", "min_weight") and hasattr(owner, "weight_field"):

@@ -22,8 +22,8 @@ if TYPE_CHECKING:
 def layers_of(result: Result) -> dict[str, gpd.GeoDataFrame | pd.DataFrame]:
     """The tables written to the GeoPackage, by table name.
 
-    Every table is a GeoDataFrame in the scenario's CRS, except ``allocation_pareto``: a plain
-    DataFrame (see :func:`is_spatial`).
+    Every table is a GeoDataFrame in the scenario's CRS, except ``allocation_pareto`` and
+    ``robustness_draws``: plain DataFrames (see :func:`is_spatial`).
     """
     crs = result.scenario.crs
     tables: dict[str, gpd.GeoDataFrame | pd.DataFrame] = {
@@ -36,7 +36,8 @@ def layers_of(result: Result) -> dict[str, gpd.GeoDataFrame | pd.DataFrame]:
         pd.concat([s.exclusions for s in result.surfaces.values()], ignore_index=True), crs=crs
     )
     tables["candidate_patches"] = result.patches
-    tables["proposed_sites"] = result.sites
+    rob = result.robustness
+    tables["proposed_sites"] = result.sites if rob is None else rob.annotate(result.sites)
     if result.clusters is not None:
         tables["clusters"] = result.clusters
         attributes = result.clusters.drop(columns="geometry")
@@ -57,7 +58,7 @@ def layers_of(result: Result) -> dict[str, gpd.GeoDataFrame | pd.DataFrame]:
             )
     a = result.allocation
     if a is not None:
-        tables["allocation_plants"] = a.plants
+        tables["allocation_plants"] = a.plants if rob is None else rob.annotate(a.plants)
         tables["allocation_lines"] = a.lines
         if a.pareto is not None:
             tables["allocation_pareto"] = pd.DataFrame(a.pareto).reset_index(drop=True)
@@ -65,6 +66,11 @@ def layers_of(result: Result) -> dict[str, gpd.GeoDataFrame | pd.DataFrame]:
     if c is not None:
         tables["covering_sites"] = c.sites
         tables["covering_demand"] = c.demand
+    if rob is not None:
+        tables["robustness"] = gpd.GeoDataFrame(
+            rob.sites, geometry=gpd.points_from_xy(rob.sites["x"], rob.sites["y"]), crs=crs
+        )
+        tables["robustness_draws"] = rob.draws
     if result.chain is not None:
         tables["chain_flows"] = result.chain.flows
         tables["chain_plants"] = result.chain.plants

@@ -205,6 +205,9 @@ class RunInfo:
         Number of sites proposed per profile.
     allocation, covering, chain
         The models' results (None when the scenario has no such model).
+    robustness
+        The default sensitivity: draws, factor ranges, class counts and each planned site's
+        robustness (None with ``[sensitivity] draws = 0``).
     demand
         Which features the models took as demand (:func:`demand_info`; empty for folders
         written before run.json had it).
@@ -224,6 +227,7 @@ class RunInfo:
     allocation: dict[str, Any] | None = None
     covering: dict[str, Any] | None = None
     chain: dict[str, Any] | None = None
+    robustness: dict[str, Any] | None = None
     demand: dict[str, Any] = field(default_factory=dict)
     assumptions: list[dict[str, Any]] = field(default_factory=list)
     versions: dict[str, str] = field(default_factory=dict)
@@ -249,6 +253,7 @@ class RunInfo:
             allocation=allocation_info(result),
             covering=covering_info(result),
             chain=None if result.chain is None else result.chain.summary(),
+            robustness=None if result.robustness is None else result.robustness.summary(),
             demand=demand_info(result),
             assumptions=assumptions.records(assumptions.of(result)),
             versions=versions(),
@@ -298,6 +303,7 @@ class RunInfo:
             allocation=data.get("allocation"),
             covering=data.get("covering"),
             chain=data.get("chain"),
+            robustness=data.get("robustness"),
             demand=dict(data.get("demand") or {}),
             assumptions=list(data.get("assumptions") or []),
             versions=dict(data.get("versions") or {}),
@@ -322,6 +328,7 @@ class RunInfo:
             "allocation": self.allocation,
             "covering": self.covering,
             "chain": self.chain,
+            "robustness": self.robustness,
             "demand": self.demand,
             "assumptions": self.assumptions,
             "versions": self.versions,

@@ -56,6 +56,10 @@ STATUS_COLORS: Mapping[str, str] = MappingProxyType(
         "closed": "#969696",
     }
 )
+#: A site of the plan by its robustness class (the map, the QGIS project, the report).
+ROBUSTNESS_COLORS: Mapping[str, str] = MappingProxyType(
+    {"robust": "#1a9850", "moderate": "#fdae61", "fragile": "#d73027", "": "#9e9e9e"}
+)
 COVERED_COLORS: Mapping[bool, str] = MappingProxyType(
     {True: "#1a9850", False: "#d73027"}  # demand reached in time, or not
 )
@@ -416,6 +420,18 @@ ABSTRACTS: Mapping[str, str] = MappingProxyType(
             "Value chain ([models.chain]): the candidate preparation and coke plants, whether "
             "each is existing and open, its capacity, input, output, output shipped on and "
             "output leaving the chain."
+        ),
+        "robustness": (
+            "Robustness ([sensitivity]): every site of the run with the share of the drawn "
+            "assumptions (weights, capacity, opening cost, tariffs) in which it stays in the "
+            "plan: proposed again (proposed_share), opened as a plant (planned_share), expanded "
+            "(expanded_share, existing plants); robustness is the share that sets its class, "
+            "robust, moderate or fragile (empty: not in the plan)."
+        ),
+        "robustness_draws": (
+            "The draws of the default sensitivity (a table, no geometry): each draw's factors "
+            "on capacity, opening cost and tariffs, the plants it opened, its transport, "
+            "objective and proven gap, and each profile's drawn weights."
         ),
     }
 )

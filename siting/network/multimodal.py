@@ -1,6 +1,6 @@
 """Mine → plant haul on road and rail: least-cost routes on one multimodal graph, priced per tonne.
 
-The graph (``[haul] mode = "network"``, :class:`~siting.config.tables.Haul`):
+The graph (``[haul] mode = "network"``, :class:`~siting.config.haul.Haul`):
 
 - **Road** and **rail** lines, each cut into a routable network by
   :func:`siting.network.traveltime.pieces` (lines split where they cross, ends within
@@ -85,6 +85,27 @@ class HaulMatrix:
         """The cost in truck-km equivalents (RUB/t ÷ the truck tariff): the unit the
         allocation's objective and opening cost are in."""
         return self.cost / self.truck_rub_tkm
+
+    def cost_at(
+        self,
+        truck_rub_tkm: float,
+        rail_rub_tkm: float,
+        offroad_rub_tkm: float,
+        transfer_rub_t: float,
+    ) -> np.ndarray:
+        """RUB per tonne of the same routes at other tariffs (``inf`` where unreachable).
+
+        The routes stay the least-cost ones of the tariffs they were found with: at other
+        tariffs another route may be cheaper, so this is an upper bound of the least cost.
+        """
+        with np.errstate(invalid="ignore"):
+            cost = (
+                truck_rub_tkm * self.km_road
+                + rail_rub_tkm * self.km_rail
+                + offroad_rub_tkm * self.km_offroad
+                + transfer_rub_t * self.transfers
+            )
+        return np.where(np.isfinite(self.cost), cost, np.inf)
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,7 @@ from siting.mcda.suitability import Surface
 from siting.pipeline.cache import CacheLog
 from siting.raster.cost import CostField
 from siting.raster.grid import Grid, Raster
+from siting.robustness import Robustness
 from siting.valuechain import Chain
 
 
@@ -60,6 +61,9 @@ class Result:
         The per-feature accumulated-cost surfaces the criteria and models computed.
     chain
         The value chain's flows and plants (``[models.chain]``), or None.
+    robustness
+        Each site's robustness under the default sensitivity (``[sensitivity]``), or None with
+        ``draws = 0``.
     cache
         What the run's cache reused and computed (``cache.summary()``), and its folder.
     """
@@ -82,6 +86,7 @@ class Result:
     cost_fields: dict[str, CostField] = field(default_factory=dict, repr=False)
     cache: CacheLog = field(default_factory=lambda: CacheLog(None), repr=False)
     chain: Chain | None = None
+    robustness: Robustness | None = None
 
     def suitability(self, profile: str) -> Raster:
         """The suitability raster of a profile."""

@@ -116,7 +116,7 @@ def run(
         exports.check(scenario, store.folder)
     # The CRS ("auto" chosen) and the grid's memory, from the study area alone: in seconds.
     scenario = place.settle(scenario)
-    stages = _Stages(total=6 + int(write))
+    stages = _Stages(total=7 + int(write))
     wall = time.perf_counter()
 
     with stages("layers"), cache_mod.using(store):  # the GEM reader caches its parsed sheet
@@ -162,7 +162,7 @@ def run(
         sites["origin"] = "suitability"
     with stages("models"):
         clusters = _clusters(scenario, layers, area, surfaces, store)
-        allocation = covering = None
+        allocation = covering = candidates = haul = None
         if scenario.allocation is not None:
             plants = scenario.allocation
             if plants.weber_candidates and clusters is not None:
@@ -172,7 +172,6 @@ def run(
             # Existing plants first, open at no opening cost (expand-or-build).
             score = existing_mod.land_score(surfaces[plants.profile])
             candidates = existing_mod.with_existing(plants, layers, candidates, score)
-            haul = None
             if scenario.haul.mode == "network":
                 spec = scenario.haul
                 names = [spec.roads, spec.rail] + ([spec.stations] if spec.stations else [])
@@ -230,6 +229,30 @@ def run(
                 area=area,
             )
 
+    with stages("robustness"):
+        robust = None
+        if scenario.sensitivity.draws:
+            model = scenario.allocation
+            used = [model.demand] if model is not None else []
+            if model is not None and scenario.haul.mode == "network":
+                lines = scenario.haul
+                used += [n for n in (lines.roads, lines.rail, lines.stations) if n]
+            robust = store.run(
+                steps.ROBUSTNESS,
+                "robustness",
+                scenario=scenario,
+                layers={name: layers[name] for name in used},
+                surfaces=surfaces,
+                criteria=raw,
+                sites=sites,
+                candidates=candidates,
+                allocation=allocation,
+                haul=haul,
+                friction=inputs.friction,
+                cost_fields=inputs.cost_fields,
+                area=area,
+            )
+
     stages.timings["compute_total"] = round(time.perf_counter() - wall, 3)
     result = Result(
         scenario,
@@ -249,6 +272,7 @@ def run(
         cost_fields=inputs.cost_fields,
         cache=store.log,
         chain=chain,
+        robustness=robust,
     )
     if write:
         with stages("outputs"):

@@ -19,7 +19,7 @@ import geopandas as gpd
 import numpy as np
 import shapely
 
-from siting import valuechain
+from siting import robustness, valuechain
 from siting.allocation import Allocation, Covering, allocate, cover, haul_matrix, weights_of
 from siting.config.scenario import (
     ClusterModel,
@@ -40,6 +40,7 @@ from siting.network.traveltime import TravelTimes
 from siting.pipeline.cache import Cache, Deferred, Step
 from siting.raster.cost import CostField, friction_surface
 from siting.raster.grid import Grid, Raster
+from siting.robustness import Robustness
 from siting.valuechain import Chain
 
 log = logging.getLogger("siting")
@@ -340,6 +341,68 @@ COVERING_BY_ROAD = Step(
     project={"scenario": _model_part("covering")},
 )
 
+
+def _robustness(
+    scenario: Scenario,
+    layers: dict[str, gpd.GeoDataFrame],
+    surfaces: dict[str, Surface],
+    criteria: dict[str, Raster],
+    sites: gpd.GeoDataFrame,
+    candidates: gpd.GeoDataFrame | None,
+    allocation: Allocation | None,
+    haul: HaulMatrix | None,
+    friction: Raster | None,
+    cost_fields: dict[str, CostField],
+    area: shapely.Geometry | None = None,
+) -> Robustness:
+    return robustness.in_run(
+        scenario,
+        layers,
+        surfaces,
+        criteria,
+        sites,
+        candidates,
+        allocation,
+        haul,
+        friction,
+        cost_fields,
+        area,
+    )
+
+
+#: The default sensitivity (``[sensitivity]``): each site's robustness over the drawn weights,
+#: capacities, costs and tariffs. It reads the profiles' surfaces and criteria, every proposed
+#: site, the plant model's candidates and its plan (which sites it opened), the haul and, for a
+#: draw's own sites, the demand, haul layers and friction.
+ROBUSTNESS = Step(
+    "robustness",
+    _robustness,
+    unkeyed=frozenset({"cost_fields"}),
+    project={
+        "scenario": lambda s: (
+            s.sensitivity,
+            s.allocation,
+            s.profiles,
+            s.haul,
+            s.crs,
+            s.demand,
+        ),
+        "sites": lambda d: d[["site_id", "profile", "origin", "x", "y"]].reset_index(drop=True),
+        "candidates": lambda d: (
+            None
+            if d is None
+            else d[
+                [c for c in ("site_id", "origin", "x", "y", "existing_capacity") if c in d.columns]
+            ].reset_index(drop=True)
+        ),
+        "allocation": lambda a: (
+            None
+            if a is None
+            else a.plants[[c for c in ("site_id", "expansion") if c in a.plants.columns]]
+        ),
+    },
+)
+
 #: Every step a run declares.
 STEPS = (
     STUDY_AREA,
@@ -354,4 +417,5 @@ STEPS = (
     ALLOCATION,
     COVERING,
     COVERING_BY_ROAD,
+    ROBUSTNESS,
 )

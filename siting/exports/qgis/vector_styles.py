@@ -44,6 +44,7 @@ from siting.exports.theme import (
     POWER_COLOR,
     PROTECTED_COLOR,
     RIVER_COLOR,
+    ROBUSTNESS_COLORS,
     SETTLEMENT_COLOR,
     STATION_COLOR,
     STATUS_COLORS,
@@ -491,6 +492,27 @@ def _covering_demand(gdf: gpd.GeoDataFrame, result: Run) -> Spec:
     return Spec("categorizedSymbol", "marker", classes, "covered", order_by=('"weight"', False))
 
 
+def _robustness(gdf: gpd.GeoDataFrame, result: Run) -> Spec:
+    spec = getattr(result.scenario, "sensitivity", None)
+    robust = f"{spec.robust:.0%}" if spec is not None else "the robust share"
+    fragile = f"{spec.fragile:.0%}" if spec is not None else "the fragile share"
+    known = {
+        "robust": (6.0, f"Robust: in the plan in ≥ {robust} of the draws"),
+        "moderate": (5.0, "Moderate"),
+        "fragile": (5.0, f"Fragile: in the plan in < {fragile} of the draws"),
+        "": (2.5, "Not in the plan"),
+    }
+    classes = tuple(
+        Class(
+            legend,
+            Symbol("marker", (Marker("circle", ROBUSTNESS_COLORS[v], size, "#000000", 0.4),)),
+            value=v,
+        )
+        for v, (size, legend) in known.items()
+    )
+    return Spec("categorizedSymbol", "marker", classes, "robustness_class")
+
+
 def _spec(table: str, gdf: gpd.GeoDataFrame, result: Run) -> Spec:
     geometry = _geometry_kind(gdf, _TABLE_GEOMETRY.get(table, "marker"))
     layer, layer_kind = None, None
@@ -535,6 +557,8 @@ def _spec(table: str, gdf: gpd.GeoDataFrame, result: Run) -> Spec:
         return _plants(gdf, result)
     if table == "covering_sites":
         return _covering_sites(gdf, result)
+    if table == "robustness":
+        return _robustness(gdf, result)
     if table == "covering_demand":
         return _covering_demand(gdf, result)
     if {"output", "status"} <= set(gdf.columns) or (

@@ -4,9 +4,12 @@ in the report)."""
 
 from __future__ import annotations
 
+from functools import partial
 from typing import TYPE_CHECKING
 
-from siting.exports.report.blocks import Block, Code, Heading, Para, Table, gap, num
+from siting.exports.report import chainfig
+from siting.exports.report.blocks import Block, Code, Figure, Heading, Para, Table, gap, num
+from siting.exports.theme import weight_unit
 
 if TYPE_CHECKING:
     from siting.pipeline.result import Result
@@ -19,13 +22,18 @@ STAGE_NAMES = {
 }
 
 
+#: The file name of the chain's flow figure (:mod:`siting.exports.report.chainfig`).
+FIGURE = "chain_flows.png"
+
+
 def section(result: Result) -> list[Block]:
-    """ "The value chain": what was solved, the plants opened and the flow table (none without
-    ``[models.chain]``)."""
+    """ "The value chain": what was solved, the flow figure, the plants opened and the flow table
+    (none without ``[models.chain]``)."""
     chain, spec = result.chain, result.scenario.chain
     if chain is None or spec is None:
         return []
     opened = chain.plants[chain.plants["open"]]
+    unit = weight_unit(result.scenario, spec.demand, spec.weight_field)
     plants = [
         [
             str(r["echelon"]),
@@ -73,6 +81,20 @@ def section(result: Result) -> list[Block]:
                 "opening costs are the scenario's assumptions. Objective "
                 f"{num(chain.objective)}, proven gap {gap(chain.gap)}.",
             ]
+        ),
+        Figure(
+            FIGURE,
+            "Map of the value chain's flows by stage, its open plants and markets, and a bar "
+            "chart of the tonnes through each echelon",
+            "The chain's flows on their road and rail routes, coloured by stage, line width "
+            f"proportional to tonnes ({unit}); open preparation plants (squares) and coke "
+            "plants (triangles), filled if existing, hollow if new, the "
+            f"{chainfig.LABELLED} largest of each echelon named (the table lists them all); the "
+            "markets as stars. Below, the tonnes arriving at each echelon, split into what goes "
+            "on to the next echelon, what leaves the chain there and what processing loses "
+            "(1 − yield): each bar's first part is the next bar's length.",
+            partial(chainfig.flows, result),
+            inputs=chainfig.inputs(result),
         ),
         Table(
             ["Echelon", "Plant", "Existing", "Capacity", "Input", "Output", "Leaves the chain"],

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import shapely
 
-from siting.exports.report import caveats, chain, figures, models
+from siting.exports.report import caveats, chain, figures, models, robustness
 from siting.exports.report.blocks import (
     FIGURES_DIR,
     Block,
@@ -131,18 +131,16 @@ def build(result: Result) -> list[Block]:
     blocks += models.allocation(result)
     blocks += models.covering(result)
     blocks += chain.section(result)
-    blocks += [
-        Heading(2, "Sensitivity", "sensitivity"),
-        Para(["Not run for this scenario."]),
-    ]
+    blocks += robustness.section(result)
     blocks += caveats.exactness_section(result)
     blocks += _provenance(result)
     return blocks
 
 
 def figure_names(result: Result) -> list[str]:
-    """The PNG files the report makes: study area, criteria, one suitability map per profile, and
-    the allocation's Pareto front when the run swept one."""
+    """The PNG files the report makes: study area, criteria, one suitability map per profile, the
+    allocation's Pareto front when the run swept one, and the value chain's flows when the run
+    has one."""
     names = [
         "study_area.png",
         "criteria.png",
@@ -150,6 +148,8 @@ def figure_names(result: Result) -> list[str]:
     ]
     if result.allocation is not None and result.allocation.pareto is not None:
         names.append("pareto.png")
+    if result.chain is not None and result.scenario.chain is not None:
+        names.append(chain.FIGURE)
     return names
 
 

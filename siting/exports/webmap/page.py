@@ -45,7 +45,7 @@ from siting.exports.theme import (
     SUITABILITY_GROUP,
     WATER_COLOR,
 )
-from siting.exports.webmap import caveat, chain, elements
+from siting.exports.webmap import caveat, chain, elements, robustness
 from siting.exports.webmap.offline import inline_assets
 from siting.exports.webmap.overlay import WGS84, cached_overlay
 
@@ -99,6 +99,7 @@ def _site_popup(row: gpd.GeoSeries, result: Result) -> str:
     a = result.allocation
     if a is not None and row["site_id"] in set(a.plants["site_id"]):
         served = _plant_block(result, row["site_id"])
+    head += robustness.popup_line(result, row["site_id"])
     return head + served + _bars(row, list(profile.criteria), units) + "</div>"
 
 
@@ -416,6 +417,7 @@ def add_result(fmap: folium.Map | folium.Figure, result: Result, controls: bool 
                 lambda r: (
                     f"{r['site_id']}: {r['status']}, {r['existing_capacity']:.1f} → "
                     f"{r['capacity']:.1f} {unit}, serves {r['served_weight']:.1f} {unit}"
+                    + robustness.tooltip_part(result, r["site_id"])
                 ),
             ),
         )
@@ -451,6 +453,8 @@ def add_result(fmap: folium.Map | folium.Figure, result: Result, controls: bool 
         add(PROPOSALS_GROUP, haul)
     if result.chain is not None:
         add(PROPOSALS_GROUP, chain.flows(result))
+    if result.robustness is not None:
+        add(PROPOSALS_GROUP, robustness.rings(result))
     if result.covering is not None:
         for overlay in _covering(result):
             add(COVERING_GROUP, overlay)
@@ -660,6 +664,7 @@ def build(result: Result) -> folium.Map:
     _basemaps(fmap)
     groups = add_result(fmap, result)
     _legend().add_to(fmap)
+    robustness.add_legend(fmap, result)
     folium.LayerControl(position="topright", collapsed=True).add_to(fmap)
     folium.plugins.GroupedLayerControl(
         groups, exclusive_groups=False, collapsed=False, position="topright"
