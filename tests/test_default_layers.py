@@ -60,7 +60,16 @@ SPEC: dict[str, tuple[set[str], list[str], dict[str, set]]] = {
     "protected_areas": (
         POLY,
         ["name", "name_ru", "kind", "area_km2"],
-        {"kind": {"zapovednik", "national_park", "museum_reserve", "zakaznik", "nature_park"}},
+        {
+            "kind": {
+                "zapovednik",
+                "buffer_zone",
+                "national_park",
+                "museum_reserve",
+                "zakaznik",
+                "nature_park",
+            }
+        },
     ),
     "rivers": (LINE, ["name", "name_ru", "width_m"], {}),
     "water": (POLY, ["name", "name_ru", "kind"], {"kind": {"reservoir", "lake"}}),
@@ -381,6 +390,20 @@ def test_protected_area_sizes() -> None:
         assert 0.6 * p["area_km2"] <= km2 <= 1.4 * p["area_km2"], (p["name"], km2, p["area_km2"])
     names = " ".join(pa["name"])
     assert "Kuznetsk Alatau" in names and "Shorsky" in names and "Tomskaya Pisanitsa" in names
+
+
+def test_the_reserve_buffer_zone_rings_the_reserve() -> None:
+    """The buffer zone is a ring along the reserve's perimeter of the published 2,230 km²
+    (Khakassia's part clipped off), touching the reserve and not overlapping it."""
+    pa = utm("protected_areas").set_index("kind")
+    reserve, zone = pa.loc["zapovednik"].geometry, pa.loc["buffer_zone"].geometry
+    assert reserve.intersection(zone).area < 1e6  # at most a sliver from rounding (< 1 km²)
+    assert zone.distance(reserve) < 100
+    # The ring reaches 5-9 km out from the reserve everywhere it lies in the oblast.
+    sample = shapely.get_coordinates(zone.exterior if zone.geom_type == "Polygon" else zone)
+    far = shapely.distance(shapely.points(sample), reserve)
+    assert 5_000 <= far.max() <= 9_000
+    assert 1_500 <= zone.area / 1e6 <= 2_230
 
 
 def test_rivers_follow_towns() -> None:
