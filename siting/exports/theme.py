@@ -56,6 +56,10 @@ STATUS_COLORS: Mapping[str, str] = MappingProxyType(
         "closed": "#969696",
     }
 )
+#: The value chain's stages: coal, concentrate, coke (the map's layer and the report's figure).
+CHAIN_STAGE_COLORS: Mapping[str, str] = MappingProxyType(
+    {"mine_prep": "#5d4037", "prep_coke": "#1565c0", "coke_market": "#c62828"}
+)
 #: A site of the plan by its robustness class (the map, the QGIS project, the report).
 ROBUSTNESS_COLORS: Mapping[str, str] = MappingProxyType(
     {"robust": "#1a9850", "moderate": "#fdae61", "fragile": "#d73027", "": "#9e9e9e"}

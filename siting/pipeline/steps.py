@@ -40,7 +40,6 @@ from siting.network.traveltime import TravelTimes
 from siting.pipeline.cache import Cache, Deferred, Step
 from siting.raster.cost import CostField, friction_surface
 from siting.raster.grid import Grid, Raster
-from siting.robustness import Robustness
 from siting.valuechain import Chain
 
 log = logging.getLogger("siting")
@@ -342,41 +341,13 @@ COVERING_BY_ROAD = Step(
 )
 
 
-def _robustness(
-    scenario: Scenario,
-    layers: dict[str, gpd.GeoDataFrame],
-    surfaces: dict[str, Surface],
-    criteria: dict[str, Raster],
-    sites: gpd.GeoDataFrame,
-    candidates: gpd.GeoDataFrame | None,
-    allocation: Allocation | None,
-    haul: HaulMatrix | None,
-    friction: Raster | None,
-    cost_fields: dict[str, CostField],
-    area: shapely.Geometry | None = None,
-) -> Robustness:
-    return robustness.in_run(
-        scenario,
-        layers,
-        surfaces,
-        criteria,
-        sites,
-        candidates,
-        allocation,
-        haul,
-        friction,
-        cost_fields,
-        area,
-    )
-
-
 #: The default sensitivity (``[sensitivity]``): each site's robustness over the drawn weights,
 #: capacities, costs and tariffs. It reads the profiles' surfaces and criteria, every proposed
 #: site, the plant model's candidates and its plan (which sites it opened), the haul and, for a
 #: draw's own sites, the demand, haul layers and friction.
 ROBUSTNESS = Step(
     "robustness",
-    _robustness,
+    robustness.in_run,
     unkeyed=frozenset({"cost_fields"}),
     project={
         "scenario": lambda s: (

@@ -31,7 +31,7 @@ from siting.exports.report.figures import (
     png,
     scale_bar,
 )
-from siting.exports.theme import weight_unit
+from siting.exports.theme import CHAIN_STAGE_COLORS, weight_unit
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -39,8 +39,8 @@ if TYPE_CHECKING:
     from siting.pipeline.result import Result
     from siting.valuechain import Chain
 
-#: A colour per stage: coal, concentrate, coke (the web map's value-chain layer uses the same).
-STAGE_COLORS = {"mine_prep": "#5d4037", "prep_coke": "#1565c0", "coke_market": "#c62828"}
+#: A colour per stage: coal, concentrate, coke.
+STAGE_COLORS = CHAIN_STAGE_COLORS
 #: The stages in the legend, in the order of the chain.
 STAGE_LABELS = {
     "mine_prep": "coal: mine → preparation",

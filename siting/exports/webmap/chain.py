@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 import folium
 
+from siting.exports.theme import CHAIN_STAGE_COLORS
 from siting.exports.webmap import elements
 from siting.exports.webmap.overlay import WGS84
 
@@ -15,7 +16,7 @@ if TYPE_CHECKING:
     from siting.pipeline.result import Result
 
 #: A colour per stage: coal, concentrate, coke.
-STAGE_COLORS = {"mine_prep": "#5d4037", "prep_coke": "#1565c0", "coke_market": "#c62828"}
+STAGE_COLORS = CHAIN_STAGE_COLORS
 STAGE_NAMES = {
     "mine_prep": "coal to preparation",
     "prep_coke": "concentrate to coke",
