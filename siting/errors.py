@@ -14,6 +14,8 @@ siting as a library can catch the standard type without importing this module:
 :class:`LayerNotFoundError`  also :class:`FileNotFoundError`: a layer, DEM or data file that
                              does not exist
 :class:`InfeasibleError`     :class:`ValueError`: valid input that admits no solution
+:class:`DataFileError`       :class:`ValueError`: a benchmark data file (OR-Library) that is
+                             malformed or truncated
 ===========================  ======================================================
 
 A missing file stays a :class:`LayerError` (and so a :class:`ValueError`), so that one
@@ -57,3 +59,7 @@ class LayerNotFoundError(LayerError, FileNotFoundError):
 
 class InfeasibleError(SitingError, ValueError):
     """The scenario is valid but admits no solution (no suitable cell, too few sites)."""
+
+
+class DataFileError(SitingError, ValueError):
+    """A data file that is not a layer (an OR-Library instance) is malformed or truncated."""

@@ -7,6 +7,7 @@ import pickle
 import pytest
 
 from siting.errors import (
+    DataFileError,
     InfeasibleError,
     LayerError,
     LayerNotFoundError,
@@ -20,6 +21,7 @@ KINDS = [
     (LayerNotFoundError, FileNotFoundError),
     (LayerNotFoundError, LayerError),
     (InfeasibleError, ValueError),
+    (DataFileError, ValueError),
 ]
 
 
@@ -34,7 +36,8 @@ def test_each_error_is_its_builtin_and_a_siting_error(error: type, builtin: type
 
 
 @pytest.mark.parametrize(
-    "error", [SitingError, ScenarioError, LayerError, LayerNotFoundError, InfeasibleError]
+    "error",
+    [SitingError, ScenarioError, LayerError, LayerNotFoundError, InfeasibleError, DataFileError],
 )
 def test_message_names_the_fix(error: type[SitingError]) -> None:
     exc = error("weights.x is negative", "weights must be >= 0")
