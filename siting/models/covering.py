@@ -10,9 +10,10 @@ import scipy.sparse as sp
 from scipy.optimize import LinearConstraint
 
 from siting.errors import InfeasibleError
-from siting.models import milp
+from siting.models import covering_solver, milp
 from siting.models.validation import (
     CostMatrixEstimator,
+    check_choice,
     check_cost,
     check_int,
     check_number,
@@ -20,10 +21,18 @@ from siting.models.validation import (
     finite_costs,
 )
 
+#: How the models are solved: the solvers of :mod:`siting.models.covering_solver` (heuristic,
+#: bound, then HiGHS on what is left), or one HiGHS MILP.
+METHODS = ("exact", "milp")
+
 
 class MaximalCovering(CostMatrixEstimator):
     """Open ``p`` sites to cover the most client weight within a ``radius`` of cost (MCLP,
-    Church & ReVelle), keeping ``fixed`` sites open (existing facilities). Solved with HiGHS.
+    Church & ReVelle), keeping ``fixed`` sites open (existing facilities).
+
+    ``method="exact"`` starts from a greedy + interchange heuristic and a Lagrangian bound
+    (:func:`siting.models.covering_solver.max_cover`); HiGHS solves only what the bound leaves
+    open. ``method="milp"`` solves one HiGHS MILP. The preference step below is the same for both.
 
     A scikit-learn estimator: ``__init__`` only stores the parameters (so ``get_params``,
     ``clone`` and the repr work), :meth:`fit` checks them and learns the attributes ending in
@@ -38,7 +47,7 @@ class MaximalCovering(CostMatrixEstimator):
     fixed
         Indices of sites (columns of the cost matrix) kept open, e.g. existing facilities.
     time_limit
-        Seconds for each solve.
+        Seconds for each solve (for ``"exact"``: heuristic, bound and HiGHS together).
     preference
         Per site (column of the cost matrix), how much it is preferred, e.g. its suitability;
         None: no preference. With it, ties are broken in two steps after the coverage is
@@ -46,6 +55,8 @@ class MaximalCovering(CostMatrixEstimator):
         non-fixed sites, so that a site that would add no coverage is not opened and fewer than
         ``p`` sites may be open; then the highest total preference. Without it, exactly ``p``
         sites are open, any selection of greatest coverage.
+    method
+        ``"exact"`` or ``"milp"``.
 
     Attributes
     ----------
@@ -58,8 +69,12 @@ class MaximalCovering(CostMatrixEstimator):
         Per client, whether an open site covers it.
     coverage_
         Covered client weight.
+    bound_
+        Proven upper bound on the client weight any ``p`` sites cover (the optimum lies in
+        ``[coverage_, bound_]``; NaN if HiGHS reports none).
     gap_
-        HiGHS's relative optimality gap (0 = proven optimal).
+        Relative optimality gap: ``(bound_ − coverage_) / bound_`` for ``"exact"``, HiGHS's
+        own for ``"milp"`` (0 = proven optimal).
     seconds_
         Solver wall time.
     """
@@ -71,12 +86,14 @@ class MaximalCovering(CostMatrixEstimator):
         fixed: np.ndarray | list[int] | None = None,
         time_limit: float = 60.0,
         preference: np.ndarray | list[float] | None = None,
+        method: str = "exact",
     ) -> None:
         self.p = p
         self.radius = radius
         self.fixed = fixed
         self.time_limit = time_limit
         self.preference = preference
+        self.method = method
 
     def fit(
         self, X: np.ndarray, y: object = None, sample_weight: np.ndarray | None = None
@@ -111,9 +128,10 @@ class MaximalCovering(CostMatrixEstimator):
         p = check_int(self.p, "p", model, 1)
         check_number(self.radius, "radius", model)
         check_number(self.time_limit, "time_limit", model)
+        check_choice(self.method, "method", model, METHODS)
         cost = check_cost(self, X, model)
         w = check_sample_weight(sample_weight, len(cost), model)
-        n, m = cost.shape
+        m = cost.shape[1]
         fixed = _check_fixed(self.fixed, m, model)
         if not len(fixed) <= p <= m:
             raise InfeasibleError(
@@ -122,21 +140,11 @@ class MaximalCovering(CostMatrixEstimator):
             )
         reach = (cost <= self.radius).astype(float)
         start = time.perf_counter()
-        # Variables: y (m sites) then z (n clients covered).
-        objective = np.concatenate([np.zeros(m), -w])
-        cover = sp.hstack([-sp.csr_matrix(reach), sp.eye(n)])
-        count = sp.hstack([sp.csr_matrix(np.ones((1, m))), sp.csr_matrix((1, n))])
-        lower = np.zeros(m + n)
-        lower[fixed] = 1
-        constraints = [
-            LinearConstraint(cover, -np.inf, 0),
-            LinearConstraint(count, p, p),
-            LinearConstraint(sp.eye(m + n), lower, 1),
-        ]
-        integrality = np.concatenate([np.ones(m), np.zeros(n)])
-        res = milp.solve(objective, constraints, integrality, self.time_limit, model)
-        facilities = np.flatnonzero(res.x[:m] > 0.5)
-        self.gap_ = milp.mip_gap(res)
+        if self.method == "exact":
+            found = covering_solver.max_cover(reach > 0, w, p, fixed, self.time_limit)
+            facilities, bound = found.sites, found.bound
+        else:
+            facilities, self.gap_, bound = _solve_milp(reach, w, p, fixed, self.time_limit)
         self.idle_ = 0
         if self.preference is not None:
             preference = _check_preference(self.preference, m, model)
@@ -148,7 +156,34 @@ class MaximalCovering(CostMatrixEstimator):
         self.facilities_ = facilities
         self.covered_ = reach[:, self.facilities_].any(axis=1)
         self.coverage_ = float(w[self.covered_].sum())
+        self.bound_ = max(bound, self.coverage_) if np.isfinite(bound) else bound
+        if self.method == "exact":
+            self.gap_ = (self.bound_ - self.coverage_) / self.bound_ if self.bound_ > 0 else 0.0
         return self
+
+
+def _solve_milp(
+    reach: np.ndarray, w: np.ndarray, p: int, fixed: np.ndarray, time_limit: float
+) -> tuple[np.ndarray, float, float]:
+    """Maximal covering as one HiGHS MILP (``method="milp"``): the open sites, HiGHS's gap and
+    its bound on the covered weight (NaN if it reports none)."""
+    n, m = reach.shape
+    # Variables: y (m sites) then z (n clients covered).
+    objective = np.concatenate([np.zeros(m), -w])
+    cover = sp.hstack([-sp.csr_matrix(reach), sp.eye(n)])
+    count = sp.hstack([sp.csr_matrix(np.ones((1, m))), sp.csr_matrix((1, n))])
+    lower = np.zeros(m + n)
+    lower[fixed] = 1
+    constraints = [
+        LinearConstraint(cover, -np.inf, 0),
+        LinearConstraint(count, p, p),
+        LinearConstraint(sp.eye(m + n), lower, 1),
+    ]
+    integrality = np.concatenate([np.ones(m), np.zeros(n)])
+    res = milp.solve(objective, constraints, integrality, time_limit, "maximal covering")
+    dual = getattr(res, "mip_dual_bound", None)
+    bound = -float(dual) if dual is not None else float("nan")
+    return np.flatnonzero(res.x[:m] > 0.5), milp.mip_gap(res), bound
 
 
 def _fewest_preferred(
@@ -230,7 +265,12 @@ def _check_fixed(fixed: object, m: int, model: str) -> np.ndarray:
 
 
 class PCenter(CostMatrixEstimator):
-    """Open ``p`` sites minimising the largest client cost to its nearest open site. HiGHS.
+    """Open ``p`` sites minimising the largest client cost to its nearest open site.
+
+    ``method="exact"`` starts from a greedy + interchange heuristic, bounds the optimum from
+    below by the set-covering LP, and closes the gap by bisection on the radius with the
+    set-covering MILP (:func:`siting.models.covering_solver.p_center`). ``method="milp"`` solves
+    one HiGHS MILP with an assignment variable per client–site pair.
 
     A scikit-learn estimator: ``__init__`` only stores the parameters (so ``get_params``,
     ``clone`` and the repr work), :meth:`fit` checks them and learns the attributes ending in
@@ -242,7 +282,10 @@ class PCenter(CostMatrixEstimator):
     p
         Number of sites to open.
     time_limit
-        Seconds for the solver.
+        Seconds for the solver; on timeout the best solution found is kept and ``gap_`` says
+        how far from proven optimal it may be.
+    method
+        ``"exact"`` or ``"milp"``.
 
     Attributes
     ----------
@@ -252,15 +295,20 @@ class PCenter(CostMatrixEstimator):
         For each client, the index of its nearest open site.
     objective_
         The largest client cost to its nearest open site.
+    lower_bound_
+        Proven lower bound on that cost (the optimum lies in ``[lower_bound_, objective_]``;
+        NaN if HiGHS reports none).
     gap_
-        HiGHS's relative optimality gap (0 = proven optimal).
+        Relative optimality gap: ``(objective_ − lower_bound_) / objective_`` for ``"exact"``,
+        HiGHS's own for ``"milp"`` (0 = proven optimal).
     seconds_
         Solver wall time.
     """
 
-    def __init__(self, p: int, time_limit: float = 60.0) -> None:
+    def __init__(self, p: int, time_limit: float = 60.0, method: str = "exact") -> None:
         self.p = p
         self.time_limit = time_limit
+        self.method = method
 
     def fit(self, X: np.ndarray, y: object = None) -> PCenter:
         """Choose the sites.
@@ -288,6 +336,7 @@ class PCenter(CostMatrixEstimator):
         model = "p-center"
         p = check_int(self.p, "p", model, 1)
         check_number(self.time_limit, "time_limit", model)
+        check_choice(self.method, "method", model, METHODS)
         cost = check_cost(self, X, model)
         n, m = cost.shape
         if p > m:
@@ -296,34 +345,51 @@ class PCenter(CostMatrixEstimator):
             )
         c = finite_costs(cost, model)
         start = time.perf_counter()
-        # Variables: y (m), x (n × m), then D (the largest cost, scaled to [0, 1] by c.max()).
-        scale = c.max() or 1.0
-        objective = np.concatenate([np.zeros(m + n * m), [1.0]])
-        one_each = sp.hstack(
-            [sp.csr_matrix((n, m)), sp.kron(sp.eye(n), np.ones((1, m))), sp.csr_matrix((n, 1))]
-        )
-        link = sp.hstack(
-            [-sp.kron(np.ones((n, 1)), sp.eye(m)), sp.eye(n * m), sp.csr_matrix((n * m, 1))]
-        )
-        radius = sp.hstack(
-            [
-                sp.csr_matrix((n, m)),
-                sp.block_diag([c[i][None, :] / scale for i in range(n)]),
-                -sp.csr_matrix(np.ones((n, 1))),
-            ]
-        )
-        count = sp.hstack([sp.csr_matrix(np.ones((1, m))), sp.csr_matrix((1, n * m + 1))])
-        constraints = [
-            LinearConstraint(one_each, 1, 1),
-            LinearConstraint(link, -np.inf, 0),
-            LinearConstraint(radius, -np.inf, 0),
-            LinearConstraint(count, p, p),
-        ]
-        integrality = np.concatenate([np.ones(m), np.zeros(n * m + 1)])
-        res = milp.solve(objective, constraints, integrality, self.time_limit, model)
+        if self.method == "exact":
+            found = covering_solver.p_center(c, p, self.time_limit)
+            facilities, self.lower_bound_ = found.sites, found.lower
+        else:
+            facilities, self.gap_, self.lower_bound_ = _p_center_milp(c, p, self.time_limit)
         self.seconds_ = time.perf_counter() - start
-        self.facilities_ = np.flatnonzero(res.x[:m] > 0.5)
+        self.facilities_ = facilities
         self.assignment_ = self.facilities_[np.argmin(c[:, self.facilities_], axis=1)]
         self.objective_ = float(c[np.arange(n), self.assignment_].max())
-        self.gap_ = milp.mip_gap(res)
+        if self.method == "exact":
+            slack = max(0.0, self.objective_ - self.lower_bound_)
+            self.gap_ = slack / self.objective_ if self.objective_ > 0 else 0.0
         return self
+
+
+def _p_center_milp(c: np.ndarray, p: int, time_limit: float) -> tuple[np.ndarray, float, float]:
+    """The p-center as one HiGHS MILP (``method="milp"``): the open sites, HiGHS's gap and its
+    lower bound on the largest cost (NaN if it reports none)."""
+    model = "p-center"
+    n, m = c.shape
+    # Variables: y (m), x (n × m), then D (the largest cost, scaled to [0, 1] by c.max()).
+    scale = c.max() or 1.0
+    objective = np.concatenate([np.zeros(m + n * m), [1.0]])
+    one_each = sp.hstack(
+        [sp.csr_matrix((n, m)), sp.kron(sp.eye(n), np.ones((1, m))), sp.csr_matrix((n, 1))]
+    )
+    link = sp.hstack(
+        [-sp.kron(np.ones((n, 1)), sp.eye(m)), sp.eye(n * m), sp.csr_matrix((n * m, 1))]
+    )
+    radius = sp.hstack(
+        [
+            sp.csr_matrix((n, m)),
+            sp.block_diag([c[i][None, :] / scale for i in range(n)]),
+            -sp.csr_matrix(np.ones((n, 1))),
+        ]
+    )
+    count = sp.hstack([sp.csr_matrix(np.ones((1, m))), sp.csr_matrix((1, n * m + 1))])
+    constraints = [
+        LinearConstraint(one_each, 1, 1),
+        LinearConstraint(link, -np.inf, 0),
+        LinearConstraint(radius, -np.inf, 0),
+        LinearConstraint(count, p, p),
+    ]
+    integrality = np.concatenate([np.ones(m), np.zeros(n * m + 1)])
+    res = milp.solve(objective, constraints, integrality, time_limit, model)
+    dual = getattr(res, "mip_dual_bound", None)
+    lower = float(dual) * scale if dual is not None else float("nan")
+    return np.flatnonzero(res.x[:m] > 0.5), milp.mip_gap(res), lower
