@@ -1,18 +1,21 @@
-"""Capacitated facility location with opening costs (the fixed-charge problem), solved by HiGHS;
-existing plants stay open and may be expanded (expand-or-build)."""
+"""Capacitated facility location with opening costs (the fixed-charge problem), solved by the
+Lagrangian branch-and-bound of :mod:`siting.models.cflp_solver` or by HiGHS; existing plants stay
+open and may be expanded (expand-or-build)."""
 
 from __future__ import annotations
 
 import time
+from typing import Literal
 
 import numpy as np
 import scipy.sparse as sp
 from scipy.optimize import Bounds, LinearConstraint
 
 from siting.errors import InfeasibleError
-from siting.models import milp
+from siting.models import cflp_solver, milp
 from siting.models.validation import (
     CostMatrixEstimator,
+    check_choice,
     check_cost,
     check_int,
     check_number,
@@ -21,11 +24,16 @@ from siting.models.validation import (
     finite_costs,
 )
 
+METHODS = ("exact", "milp")
+
 
 class CapacitatedFacilityLocation(CostMatrixEstimator):
     """Open plants (each with a capacity and an opening cost) and assign demand to them at least
     total cost: Σ opening cost + Σ weight × cost (the fixed-charge problem, so the model chooses
-    how many plants). Solved exactly with HiGHS.
+    how many plants). Solved exactly: ``method="exact"`` (default) by the Lagrangian bound and
+    branch-and-bound of :mod:`siting.models.cflp_solver` (with single sourcing it finishes with
+    HiGHS, keeping its heuristic solution when HiGHS finds none better); ``method="milp"``
+    hands the whole MILP to HiGHS (:func:`scipy.optimize.milp`).
 
     A scikit-learn estimator: ``__init__`` only stores the parameters (so ``get_params``,
     ``clone`` and the repr work), :meth:`fit` checks them and learns the attributes ending in
@@ -48,9 +56,11 @@ class CapacitatedFacilityLocation(CostMatrixEstimator):
     p
         Open exactly ``p`` plants instead of letting the fixed charges decide (None).
     time_limit
-        Seconds for the solver.
+        Seconds for the solver; on timeout the best solution found is kept and ``gap_`` says how
+        far from proven optimal it may be.
     tol
-        Relative optimality tolerance (HiGHS's ``mip_rel_gap``).
+        Relative optimality tolerance (the search stops once ``gap_`` is below it; HiGHS's
+        ``mip_rel_gap``).
     existing
         Capacity already built at each site, or one for all: 0 for a new candidate, > 0 for an
         existing plant (always open, no opening cost; at most ``capacity``).
@@ -58,6 +68,8 @@ class CapacitatedFacilityLocation(CostMatrixEstimator):
         Cost per unit of capacity added to an existing plant above ``existing`` (up to
         ``capacity``), or one for all (same units as weight × cost); None or ``inf``: no
         expansion.
+    method
+        ``"exact"`` or ``"milp"`` (see above).
 
     Attributes
     ----------
@@ -71,8 +83,13 @@ class CapacitatedFacilityLocation(CostMatrixEstimator):
         sourcing).
     objective_
         Σ opening cost + Σ weight × cost of the solution.
+    lower_bound_
+        Proven lower bound on the optimum.
     gap_
-        HiGHS's relative optimality gap (0 = proven optimal).
+        Proven relative optimality gap, ``(objective_ − lower_bound_) / objective_`` (HiGHS's
+        own gap with ``method="milp"``; 0 = proven optimal).
+    method_
+        The method that ran.
     seconds_
         Solver wall time.
     """
@@ -87,6 +104,7 @@ class CapacitatedFacilityLocation(CostMatrixEstimator):
         tol: float = 1e-4,
         existing: float | np.ndarray = 0.0,
         expansion_cost: float | np.ndarray | None = None,
+        method: Literal["exact", "milp"] = "exact",
     ) -> None:
         self.capacity = capacity
         self.opening_cost = opening_cost
@@ -96,6 +114,7 @@ class CapacitatedFacilityLocation(CostMatrixEstimator):
         self.tol = tol
         self.existing = existing
         self.expansion_cost = expansion_cost
+        self.method = method
 
     def fit(
         self, X: np.ndarray, y: object = None, sample_weight: np.ndarray | None = None
@@ -130,6 +149,7 @@ class CapacitatedFacilityLocation(CostMatrixEstimator):
         model = "capacitated facility location"
         check_number(self.time_limit, "time_limit", model)
         check_number(self.tol, "tol", model)
+        check_choice(self.method, "method", model, METHODS)
         if not isinstance(self.single_sourcing, bool | np.bool_):
             raise TypeError(
                 f"{model}: single_sourcing must be a bool, not {self.single_sourcing!r}"
@@ -179,51 +199,181 @@ class CapacitatedFacilityLocation(CostMatrixEstimator):
             )
         c = finite_costs(cost, model)
         start = time.perf_counter()
-        # Variables: y (m), x (n × m, the share of client i served by site j), then e (m, the
-        # capacity added to each site: bounded by its room, 0 except at expandable plants).
         expand = np.where(grows, unit, 0.0)
-        objective = np.concatenate([fixed, (w[:, None] * c).ravel(), expand])
-        none = sp.csr_matrix((n, m))
-        one_each = sp.hstack([none, sp.kron(sp.eye(n), np.ones((1, m))), none])
-        capacity = sp.hstack([-sp.diags(base), sp.kron(w[None, :], sp.eye(m)), -sp.eye(m)])
-        link = sp.hstack(
-            [-sp.kron(np.ones((n, 1)), sp.eye(m)), sp.eye(n * m), sp.csr_matrix((n * m, m))]
+        # The MILP is built only where HiGHS solves it (it is n × m rows).
+        formulation = (
+            _formulation(
+                c, w, fixed, base, room, expand, is_existing, largest, p, self.single_sourcing
+            )
+            if self.method == "milp" or self.single_sourcing
+            else None
         )
-        constraints = [
-            LinearConstraint(one_each, 1, 1),
-            LinearConstraint(capacity, -np.inf, 0),
-            LinearConstraint(link, -np.inf, 0),
-        ]
-        count = sp.hstack([sp.csr_matrix(np.ones((1, m))), sp.csr_matrix((1, n * m + m))])
-        if p:
-            constraints.append(LinearConstraint(count, p, p))
+        if self.method == "milp":
+            assert formulation is not None
+            objective, constraints, integrality, bounds = formulation
+            res = milp.solve(
+                objective,
+                constraints,
+                integrality,
+                self.time_limit,
+                model,
+                self.tol,
+                bounds=bounds,
+            )
+            self.seconds_ = time.perf_counter() - start
+            self.facilities_ = np.flatnonzero(res.x[:m] > 0.5)
+            self.assignment_ = res.x[m : m + n * m].reshape(n, m).clip(0, 1)
+            self.expansion_ = res.x[m + n * m :].clip(0, room)
+            self.objective_ = float(res.fun)
+            self.gap_ = milp.mip_gap(res)
+            dual = getattr(res, "mip_dual_bound", None)
+            self.lower_bound_ = float(res.fun if dual is None else min(dual, res.fun))
+            self.method_ = "milp"
+            return self
+        prob = cflp_solver.Problem(c[w > 0], w[w > 0], fixed, base, room, expand, is_existing, p)
+        x_pos: np.ndarray | None
+        if prob.demand <= 0:
+            # No demand: the cheapest plants the count allows, nothing to assign.
+            open_ = is_existing.copy()
+            more = max(p or 1, n_existing) - n_existing
+            open_[np.argsort(np.where(is_existing, np.inf, fixed), kind="stable")[:more]] = True
+            x_pos, e, lower = np.zeros((0, m)), np.zeros(m), float(fixed[open_].sum())
+        elif self.single_sourcing:
+            assert formulation is not None
+            open_, x_pos, e, lower = _single_sourced(
+                prob, w, c, *formulation, self.time_limit, self.tol
+            )
+            if x_pos is None:
+                raise InfeasibleError(
+                    f"{model}: no feasible single-sourced solution within {self.time_limit:g} s",
+                    "allow more time (time_limit) or multi-sourcing, or raise capacities",
+                )
         else:
-            # Valid cut: at least as many plants as the largest capacities need to take the
-            # demand. The LP relaxation misses it and HiGHS then branches far longer.
-            fewest = int(np.searchsorted(np.cumsum(np.sort(largest)[::-1]), w.sum() - 1e-9) + 1)
-            constraints.append(LinearConstraint(count, fewest, np.inf))
-        integrality = np.concatenate(
-            [np.ones(m), np.full(n * m, int(self.single_sourcing)), np.zeros(m)]
-        )
-        # Existing plants are open: their y is fixed at 1.
-        lower = np.concatenate([is_existing.astype(float), np.zeros(n * m + m)])
-        upper = np.concatenate([np.ones(m + n * m), room])
-        res = milp.solve(
-            objective,
-            constraints,
-            integrality,
-            self.time_limit,
-            model,
-            self.tol,
-            bounds=Bounds(lower, upper),
-        )
+            found = cflp_solver.solve_exact(prob, self.time_limit, self.tol)
+            sol = found.solution
+            open_, x_pos, e, lower = sol.open_, sol.x, sol.e, found.lower
+        assert x_pos is not None
         self.seconds_ = time.perf_counter() - start
-        self.facilities_ = np.flatnonzero(res.x[:m] > 0.5)
-        self.assignment_ = res.x[m : m + n * m].reshape(n, m).clip(0, 1)
-        self.expansion_ = res.x[m + n * m :].clip(0, room)
-        self.objective_ = float(res.fun)
-        self.gap_ = milp.mip_gap(res)
+        self.facilities_ = np.flatnonzero(open_)
+        assignment = np.zeros((n, m))
+        assignment[w > 0] = x_pos
+        # Clients without demand cost nothing anywhere: each goes to its cheapest open site.
+        idle = np.flatnonzero(w <= 0)
+        cheapest = self.facilities_[np.argmin(c[np.ix_(idle, self.facilities_)], axis=1)]
+        assignment[idle, cheapest] = 1.0
+        self.assignment_ = assignment
+        self.expansion_ = np.asarray(e, dtype=float).clip(0, room)
+        self.objective_ = float(
+            fixed[open_].sum() + (w[:, None] * c * assignment).sum() + expand @ self.expansion_
+        )
+        self.lower_bound_ = float(min(lower, self.objective_))
+        slack = self.objective_ - self.lower_bound_
+        self.gap_ = slack / self.objective_ if self.objective_ > 0 else 0.0
+        self.method_ = "exact"
         return self
+
+
+def _formulation(
+    c: np.ndarray,
+    w: np.ndarray,
+    fixed: np.ndarray,
+    base: np.ndarray,
+    room: np.ndarray,
+    expand: np.ndarray,
+    is_existing: np.ndarray,
+    largest: np.ndarray,
+    p: int | None,
+    single_sourcing: bool,
+) -> tuple[np.ndarray, list[LinearConstraint], np.ndarray, Bounds]:
+    """The MILP: objective, constraints, integrality and bounds.
+
+    Variables: y (m), x (n × m, the share of client i served by site j), then e (m, the
+    capacity added to each site: bounded by its room, 0 except at expandable plants).
+    """
+    n, m = c.shape
+    objective = np.concatenate([fixed, (w[:, None] * c).ravel(), expand])
+    none = sp.csr_matrix((n, m))
+    one_each = sp.hstack([none, sp.kron(sp.eye(n), np.ones((1, m))), none])
+    capacity = sp.hstack([-sp.diags(base), sp.kron(w[None, :], sp.eye(m)), -sp.eye(m)])
+    link = sp.hstack(
+        [-sp.kron(np.ones((n, 1)), sp.eye(m)), sp.eye(n * m), sp.csr_matrix((n * m, m))]
+    )
+    constraints = [
+        LinearConstraint(one_each, 1, 1),
+        LinearConstraint(capacity, -np.inf, 0),
+        LinearConstraint(link, -np.inf, 0),
+    ]
+    count = sp.hstack([sp.csr_matrix(np.ones((1, m))), sp.csr_matrix((1, n * m + m))])
+    if p:
+        constraints.append(LinearConstraint(count, p, p))
+    else:
+        # Valid cut: at least as many plants as the largest capacities need to take the
+        # demand. The LP relaxation misses it and HiGHS then branches far longer.
+        fewest = int(np.searchsorted(np.cumsum(np.sort(largest)[::-1]), w.sum() - 1e-9) + 1)
+        constraints.append(LinearConstraint(count, fewest, np.inf))
+    integrality = np.concatenate([np.ones(m), np.full(n * m, int(single_sourcing)), np.zeros(m)])
+    # Existing plants are open: their y is fixed at 1.
+    lower = np.concatenate([is_existing.astype(float), np.zeros(n * m + m)])
+    upper = np.concatenate([np.ones(m + n * m), room])
+    return objective, constraints, integrality, Bounds(lower, upper)
+
+
+def _single_sourced(
+    prob: cflp_solver.Problem,
+    w: np.ndarray,
+    c: np.ndarray,
+    objective: np.ndarray,
+    constraints: list[LinearConstraint],
+    integrality: np.ndarray,
+    bounds: Bounds,
+    time_limit: float,
+    tol: float,
+) -> tuple[np.ndarray, np.ndarray | None, np.ndarray, float]:
+    """Single sourcing: the multi-sourced root bound and heuristic open set, a single-sourced
+    assignment of that set, then HiGHS on the full MILP; the better solution is kept.
+
+    Returns
+    -------
+    open_, x, e, lower
+        Open sites (bool), shares of the clients with demand (None if nothing was found),
+        expansion and the proven lower bound.
+    """
+    n, m = c.shape
+    deadline = time.perf_counter() + time_limit
+    search = cflp_solver.Search(prob, deadline - 0.5 * time_limit, tol)
+    root, _ = cflp_solver.root_bound(search)
+    lower = root.value
+    start = None
+    if search.best is not None:
+        left = deadline - time.perf_counter()
+        found = cflp_solver.single_sourced(prob, search.best.open_, 0.25 * left)
+        if found is not None:
+            x_pos, e = found
+            x = np.zeros((n, m))
+            x[w > 0] = x_pos
+            open_ = search.best.open_ | prob.existing
+            idle = np.flatnonzero(w <= 0)
+            sites = np.flatnonzero(open_)
+            x[idle, sites[np.argmin(c[np.ix_(idle, sites)], axis=1)]] = 1.0
+            start = np.concatenate([open_.astype(float), x.ravel(), e])
+    result = cflp_solver.solve_highs(
+        objective,
+        sp.vstack([sp.csr_matrix(k.A) for k in constraints]).tocsr(),
+        np.concatenate([np.broadcast_to(k.lb, k.A.shape[0]) for k in constraints]),
+        np.concatenate([np.broadcast_to(k.ub, k.A.shape[0]) for k in constraints]),
+        integrality,
+        bounds,
+        start,
+        deadline - time.perf_counter(),
+        tol,
+    )
+    lower = max(lower, result.bound)
+    chosen = result.x if result.x is not None else start
+    if chosen is None:
+        return np.zeros(m, dtype=bool), None, np.zeros(m), lower
+    open_ = chosen[:m] > 0.5
+    x = np.round(chosen[m : m + n * m].reshape(n, m)).clip(0, 1)
+    return open_, x[w > 0], chosen[m + n * m :], lower
 
 
 def _expansion_cost(value: object, model: str, m: int) -> np.ndarray:
