@@ -198,3 +198,28 @@ def test_min_cost_flow_matches_the_transportation_lp(seed):
     np.testing.assert_allclose(flow.sum(axis=1), w, rtol=1e-9)
     assert (flow.sum(axis=0) <= base + extra + 1e-9).all()
     assert (extra <= room + 1e-12).all()
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_min_cost_flow_prices_are_optimal_duals(seed):
+    """The client prices (the solver's starting multipliers) close the duality gap: with each
+    site's capacity price the largest margin π_i − c_ij it would have to pay, and the expansion
+    price what exceeds the unit cost, the dual objective equals the flow's cost."""
+    rng = np.random.default_rng(100 + seed)
+    n, k = int(rng.integers(2, 40)), int(rng.integers(1, 10))
+    cost = rng.uniform(0, 10, (n, k))
+    if seed % 2:
+        cost = np.round(cost)  # ties
+    w = rng.uniform(0.1, 5, n)
+    base = rng.uniform(0.5, 1.5, k) * 1.2 * w.sum() / k
+    room = np.where(rng.random(k) < 0.4, rng.uniform(0, 2, k) * w.sum() / k, 0.0)
+    unit = np.where(room > 0, rng.uniform(0, 3, k), 0.0)
+    status, value, _, _, price = min_cost_flow(cost, w, base, room, unit)
+    if base.sum() + room.sum() < w.sum():
+        assert status == 1
+        return
+    assert status == 0
+    alpha = np.maximum(0.0, (price[:, None] - cost).max(axis=0))
+    beta = np.maximum(0.0, alpha - unit)
+    dual = w @ price - base @ alpha - room @ beta
+    assert dual == pytest.approx(value, rel=1e-9, abs=1e-9)

@@ -59,6 +59,11 @@ from siting.models.cflp_flow import min_cost_flow
 OPEN, FREE, CLOSED = 1, 0, -1
 # Largest network (clients + open sites) for the O(V³) min-cost flow; beyond, HiGHS is faster.
 FLOW_NODES = 120
+# Subgradient: a new best bound resets the stall count only when it gains this share of the gap
+# to the incumbent, and the ascent stops once the step factor falls below MIN_STEP (a longer
+# tail of tiny gains costs more than the nodes it would save).
+GAIN = 0.002
+MIN_STEP = 1e-2
 
 
 @dataclass
@@ -74,17 +79,14 @@ class Problem:
     existing: np.ndarray  # bool
     p: int | None
     whole: np.ndarray = field(init=False)  # m × n: cost of a client's whole demand, per site
+    # Computed once: the solver reads them at every node and every heuristic move.
+    largest: np.ndarray = field(init=False)  # base + room: a site's largest capacity
+    demand: float = field(init=False)  # total demand
 
     def __post_init__(self) -> None:
         self.whole = np.ascontiguousarray((self.w[:, None] * self.cost).T)
-
-    @property
-    def largest(self) -> np.ndarray:
-        return self.base + self.room
-
-    @property
-    def demand(self) -> float:
-        return float(self.w.sum())
+        self.largest = self.base + self.room
+        self.demand = float(self.w.sum())
 
 
 @dataclass
@@ -118,16 +120,19 @@ def knapsacks(
     room: np.ndarray,
     unit: np.ndarray,
     closed: np.ndarray,
-    x: np.ndarray,
+    pick: np.ndarray,
+    share: np.ndarray,
+    count: np.ndarray,
 ) -> np.ndarray:  # pragma: no cover - compiled
     """Facility values ``v_j`` of the Lagrangian for multipliers ``lam``; writes each
-    facility's knapsack solution into ``x`` (m × n, shares)."""
+    facility's knapsack solution sparsely: its ``count[j]`` clients ``pick[j, :count[j]]``
+    served in shares ``share[j, :count[j]]`` (no dense m × n array to clear at every step)."""
     m, n = whole.shape
     v = np.full(m, np.inf)
     ratio = np.empty(n)
     idx = np.empty(n, dtype=np.int64)
     for j in range(m):
-        x[j, :] = 0.0
+        count[j] = 0
         if closed[j]:
             continue
         k = 0
@@ -143,16 +148,25 @@ def knapsacks(
                 total += reduced
         if load <= base[j]:
             for t in range(k):
-                x[j, idx[t]] = 1.0
+                pick[j, t] = idx[t]
+                share[j, t] = 1.0
+            count[j] = k
             v[j] = total
             continue
-        order = np.argsort(ratio[:k], kind="mergesort")
+        # Stable insertion sort of the few attractive clients: no allocation at every step.
+        for t in range(1, k):
+            r, i = ratio[t], idx[t]
+            s = t - 1
+            while s >= 0 and ratio[s] > r:
+                ratio[s + 1], idx[s + 1] = ratio[s], idx[s]
+                s -= 1
+            ratio[s + 1], idx[s + 1] = r, i
         free_cap = base[j]
         extra = room[j]
         total = fixed[j]
         for t in range(k):
-            i = idx[order[t]]
-            r = ratio[order[t]]
+            i = idx[t]
+            r = ratio[t]
             amount = w[i]
             used = min(amount, free_cap)
             total += r * used
@@ -163,7 +177,9 @@ def knapsacks(
                 total += (r + unit[j]) * more
                 extra -= more
                 left -= more
-            x[j, i] = (amount - left) / amount
+            pick[j, t] = i
+            share[j, t] = (amount - left) / amount
+            count[j] = t + 1
             if free_cap <= 0.0 and (extra <= 0.0 or r + unit[j] >= 0.0):
                 break
         v[j] = total
@@ -211,10 +227,21 @@ def select(
     need = demand - covered
     if need <= 1e-12 * demand:
         return value
-    rest = np.flatnonzero((status == 0) & (v > 0.0) & (q > 0.0))
-    order = np.argsort(v[rest] / q[rest], kind="mergesort")
-    for t in range(len(rest)):
-        j = rest[order[t]]
+    # The rest by v / q, by a stable insertion sort: no allocation at every subgradient step.
+    rest = np.empty(m, dtype=np.int64)
+    key = np.empty(m)
+    k = 0
+    for j in range(m):
+        if status[j] == 0 and v[j] > 0.0 and q[j] > 0.0:
+            r = v[j] / q[j]
+            s = k - 1
+            while s >= 0 and key[s] > r:
+                key[s + 1], rest[s + 1] = key[s], rest[s]
+                s -= 1
+            key[s + 1], rest[s + 1] = r, j
+            k += 1
+    for t in range(k):
+        j = rest[t]
         share = min(1.0, need / q[j])
         y[j] = share
         value += share * v[j]
@@ -243,12 +270,15 @@ def ascent(
     stall: int,
     patience: int,
     iters: int,
-    x: np.ndarray,
+    pick: np.ndarray,
+    share: np.ndarray,
+    count: np.ndarray,
 ) -> tuple[
     float, np.ndarray, np.ndarray, np.ndarray, np.ndarray, float, int, bool
 ]:  # pragma: no cover - compiled
     """``iters`` subgradient steps from ``lam`` (Polyak step towards ``upper``; the step factor
-    halves after ``patience`` steps without a better bound).
+    halves after ``patience`` steps without a better bound, or with only small gains: see
+    ``GAIN``).
 
     Returns
     -------
@@ -263,32 +293,42 @@ def ascent(
     y = np.zeros(m)
     best = -np.inf
     best_lam, best_v, best_y = lam.copy(), np.zeros(m), np.zeros(m)
+    g = np.empty(n)
+    lam = lam.copy()  # updated in place below; the caller's multipliers stay as they were
     for _ in range(iters):
-        v = knapsacks(whole, w, lam, fixed, base, room, unit, closed, x)
+        v = knapsacks(whole, w, lam, fixed, base, room, unit, closed, pick, share, count)
         value = select(v, q, demand, status, p, y)
         if value == np.inf:
             return np.inf, lam, v, y, lam, step, stall, True
         value += lam.sum()
         if value > best + 1e-12 * abs(value):
-            best, stall = value, 0
+            # Only a gain of a fair share of the gap resets the stall count (see GAIN).
+            if best == -np.inf or upper == np.inf or value > best + GAIN * (upper - best):
+                stall = 0
+            else:
+                stall += 1
+            best = value
             best_lam[:] = lam
             best_v[:] = v
             best_y[:] = y
         else:
             stall += 1
-            if stall >= patience:
-                step, stall = step / 2, 0
-        if best >= upper - tol or step < 1e-4:
+        if stall >= patience:
+            step, stall = step / 2, 0
+        if best >= upper - tol or step < MIN_STEP:
             return best, best_lam, best_v, best_y, lam, step, stall, True
-        g = np.ones(n)
+        g[:] = 1.0
         for j in range(m):
             if y[j] > 0.0:
-                g -= y[j] * x[j]
+                for t in range(count[j]):
+                    g[pick[j, t]] -= y[j] * share[j, t]
         norm = g @ g
         if norm < 1e-18:
             return best, best_lam, best_v, best_y, lam, step, stall, True
         target = upper if upper < np.inf else abs(value) * 1.1 + 1.0
-        lam = lam + step * max(target - value, 1e-9 * abs(target)) / norm * g
+        coef = step * max(target - value, 1e-9 * abs(target)) / norm
+        for i in range(n):
+            lam[i] += coef * g[i]
     return best, best_lam, best_v, best_y, lam, step, stall, False
 
 
@@ -322,7 +362,10 @@ class Search:
         self.rel_tol = rel_tol
         self.best: Solution | None = None
         self.seen: dict[bytes, float] = {}
-        self.x = np.zeros(prob.whole.shape)
+        # Scratch space of :func:`ascent`: the sparse knapsack solutions.
+        self.pick = np.zeros(prob.whole.shape, dtype=np.int64)
+        self.share = np.zeros(prob.whole.shape)
+        self.count = np.zeros(len(prob.base), dtype=np.int64)
         self.lps = 0
 
     @property
@@ -380,7 +423,7 @@ class Search:
             value, best_lam, v, y, lam, step, stall, stop = ascent(
                 prob.whole, prob.w, prob.fixed, prob.base, prob.room, prob.unit, prob.largest,
                 prob.demand, status, p, lam, self.upper, self.tol, step, stall, patience, size,
-                self.x,
+                self.pick, self.share, self.count,
             )  # fmt: skip
             done += size
             if not np.isfinite(value) and value > 0:
@@ -405,13 +448,16 @@ class Search:
         prob = self.prob
         q = prob.largest
         open_ = (status == OPEN) | ((status == FREE) & (y > 1e-9))
-        rank = np.where(q > 0, v / np.maximum(q, 1e-300), np.inf)
         if prob.p is None:
-            for j in np.argsort(rank, kind="stable"):
-                if q[open_].sum() >= prob.demand - 1e-9:
-                    break
-                if status[j] != CLOSED:
-                    open_[j] = True
+            short = prob.demand - 1e-9 - q[open_].sum()
+            if short <= 0:
+                return open_
+            # The closed-to-be-opened sites by v / Q, taken until the capacity suffices.
+            rank = np.where(q > 0, v / np.maximum(q, 1e-300), np.inf)
+            order = np.argsort(rank, kind="stable")
+            order = order[(status[order] != CLOSED) & ~open_[order]]
+            take = int(np.searchsorted(np.cumsum(q[order]), short)) + 1
+            open_[order[:take]] = True
             return open_
         while q[open_].sum() < prob.demand - 1e-9:
             out = np.flatnonzero(open_ & (status == FREE))
@@ -454,7 +500,7 @@ class Search:
                 return
 
     def branch_and_bound(
-        self, root: Bound, status: np.ndarray, iters: int = 60
+        self, root: Bound, status: np.ndarray, iters: int = 30
     ) -> tuple[float, int]:
         """Depth-first branch-and-bound on the free sites (see the module docstring).
 
@@ -666,7 +712,7 @@ def root_bound(search: Search) -> tuple[Bound, np.ndarray]:
         search.offer(fallback)
     if search.best is not None and search.best.duals is not None:
         lam = search.best.duals.copy()
-    bound = search.lagrangian(lam, status, 3000, heuristic_every=25)
+    bound = search.lagrangian(lam, status, 3000, step=1.0, heuristic_every=50)
     if bound.value < search.upper - search.tol:
         search.improve(bound)
     if bound.value < search.upper - search.tol:
