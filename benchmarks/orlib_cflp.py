@@ -34,7 +34,6 @@ import argparse
 import csv
 import inspect
 import math
-import os
 import re
 import sys
 import time
@@ -44,6 +43,7 @@ from pathlib import Path
 import highspy
 import numpy as np
 import scipy.sparse as sp
+from _highs import quiet_highs_banner
 from cflp_instances import generate
 
 from siting.inputs.sources.orlib import CapInstance, read_cap
@@ -168,19 +168,6 @@ def solve_highs(instance: CapInstance, time_limit: float) -> Solve:
     objective = float(info.objective_function_value) if has_solution else math.nan
     gap = float(info.mip_gap) if has_solution else math.inf
     return Solve(objective, gap, seconds, float(info.mip_dual_bound))
-
-
-def quiet_highs_banner() -> None:
-    """Let highspy print its once-per-process banner to /dev/null instead of into the table."""
-    sys.stdout.flush()
-    saved = os.dup(1)
-    try:
-        with open(os.devnull, "w") as devnull:
-            os.dup2(devnull.fileno(), 1)
-            highspy.Highs()
-    finally:
-        os.dup2(saved, 1)
-        os.close(saved)
 
 
 def main(argv: list[str]) -> None:

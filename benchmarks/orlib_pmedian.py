@@ -27,7 +27,6 @@ import argparse
 import contextlib
 import csv
 import math
-import os
 import re
 import sys
 import time
@@ -35,6 +34,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from _highs import quiet_highs_banner
 
 from siting.inputs.sources.orlib import read_pmed
 from siting.models import PMedian
@@ -133,21 +133,6 @@ def solve_spopt(cost: np.ndarray, p: int, budget: float) -> tuple[bool, float, f
     value = problem.objective.value() if problem.sol_status > 0 else None
     objective = float("nan") if value is None else float(value)
     return proven and seconds <= budget, objective, seconds, status
-
-
-def quiet_highs_banner() -> None:
-    """Let highspy print its once-per-process banner to /dev/null instead of into the table."""
-    import highspy
-
-    sys.stdout.flush()
-    saved = os.dup(1)
-    try:
-        with open(os.devnull, "w") as devnull:
-            os.dup2(devnull.fileno(), 1)
-            highspy.Highs()
-    finally:
-        os.dup2(saved, 1)
-        os.close(saved)
 
 
 def main(argv: list[str]) -> None:

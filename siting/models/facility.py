@@ -377,18 +377,8 @@ def _single_sourced(
 
 
 def _expansion_cost(value: object, model: str, m: int) -> np.ndarray:
-    """Expansion cost per site: finite and >= 0, or ``inf`` (no expansion); None: inf."""
+    """Expansion cost per site: >= 0 as :func:`check_per_site` checks, or ``inf`` (no
+    expansion); None: inf."""
     if value is None:
         return np.full(m, np.inf)
-    try:
-        array = np.asarray(value, dtype=float)
-    except (TypeError, ValueError) as err:
-        raise TypeError(f"{model}: expansion_cost must be numeric: {err}") from err
-    if array.ndim > 1 or array.size not in (1, m):
-        raise ValueError(
-            f"{model}: expansion_cost has shape {array.shape}; give a number or one per site "
-            f"(column of X, {m})"
-        )
-    if np.isnan(array).any() or (array < 0).any():
-        raise ValueError(f"{model}: expansion_cost must be >= 0 (inf: no expansion)")
-    return np.broadcast_to(array, (m,)).astype(float)
+    return check_per_site(value, "expansion_cost", model, m, allow_inf=True).astype(float)

@@ -133,8 +133,11 @@ def check_choice(value: object, name: str, model: str, choices: tuple[str, ...])
     return str(value)
 
 
-def check_per_site(value: object, name: str, model: str, m: int) -> np.ndarray:
-    """A scalar or one finite, non-negative value per site, as an array of length ``m``."""
+def check_per_site(
+    value: object, name: str, model: str, m: int, allow_inf: bool = False
+) -> np.ndarray:
+    """A scalar or one finite (or, with ``allow_inf``, infinite), non-negative value per site, as
+    an array of length ``m``."""
     try:
         array = np.asarray(value, dtype=float)
     except (TypeError, ValueError) as err:
@@ -144,7 +147,9 @@ def check_per_site(value: object, name: str, model: str, m: int) -> np.ndarray:
             f"{model}: {name} has shape {array.shape}; give a number or one per site "
             f"(column of X, {m})"
         )
-    if not np.isfinite(array).all() or (array < 0).any():
+    if allow_inf and (np.isnan(array).any() or (array < 0).any()):
+        raise ValueError(f"{model}: {name} must be >= 0 (inf: none)")
+    if not allow_inf and (not np.isfinite(array).all() or (array < 0).any()):
         raise ValueError(f"{model}: {name} must be finite and >= 0")
     return np.broadcast_to(array, (m,))
 

@@ -40,7 +40,6 @@ from siting.network.traveltime import TravelTimes
 from siting.pipeline.cache import Cache, Deferred, Step
 from siting.raster.cost import CostField, friction_surface
 from siting.raster.grid import Grid, Raster
-from siting.valuechain import Chain
 
 log = logging.getLogger("siting")
 
@@ -265,22 +264,12 @@ def _allocation(
     return made
 
 
-def _chain(
-    scenario: Scenario,
-    layers: dict[str, gpd.GeoDataFrame],
-    sites: gpd.GeoDataFrame,
-    friction: Raster | None,
-    area: shapely.Geometry | None = None,
-) -> Chain:
-    return valuechain.build(scenario, layers, sites, friction, area)
-
-
 #: The value chain (``[models.chain]``): it reads the ``[models.chain]`` and ``[haul]`` tables,
 #: which features are demand, the mines, haul lines, markets and existing facilities, the two
 #: profiles' sites (their rank and coordinates) and the friction's impassable cells.
 CHAIN = Step(
     "chain",
-    _chain,
+    valuechain.build,
     project={
         "scenario": lambda s: (s.chain, s.haul, s.crs, s.demand),
         "sites": lambda d: d[["profile", "rank", "x", "y"]].reset_index(drop=True),
