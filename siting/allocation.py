@@ -50,9 +50,10 @@ import pandas as pd
 import shapely
 
 from siting.config.scenario import AllocationModel, Scenario
-from siting.errors import InfeasibleError, ScenarioError
+from siting.demand import is_demand, weights_of
+from siting.errors import InfeasibleError
 from siting.existing import capacities
-from siting.inputs.layers import attribute, selected
+from siting.inputs.layers import selected
 from siting.models import CapacitatedFacilityLocation, MaximalCovering, PMedian
 from siting.network import multimodal
 from siting.network.multimodal import HaulMatrix
@@ -355,9 +356,17 @@ def pareto_front(
         held=held,
         time_limit=spec.pareto_time_limit,
     )
-    fresh = iter(map_(solve, [a for a in alphas if a not in solved]))
+    todo = [a for a in alphas if a not in solved]
+    # Two chains, from each end of the sweep inwards, run side by side: along a chain each
+    # weight starts from its neighbour's plants (a warm start of the capacitated model; the
+    # plans of neighbouring weights differ by a few sites).
+    half = (len(todo) + 1) // 2
+    chains = [todo[:half], todo[half:][::-1]]
+    found: dict[float, _Solution] = {}
+    for chain in map_(partial(_sweep_chain, solve), [c for c in chains if c]):
+        found.update(chain)
     for alpha in alphas:
-        s = solved[alpha]() if alpha in solved else next(fresh)
+        s = solved[alpha]() if alpha in solved else found[alpha]
         transport, mean_suit = _outcome(s.shares, km, weights, suitability)
         rows.append(
             {
@@ -382,6 +391,16 @@ def pareto_front(
     return table
 
 
+def _sweep_chain(solve: Callable[..., _Solution], alphas: list[float]) -> dict[float, _Solution]:
+    """Solve ``alphas`` in order, each from the plants of the one before."""
+    out: dict[float, _Solution] = {}
+    init = None
+    for alpha in alphas:
+        out[alpha] = solve(alpha, init=init)
+        init = out[alpha].facilities
+    return out
+
+
 def solve_plan(
     spec: AllocationModel,
     km: np.ndarray,
@@ -391,11 +410,13 @@ def solve_plan(
     tol: float = 1e-4,
     held: np.ndarray | None = None,
     time_limit: float | None = None,
+    init: np.ndarray | None = None,
 ) -> _Solution:
     """Solve ``spec``'s model (p-median, or capacitated with ``held`` existing capacity) on
     costs ``km`` (demand × candidates) mixed with the candidates' ``suitability`` at weight
     ``alpha`` (:func:`mixed_cost`), to relative gap ``tol`` within ``time_limit`` seconds
-    (``spec.time_limit`` by default)."""
+    (``spec.time_limit`` by default); the capacitated model starts from the sites ``init``
+    when given (a warm start: ``CapacitatedFacilityLocation``'s ``init``)."""
     limit = spec.time_limit if time_limit is None else time_limit
     cost = mixed_cost(km, suitability, alpha)
     n, m = cost.shape
@@ -427,6 +448,7 @@ def solve_plan(
         tol=tol,
         existing=held,
         expansion_cost=None if spec.expansion_cost is None else spec.expansion_cost * scale,
+        init=init,
     ).fit(cost, sample_weight=weights)
     return _Solution(
         cflp.facilities_,
@@ -718,68 +740,3 @@ def cover(
         spec.max_minutes,
         "network" if travel is not None else "cost-distance",
     )
-
-
-def demand_layers(scenario: Scenario) -> dict[str, str]:
-    """The layers the models take as demand, each with the first key that names it."""
-    named = [
-        ("models.clusters.layer", scenario.clusters and scenario.clusters.layer),
-        ("models.allocation.demand", scenario.allocation and scenario.allocation.demand),
-        ("models.covering.demand", scenario.covering and scenario.covering.demand),
-    ]
-    out: dict[str, str] = {}
-    for key, layer in named:
-        if layer:
-            out.setdefault(layer, key)
-    return out
-
-
-def is_demand(
-    scenario: Scenario, layer: gpd.GeoDataFrame, area: shapely.Geometry | None
-) -> np.ndarray:
-    """Which features of a demand layer the models take as demand: with ``demand = "inside"``
-    (the default) those that touch the study area ``area``; all of them with ``"padded"`` or
-    without an area."""
-    if scenario.demand == "padded" or area is None:
-        return np.ones(len(layer), dtype=bool)
-    return np.asarray(layer.intersects(area), dtype=bool)
-
-
-def outside_demand(
-    scenario: Scenario, layers: Mapping[str, gpd.GeoDataFrame], area: shapely.Geometry
-) -> dict[str, int]:
-    """Per demand layer (:func:`demand_layers`), how many of its features (as read, over the
-    padded study area) lie outside the study area: left out of the demand with ``demand =
-    "inside"``, counted with ``"padded"``.
-
-    Raises
-    ------
-    ScenarioError
-        With ``demand = "inside"``, when a demand layer has no feature in the study area.
-    """
-    counts = {}
-    for name, key in demand_layers(scenario).items():
-        inside = np.asarray(layers[name].intersects(area), dtype=bool)
-        counts[name] = int((~inside).sum())
-        if scenario.demand == "inside" and not inside.any():
-            raise ScenarioError(
-                f"{key} = {name!r}: none of the {len(inside)} feature(s) of layer {name!r} "
-                f"read around the study area lies in it, and the models take as demand only "
-                'those inside ([models] demand = "inside")',
-                'set demand = "padded" in [models] to take the features around the study area '
-                "as demand, or check the layer and the study area",
-            )
-    return counts
-
-
-def weights_of(gdf: gpd.GeoDataFrame, field: str | None, key: str, layer: str) -> np.ndarray:
-    """A layer's demand weights from ``field`` (1 each when None), checked positive."""
-    if field is None:
-        return np.ones(len(gdf))
-    values = attribute(gdf, field, key, layer).to_numpy(dtype=float)
-    if np.any(values < 0) or values.sum() <= 0:
-        raise ScenarioError(
-            f"{key} = {field!r}: layer {layer!r} needs positive values",
-            "fix the field's values or choose another weight field",
-        )
-    return values

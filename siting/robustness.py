@@ -48,8 +48,9 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from siting.allocation import Allocation, haul_matrix, is_demand, solve_plan, weights_of
+from siting.allocation import Allocation, haul_matrix, solve_plan
 from siting.config.scenario import Profile, Scenario, Sensitivity
+from siting.demand import is_demand, weights_of
 from siting.existing import EXISTING, capacities
 from siting.mcda.sites import candidate_labels, select_sites
 from siting.mcda.suitability import Surface

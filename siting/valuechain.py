@@ -20,8 +20,8 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from siting.allocation import is_demand
 from siting.config.scenario import Scenario
+from siting.demand import is_demand
 from siting.errors import InfeasibleError, LayerError
 from siting.inputs.layers import capacity_values, selected
 from siting.models import ValueChainLocation

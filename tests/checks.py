@@ -9,7 +9,7 @@ import pytest
 import rasterio
 import shapely
 
-from siting.allocation import is_demand
+from siting.demand import is_demand
 from siting.existing import with_existing
 from siting.exports import gpkg
 

@@ -3,6 +3,7 @@ Pareto front, technoparks by maximal covering with existing institutions kept, W
 snapped to eligible land. Each result is checked against an enumeration of every alternative."""
 
 import dataclasses
+import functools
 import itertools
 import re
 
@@ -11,7 +12,7 @@ import pytest
 import shapely
 
 import siting
-from siting.allocation import _Solution, mixed_cost, pareto_front
+from siting.allocation import _Solution, _sweep_chain, mixed_cost, pareto_front, solve_plan
 from siting.config import scenario as scenario_mod
 from siting.config.scenario import AllocationModel, CoveringModel
 from siting.errors import SitingError
@@ -104,9 +105,10 @@ def test_pareto_front_takes_a_weight_already_solved_instead_of_solving_it_again(
     suit = np.array([0.2, 0.9])
     solved_here = []
 
-    def recording_map(solve, alphas):
-        solved_here.extend(alphas)
-        return map(solve, alphas)
+    def recording_map(solve, chains):
+        chains = list(chains)
+        solved_here.extend(itertools.chain.from_iterable(chains))
+        return map(solve, chains)
 
     given = _Solution(np.array([1]), np.array([[0.0, 1.0]] * 3), 7.0, 0.0123, 6.9, 0.0)
     table = pareto_front(
@@ -118,6 +120,43 @@ def test_pareto_front_takes_a_weight_already_solved_instead_of_solving_it_again(
     middle = table.set_index("suitability_weight").loc[0.5]
     assert middle["gap"] == 0.0123
     assert middle["transport"] == pytest.approx(7.0)
+
+
+def test_the_sweep_runs_two_warm_started_chains_from_the_ends_inwards():
+    spec = AllocationModel("processing_plant", capacity=4.0, opening_cost=2.0)
+    rng = np.random.default_rng(7)
+    km = rng.uniform(1.0, 20.0, (12, 6))
+    w, suit = rng.uniform(0.5, 2.0, 12), rng.uniform(0.0, 1.0, 6)
+    chains = []
+
+    def recording_map(solve, given):
+        given = list(given)
+        chains.extend(given)
+        return map(solve, given)
+
+    table = pareto_front(
+        spec, km, w, suit, np.arange(6).astype(str), 5, map_=recording_map, solved={}
+    )
+    assert chains == [[0.0, 0.25, 0.5], [1.0, 0.75]]
+    assert table["suitability_weight"].tolist() == [0.0, 0.25, 0.5, 0.75, 1.0]
+
+
+def test_a_warm_started_chain_reaches_the_cold_optima():
+    """Along a chain each weight starts from its neighbour's plants (``init``): the optima are
+    those of cold solves (both proven to 1e-9)."""
+    spec = AllocationModel(
+        "processing_plant", capacity=5.0, opening_cost=3.0, single_sourcing=False
+    )
+    rng = np.random.default_rng(11)
+    km = rng.uniform(1.0, 30.0, (20, 8))
+    w, suit = rng.uniform(0.5, 2.0, 20), rng.uniform(0.0, 1.0, 8)
+    solve = functools.partial(solve_plan, spec, km, w, suit, tol=1e-9)
+    alphas = [0.0, 0.25, 0.5, 0.75, 1.0]
+    warm = _sweep_chain(solve, alphas)
+    for alpha in alphas:
+        cold = solve(alpha)
+        assert warm[alpha].objective == pytest.approx(cold.objective, rel=1e-7)
+        assert warm[alpha].gap <= 1e-7
 
 
 def test_covering_keeps_existing_sites_and_equals_enumeration(world):

@@ -131,6 +131,51 @@ def test_same_input_same_output():
     assert first.lower_bound_ == again.lower_bound_
 
 
+@pytest.mark.parametrize("single", [False, True])
+@pytest.mark.parametrize("start", ["optimum", "all", "worst"])
+def test_a_warm_start_reaches_the_same_optimum(single, start):
+    """``init`` only changes where the search starts: from the optimum itself, from every site,
+    or from the dearest sites that can take the demand, the proven optimum is the cold one."""
+    cost, w, cap, fixed, kw = instance(6, n=30, m=10, variant="expansion")
+    args = dict(single_sourcing=single, tol=TIGHT, **kw)
+    cold = CapacitatedFacilityLocation(cap, fixed, **args).fit(cost, sample_weight=w)
+    init = {
+        "optimum": cold.facilities_,
+        "all": np.arange(10),
+        "worst": np.argsort(-fixed)[
+            : int(np.searchsorted(np.cumsum(cap[np.argsort(-fixed)]), w.sum())) + 1
+        ],
+    }[start]
+    warm = CapacitatedFacilityLocation(cap, fixed, init=init, **args).fit(cost, sample_weight=w)
+    assert warm.objective_ == pytest.approx(cold.objective_, rel=1e-7)
+    assert warm.gap_ <= 1e-6
+    assert_feasible(warm, cost, w, cap, kw, single)
+
+
+def test_a_start_without_enough_capacity_is_no_start():
+    cost, w, cap, fixed, _ = instance(7)
+    cold = CapacitatedFacilityLocation(cap, fixed, tol=TIGHT).fit(cost, sample_weight=w)
+    warm = CapacitatedFacilityLocation(cap, fixed, tol=TIGHT, init=np.array([0]))
+    warm.fit(cost, sample_weight=w)
+    assert cap[0] < w.sum()
+    assert warm.objective_ == pytest.approx(cold.objective_, rel=1e-7)
+
+
+@pytest.mark.parametrize(
+    ("init", "error"),
+    [
+        (np.array([0, 8]), ValueError),
+        (np.array([-1]), ValueError),
+        (np.array([0.5]), TypeError),
+        (np.array([[0, 1]]), TypeError),
+    ],
+)
+def test_init_is_checked(init, error):
+    cost, w, cap, fixed, _ = instance(0)
+    with pytest.raises(error, match="init"):
+        CapacitatedFacilityLocation(cap, fixed, init=init).fit(cost, sample_weight=w)
+
+
 def test_clients_without_demand_go_to_their_cheapest_open_site():
     cost, w, cap, fixed, _ = instance(6)
     w[[3, 7]] = 0.0

@@ -11,8 +11,8 @@ import pytest
 import test_cache
 
 import siting
-from siting.allocation import is_demand
 from siting.config.loader import load
+from siting.demand import is_demand
 from siting.errors import LayerError, ScenarioError
 from siting.exports.webmap import chain as webmap_chain
 

@@ -25,8 +25,8 @@ import numpy as np
 import pyogrio.errors
 from pydantic import TypeAdapter
 
-from siting.allocation import outside_demand
 from siting.config.scenario import Scenario
+from siting.demand import outside_demand
 from siting.errors import SitingError
 from siting.exports import assumptions
 

@@ -40,8 +40,9 @@ weaker branch bound is largest, i.e. strong branching on the probes) bounds each
 exactly by the transportation LP.
 
 Single sourcing: the root bound and heuristic above, a single-sourced assignment of the
-heuristic's open set (a small HiGHS MILP), then the full MILP by HiGHS; the better of the two
-solutions is kept and the lower bound is the larger of the two bounds.
+heuristic's open set (a small HiGHS MILP), then the full MILP by HiGHS (both in
+:mod:`siting.models.cflp_highs`); the better of the two solutions is kept and the lower bound
+is the larger of the two bounds.
 """
 
 from __future__ import annotations
@@ -52,7 +53,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import scipy.sparse as sp
 from numba import njit
-from scipy.optimize import Bounds, LinearConstraint, linprog, milp
+from scipy.optimize import linprog
 
 from siting.models.cflp_flow import min_cost_flow
 
@@ -667,8 +668,11 @@ class Exact:
     root_bound: float
 
 
-def solve_exact(prob: Problem, time_limit: float = 60.0, rel_tol: float = 1e-4) -> Exact:
-    """Multi-sourced capacitated facility location to proven optimality (within ``rel_tol``).
+def solve_exact(
+    prob: Problem, time_limit: float = 60.0, rel_tol: float = 1e-4, start: np.ndarray | None = None
+) -> Exact:
+    """Multi-sourced capacitated facility location to proven optimality (within ``rel_tol``),
+    from the open set ``start`` when given (a warm start: see :func:`root_bound`).
 
     Raises
     ------
@@ -677,7 +681,7 @@ def solve_exact(prob: Problem, time_limit: float = 60.0, rel_tol: float = 1e-4) 
         this is a bug, not a user error).
     """
     search = Search(prob, time.perf_counter() + time_limit, rel_tol)
-    root, status = root_bound(search)
+    root, status = root_bound(search, start)
     if search.best is None:
         raise RuntimeError("capacitated facility location: no feasible open set found")
     nodes = 0
@@ -687,8 +691,13 @@ def solve_exact(prob: Problem, time_limit: float = 60.0, rel_tol: float = 1e-4) 
     return Exact(search.best, min(lower, search.upper), nodes, root.value)
 
 
-def root_bound(search: Search) -> tuple[Bound, np.ndarray]:
+def root_bound(search: Search, start: np.ndarray | None = None) -> tuple[Bound, np.ndarray]:
     """Initial solution, root Lagrangian bound, root heuristic and root reduction.
+
+    ``start`` (an open set with enough capacity, or None) is evaluated beside the first
+    Lagrangian set; the better of the two is the first incumbent and its transportation duals
+    the starting multipliers, so that a good start (a neighbouring solve's plants) saves most
+    of the ascent's early steps.
 
     Returns
     -------
@@ -713,6 +722,8 @@ def root_bound(search: Search) -> tuple[Bound, np.ndarray]:
     if search.best is not None and search.best.duals is not None:
         lam = search.best.duals.copy()
     bound = search.lagrangian(lam, status, 3000, step=1.0, heuristic_every=50)
+    if start is not None:
+        search.offer(start | prob.existing)
     if bound.value < search.upper - search.tol:
         search.improve(bound)
     if bound.value < search.upper - search.tol:
@@ -728,72 +739,3 @@ def root_bound(search: Search) -> tuple[Bound, np.ndarray]:
     status[free & (if_open + shift >= cut)] = CLOSED
     status[free & (if_closed + shift >= cut)] = OPEN
     return bound, status
-
-
-def single_sourced(
-    prob: Problem, open_: np.ndarray, time_limit: float
-) -> tuple[np.ndarray, np.ndarray] | None:
-    """A single-sourced assignment of the clients to an open set (with expansion), by HiGHS
-    on the small generalised assignment MILP. Returns ``(x, e)`` or None if none was found."""
-    sites = np.flatnonzero(open_)
-    n, k = len(prob.w), len(sites)
-    c = np.concatenate([prob.whole[sites].T.ravel(), prob.unit[sites]])
-    one = sp.hstack([sp.kron(sp.eye(n), np.ones((1, k))), sp.csr_matrix((n, k))])
-    cap = sp.hstack([sp.kron(prob.w[None, :], sp.eye(k)), -sp.eye(k)])
-    res = milp(
-        c,
-        constraints=[LinearConstraint(one, 1, 1), LinearConstraint(cap, -np.inf, prob.base[sites])],
-        integrality=np.concatenate([np.ones(n * k), np.zeros(k)]),
-        bounds=Bounds(0, np.concatenate([np.ones(n * k), prob.room[sites]])),
-        options={"time_limit": max(0.1, time_limit)},
-    )
-    if res.x is None:
-        return None
-    x = np.zeros((n, len(open_)))
-    x[:, sites] = np.round(res.x[: n * k].reshape(n, k))
-    e = np.zeros(len(open_))
-    e[sites] = res.x[n * k :].clip(0, prob.room[sites])
-    return x, e
-
-
-@dataclass
-class HighsResult:
-    """What HiGHS returned for the full MILP."""
-
-    x: np.ndarray | None
-    value: float
-    bound: float
-
-
-def solve_highs(
-    objective: np.ndarray,
-    matrix: sp.csr_matrix,
-    row_lower: np.ndarray,
-    row_upper: np.ndarray,
-    integrality: np.ndarray,
-    bounds: Bounds,
-    start: np.ndarray | None,
-    time_limit: float,
-    rel_tol: float,
-) -> HighsResult:
-    """Solve a MILP with HiGHS (:func:`scipy.optimize.milp`) and keep the better of its
-    solution and ``start`` (a feasible point, or None).
-
-    scipy's HiGHS takes no starting point; highspy's would (``setSolution``), but highspy prints
-    its banner on stdout whatever its options (ERGO-Code/HiGHS#2749), and stdout is the user's.
-    """
-    res = milp(
-        objective,
-        constraints=[LinearConstraint(matrix, row_lower, row_upper)],
-        integrality=integrality,
-        bounds=bounds,
-        options={"time_limit": max(0.1, float(time_limit)), "mip_rel_gap": float(rel_tol)},
-    )
-    bound = float(getattr(res, "mip_dual_bound", -np.inf) or -np.inf)
-    found = None if res.x is None else np.asarray(res.x, dtype=float)
-    value = np.inf if found is None else float(res.fun)
-    if start is not None:
-        at_start = float(np.dot(objective, start))
-        if at_start < value:
-            found, value = np.asarray(start, dtype=float), at_start
-    return HighsResult(found, value, bound)

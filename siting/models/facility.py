@@ -12,7 +12,7 @@ import scipy.sparse as sp
 from scipy.optimize import Bounds, LinearConstraint
 
 from siting.errors import InfeasibleError
-from siting.models import cflp_solver, milp
+from siting.models import cflp_highs, cflp_solver, milp
 from siting.models.validation import (
     CostMatrixEstimator,
     check_choice,
@@ -70,6 +70,12 @@ class CapacitatedFacilityLocation(CostMatrixEstimator):
         expansion.
     method
         ``"exact"`` or ``"milp"`` (see above).
+    init
+        Indices of the sites of a starting solution (e.g. the ``facilities_`` of a neighbouring
+        solve: the Pareto sweep passes each weight's plants to the next), or None. The exact
+        method evaluates it first, so its multipliers start from its transportation duals and
+        its cost is the first incumbent; existing plants are added to it. ``method="milp"``
+        ignores it (scipy's HiGHS takes no starting point).
 
     Attributes
     ----------
@@ -105,6 +111,7 @@ class CapacitatedFacilityLocation(CostMatrixEstimator):
         existing: float | np.ndarray = 0.0,
         expansion_cost: float | np.ndarray | None = None,
         method: Literal["exact", "milp"] = "exact",
+        init: np.ndarray | None = None,
     ) -> None:
         self.capacity = capacity
         self.opening_cost = opening_cost
@@ -115,6 +122,7 @@ class CapacitatedFacilityLocation(CostMatrixEstimator):
         self.existing = existing
         self.expansion_cost = expansion_cost
         self.method = method
+        self.init = init
 
     def fit(
         self, X: np.ndarray, y: object = None, sample_weight: np.ndarray | None = None
@@ -197,6 +205,7 @@ class CapacitatedFacilityLocation(CostMatrixEstimator):
                 f"open ({usable:g})",
                 "add candidate sites, raise capacities, or allow more plants (p)",
             )
+        initial = _initial(self.init, model, m, is_existing, largest, w.sum())
         c = finite_costs(cost, model)
         start = time.perf_counter()
         expand = np.where(grows, unit, 0.0)
@@ -241,7 +250,7 @@ class CapacitatedFacilityLocation(CostMatrixEstimator):
         elif self.single_sourcing:
             assert formulation is not None
             open_, x_pos, e, lower = _single_sourced(
-                prob, w, c, *formulation, self.time_limit, self.tol
+                prob, w, c, *formulation, self.time_limit, self.tol, initial
             )
             if x_pos is None:
                 raise InfeasibleError(
@@ -249,7 +258,7 @@ class CapacitatedFacilityLocation(CostMatrixEstimator):
                     "allow more time (time_limit) or multi-sourcing, or raise capacities",
                 )
         else:
-            found = cflp_solver.solve_exact(prob, self.time_limit, self.tol)
+            found = cflp_solver.solve_exact(prob, self.time_limit, self.tol, initial)
             sol = found.solution
             open_, x_pos, e, lower = sol.open_, sol.x, sol.e, found.lower
         assert x_pos is not None
@@ -328,6 +337,7 @@ def _single_sourced(
     bounds: Bounds,
     time_limit: float,
     tol: float,
+    initial: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray | None, np.ndarray, float]:
     """Single sourcing: the multi-sourced root bound and heuristic open set, a single-sourced
     assignment of that set, then HiGHS on the full MILP; the better solution is kept.
@@ -341,12 +351,12 @@ def _single_sourced(
     n, m = c.shape
     deadline = time.perf_counter() + time_limit
     search = cflp_solver.Search(prob, deadline - 0.5 * time_limit, tol)
-    root, _ = cflp_solver.root_bound(search)
+    root, _ = cflp_solver.root_bound(search, initial)
     lower = root.value
     start = None
     if search.best is not None:
         left = deadline - time.perf_counter()
-        found = cflp_solver.single_sourced(prob, search.best.open_, 0.25 * left)
+        found = cflp_highs.single_sourced(prob, search.best.open_, 0.25 * left)
         if found is not None:
             x_pos, e = found
             x = np.zeros((n, m))
@@ -356,7 +366,7 @@ def _single_sourced(
             sites = np.flatnonzero(open_)
             x[idle, sites[np.argmin(c[np.ix_(idle, sites)], axis=1)]] = 1.0
             start = np.concatenate([open_.astype(float), x.ravel(), e])
-    result = cflp_solver.solve_highs(
+    result = cflp_highs.solve_highs(
         objective,
         sp.vstack([sp.csr_matrix(k.A) for k in constraints]).tocsr(),
         np.concatenate([np.broadcast_to(k.lb, k.A.shape[0]) for k in constraints]),
@@ -374,6 +384,23 @@ def _single_sourced(
     open_ = chosen[:m] > 0.5
     x = np.round(chosen[m : m + n * m].reshape(n, m)).clip(0, 1)
     return open_, x[w > 0], chosen[m + n * m :], lower
+
+
+def _initial(
+    init: object, model: str, m: int, existing: np.ndarray, largest: np.ndarray, demand: float
+) -> np.ndarray | None:
+    """``init`` as an open set (bool, existing plants included), or None when it is None or
+    cannot take the demand (then it is no start at all, and the solve starts cold)."""
+    if init is None:
+        return None
+    sites = np.asarray(init)
+    if sites.ndim != 1 or (sites.size and not np.issubdtype(sites.dtype, np.integer)):
+        raise TypeError(f"{model}: init must be a 1-D array of site indices, not {init!r}")
+    if sites.size and (sites.min() < 0 or sites.max() >= m):
+        raise ValueError(f"{model}: init holds site indices outside 0..{m - 1}: {init!r}")
+    open_ = existing.copy()
+    open_[sites] = True
+    return open_ if largest[open_].sum() >= demand - 1e-9 else None
 
 
 def _expansion_cost(value: object, model: str, m: int) -> np.ndarray:

@@ -21,9 +21,9 @@ import shapely
 
 from siting import existing as existing_mod
 from siting import exports, valuechain
-from siting.allocation import is_demand, outside_demand, weights_of
 from siting.config import scenario as scenario_mod
 from siting.config.scenario import Profile, Scenario
+from siting.demand import is_demand, outside_demand, weights_of
 from siting.inputs import place
 from siting.inputs.layers import attribute, load_layers
 from siting.mcda import criteria as criteria_mod

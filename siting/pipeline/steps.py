@@ -20,7 +20,7 @@ import numpy as np
 import shapely
 
 from siting import robustness, valuechain
-from siting.allocation import Allocation, Covering, allocate, cover, haul_matrix, weights_of
+from siting.allocation import Allocation, Covering, allocate, cover, haul_matrix
 from siting.config.scenario import (
     ClusterModel,
     Criterion,
@@ -29,6 +29,7 @@ from siting.config.scenario import (
     Profile,
     Scenario,
 )
+from siting.demand import weights_of
 from siting.mcda import criteria as criteria_mod
 from siting.mcda.sites import propose
 from siting.mcda.standardize import standardize
