@@ -33,6 +33,8 @@ _PACKAGE = Path(__file__).resolve().parents[1]
 _CHECKOUT_LAYERS = _PACKAGE.parent / "layers"
 LAYERS = _CHECKOUT_LAYERS if _CHECKOUT_LAYERS.is_dir() else _PACKAGE / "data"
 DEFAULT_SCENARIO = LAYERS / "kuzbass" / "scenario.toml"
+EMBEDDED = ("kuzbass", "russia")
+"""Embedded scenarios, named by their folder of ``LAYERS``: ``siting run russia``."""
 SCHEMA_FILE = LAYERS / "scenario.schema.json"
 
 EDIT_ACTIONS = ("add", "remove", "update")
@@ -45,7 +47,8 @@ def load(path: str | Path | None = None) -> Scenario:
     Parameters
     ----------
     path
-        The scenario file; ``None`` loads the embedded Kuzbass default.
+        The scenario file, or an embedded scenario's name (``"russia"``, :data:`EMBEDDED`);
+        ``None`` loads the embedded Kuzbass default.
 
     Returns
     -------
@@ -56,7 +59,7 @@ def load(path: str | Path | None = None) -> Scenario:
     ScenarioError
         If the file is missing, is not TOML, or any key is wrong; the message names the key.
     """
-    path = Path(path) if path is not None else DEFAULT_SCENARIO
+    path = embedded(Path(path)) if path is not None else DEFAULT_SCENARIO
     return from_dict(read_toml(path), base_dir=path.parent, source=path)
 
 
@@ -191,10 +194,19 @@ def _name_tables(data: dict[str, Any], section: str) -> None:
             table["name"] = name
 
 
+def embedded(path: Path) -> Path:
+    """An embedded scenario's name (``russia``) as its file, unless a file of that name is
+    there; any other path as given."""
+    if str(path) in EMBEDDED and not path.exists():
+        return LAYERS / str(path) / "scenario.toml"
+    return path
+
+
 def _base_path(ref: str, path: Path) -> Path:
-    """``extends = "kuzbass"`` is the embedded default; anything else a path from the file."""
-    if ref == "kuzbass":
-        return DEFAULT_SCENARIO
+    """``extends = "kuzbass"`` (or another embedded name) is the embedded scenario; anything
+    else a path from the file."""
+    if ref in EMBEDDED:
+        return LAYERS / ref / "scenario.toml"
     base = Path(ref)
     return (base if base.is_absolute() else path.parent / base).resolve()
 

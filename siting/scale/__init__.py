@@ -1,0 +1,1 @@
+"""Scale-out: tiled rasters, basins and runs on a Dask cluster (``LocalCluster`` by default)."""
