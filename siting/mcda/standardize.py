@@ -28,7 +28,7 @@ LINEAR, SIGMOID, THRESHOLD, TARGET = 0, 1, 2, 3
 @njit(cache=True, nogil=True)
 def _score(value: float, fn: int, a: float, b: float, higher: bool) -> float:
     """One raw value's score under function ``fn`` with parameters ``a``, ``b`` (see
-    :func:`_parameters`); NaN stays NaN."""
+    :func:`curve_parameters`); NaN stays NaN."""
     if fn == LINEAR:
         score = (value - a) / (b - a)
         if score < 0.0:
@@ -48,7 +48,9 @@ def _score(value: float, fn: int, a: float, b: float, higher: bool) -> float:
 
 
 @njit(cache=True, nogil=True)
-def _scores(values: np.ndarray, fn: int, a: float, b: float, higher: bool) -> np.ndarray:
+def score_array(values: np.ndarray, fn: int, a: float, b: float, higher: bool) -> np.ndarray:
+    """The 0–1 score of every value by curve ``fn`` with parameters ``a``, ``b`` (float64, the
+    shape of ``values``; NaN stays NaN)."""
     out = np.empty(values.size)
     flat = values.ravel()
     for i in range(flat.size):
@@ -57,7 +59,7 @@ def _scores(values: np.ndarray, fn: int, a: float, b: float, higher: bool) -> np
 
 
 @njit(cache=True, nogil=True)
-def _accumulate(
+def accumulate_scores(
     values: np.ndarray,
     fn: int,
     a: float,
@@ -67,6 +69,8 @@ def _accumulate(
     total: np.ndarray,
     scores: np.ndarray,
 ) -> None:
+    """Write each value's score into ``scores`` and add ``weight`` × score to ``total`` where
+    the score is a number: one pass for a criterion's part of the weighted sum."""
     flat, tot, out = values.ravel(), total.ravel(), scores.ravel()
     for i in range(flat.size):
         score = _score(flat[i], fn, a, b, higher)
@@ -91,24 +95,24 @@ def _finite_range(values: np.ndarray, within: np.ndarray) -> tuple[float, float,
 
 def linear(values: np.ndarray, low: float, high: float, direction: str = "lower") -> np.ndarray:
     """0 at ``low`` rising to 1 at ``high`` (reversed for ``direction="lower"``), clipped."""
-    return _scores(_floats(values), LINEAR, low, high, direction == "higher")
+    return score_array(as_float_array(values), LINEAR, low, high, direction == "higher")
 
 
 def sigmoid(
     values: np.ndarray, midpoint: float, spread: float, direction: str = "lower"
 ) -> np.ndarray:
     """Logistic curve: 0.5 at ``midpoint``, ``spread`` the distance from 0.5 to ≈ 0.73."""
-    return _scores(_floats(values), SIGMOID, midpoint, spread, direction == "higher")
+    return score_array(as_float_array(values), SIGMOID, midpoint, spread, direction == "higher")
 
 
 def threshold(values: np.ndarray, value: float, direction: str = "lower") -> np.ndarray:
     """1 where the raw value is on the good side of ``value`` (inclusive), else 0."""
-    return _scores(_floats(values), THRESHOLD, value, 0.0, direction == "higher")
+    return score_array(as_float_array(values), THRESHOLD, value, 0.0, direction == "higher")
 
 
 def target(values: np.ndarray, optimum: float, spread: float) -> np.ndarray:
     """Gaussian: 1 at ``optimum``, exp(−½) at one ``spread`` away on either side."""
-    return _scores(_floats(values), TARGET, optimum, spread, True)
+    return score_array(as_float_array(values), TARGET, optimum, spread, True)
 
 
 def standardize(
@@ -119,8 +123,8 @@ def standardize(
     A ``linear`` spec without ``low`` and ``high`` stretches over the finite values in the
     ``within`` mask (the study area), i.e. min–max normalisation.
     """
-    values = _floats(values)
-    return _scores(values, *_parameters(values, spec, within))
+    values = as_float_array(values)
+    return score_array(values, *curve_parameters(values, spec, within))
 
 
 def accumulate(
@@ -135,18 +139,18 @@ def accumulate(
 
     ``total`` must be a C-contiguous float64 array shaped like ``values``.
     """
-    values = _floats(values)
+    values = as_float_array(values)
     if total.shape != values.shape or total.dtype != float or not total.flags.c_contiguous:
         raise ValueError("total must be a C-contiguous float64 array shaped like the values")
     scores = np.empty(values.shape, dtype=np.float32)
-    parameters = _parameters(values, spec, within)
+    parameters = curve_parameters(values, spec, within)
     # Cell by cell, so bands of rows are independent: one per core (the loop releases the GIL).
     edges = np.linspace(0, len(values), CORES + 1).astype(int).tolist()
     # No value at all: one empty band (a slice, so that values[b] keeps its dimensions).
     bands = [slice(a, b) for a, b in itertools.pairwise(edges) if b > a] or [slice(0, 0)]
     with ThreadPoolExecutor(max_workers=len(bands)) as pool:
         done = [
-            pool.submit(_accumulate, values[b], *parameters, weight, total[b], scores[b])
+            pool.submit(accumulate_scores, values[b], *parameters, weight, total[b], scores[b])
             for b in bands
         ]
     for future in done:
@@ -154,7 +158,7 @@ def accumulate(
     return scores
 
 
-def _parameters(
+def curve_parameters(
     values: np.ndarray, spec: Standardization, within: np.ndarray | None
 ) -> tuple[int, float, float, bool]:
     """The function code, its two parameters and whether higher raw values are better."""
@@ -185,7 +189,7 @@ def _needs(spec: Standardization, name: str, value: float | None) -> float:
     return float(value)
 
 
-def _floats(values: np.ndarray) -> np.ndarray:
+def as_float_array(values: np.ndarray) -> np.ndarray:
     """``values`` as a C-contiguous float array: float32 rasters (the criteria) as they are,
     since widening each value in the loop is exact and a float64 copy costs a pass and memory."""
     values = np.asarray(values)
