@@ -10,13 +10,17 @@ import argparse
 import logging
 import os
 import sys
+from concurrent.futures import Executor
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from siting.errors import SitingError
 
 if TYPE_CHECKING:
-    from siting.pipeline.result import Result
+    from siting.config.scenario import Scenario
+    from siting.pipeline.result import BasinRun, Result
+
+log = logging.getLogger("siting")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -32,7 +36,11 @@ def _parser() -> argparse.ArgumentParser:
         nargs="*",
         help="scenario TOML file(s) or glob patterns; several run as a batch (default: Kuzbass)",
     )
-    run.add_argument("--workers", type=int, default=2, help="parallel runs in a batch (default 2)")
+    _cluster_options(
+        run,
+        "basins of a national scenario or scenarios of a batch (without it: basins one after "
+        "another here, a batch in 2 processes)",
+    )
     run.add_argument("--resolution", type=float, help="grid resolution in metres (overrides)")
     run.add_argument(
         "--output-dir",
@@ -115,7 +123,7 @@ def _parser() -> argparse.ArgumentParser:
         "--top", type=float, default=0.1, help="robustness: share of best land (default 0.1)"
     )
     sens.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    sens.add_argument("--workers", type=int, default=2, help="processes (default 2)")
+    _cluster_options(sens, "parts of the draws (without it: 2 processes)")
     sens.add_argument("--resolution", type=float, help="grid resolution in metres (overrides)")
     sens.add_argument(
         "--output-dir", type=Path, help="folder for <name>_sensitivity_<profile>/ (default outputs)"
@@ -127,6 +135,22 @@ def _parser() -> argparse.ArgumentParser:
     )
     _fetch_parser(sub)
     return parser
+
+
+def _cluster_options(parser: argparse.ArgumentParser, what: str) -> None:
+    """``--workers`` and ``--scheduler``: where the independent pieces of a command run."""
+    where = parser.add_mutually_exclusive_group()
+    where.add_argument(
+        "--workers",
+        type=int,
+        help=f"start a Dask LocalCluster of N worker processes for the {what}",
+    )
+    where.add_argument(
+        "--scheduler",
+        metavar="ADDRESS",
+        help="use the existing Dask cluster at this address (tcp://host:8786; default: the "
+        "environment's DASK_SCHEDULER_ADDRESS) instead",
+    )
 
 
 def _fetch_parser(sub: argparse._SubParsersAction) -> None:
@@ -286,10 +310,12 @@ def _scenario_paths(given: list[str]) -> list[Path]:
     return paths
 
 
-def _batch(paths: list[Path], workers: int, overrides: dict) -> int:
+def _batch(
+    paths: list[Path], workers: int, overrides: dict, executor: Executor | None = None
+) -> int:
     from siting.whatif.batch import run_batch
 
-    table = run_batch(paths, workers=workers, **overrides)
+    table = run_batch(paths, workers=workers, executor=executor, **overrides)
     out = Path(overrides.get("output_dir") or "outputs")
     out.mkdir(parents=True, exist_ok=True)
     table.to_csv(out / "batch_summary.csv", index=False)
@@ -323,17 +349,25 @@ def _sensitivity(args: argparse.Namespace) -> int:
             "--draws must be ≥ 1, --concentration > 0 and --top between 0 and 1",
             "e.g. --draws 200 --concentration 50 --top 0.1",
         )
-    result = run(scenario, write=False, cache=True)  # the command writes to outputs anyway
-    s = sensitivity.sensitivity(
-        result,
-        args.profile,
-        n=args.draws,
-        concentration=args.concentration,
-        judgement_sd=args.judgement_sd,
-        top_share=args.top,
-        seed=args.seed,
-        workers=args.workers,
-    )
+    from siting.scale.cluster import connect, scheduler_address
+
+    scheduler = scheduler_address(args.scheduler)
+    with connect(args.workers, scheduler) as client:
+        result = run(scenario, write=False, cache=True)  # the command writes to outputs anyway
+        parts = args.workers or 2
+        if client is not None:
+            parts = max(1, sum(client.nthreads().values()))
+        s = sensitivity.sensitivity(
+            result,
+            args.profile,
+            n=args.draws,
+            concentration=args.concentration,
+            judgement_sd=args.judgement_sd,
+            top_share=args.top,
+            seed=args.seed,
+            workers=parts,
+            executor=None if client is None else client.get_executor(pure=False),
+        )
     out = (args.output_dir or Path("outputs")) / f"{scenario.name}_sensitivity_{args.profile}"
     sensitivity.write(s, out)
     print(f"\n{args.profile}: how often each site is proposed over {args.draws} weight draws")
@@ -445,10 +479,55 @@ def _run(args: argparse.Namespace) -> int:
     if args.no_cache or args.cache_dir is not None:
         overrides["cache"] = args.cache_dir or False
     paths = _scenario_paths(args.scenario)
+    from siting.scale.cluster import connect, scheduler_address
+
+    scheduler = scheduler_address(args.scheduler)
     if len(paths) > 1:
-        return _batch(paths, args.workers, overrides)
-    result = run(paths[0] if paths else None, **overrides)
+        with connect(args.workers, scheduler) as client:
+            executor = None if client is None else client.get_executor(pure=False)
+            return _batch(paths, args.workers or 2, overrides, executor)
+    from siting.config.scenario import load
+    from siting.scale import national
+
+    scenario = load(paths[0] if paths else None)
+    if national.is_national(scenario):
+        return _national(scenario, args.workers, scheduler, overrides)
+    if args.workers is not None or scheduler is not None:
+        log.warning(
+            "siting: %s is one region: it runs in this process (the cluster runs the basins of "
+            "a national scenario and the scenarios of a batch)",
+            scenario.name,
+        )
+    result = run(scenario, **overrides)
     _print_sites(result)
+    return 0
+
+
+def _national(
+    scenario: Scenario, workers: int | None, scheduler: str | None, overrides: dict[str, Any]
+) -> int:
+    """Run a national scenario basin by basin (:mod:`siting.scale.national`) and list them."""
+    from siting.scale.cluster import connect
+    from siting.scale.national import run_national
+
+    cache = overrides.pop("cache", None)
+    scenario = scenario.with_overrides(**overrides)
+
+    def ended(basin: BasinRun, done: int, total: int) -> None:
+        what = f"{len(basin.sites)} sites" if basin.status == "ok" else f"skipped: {basin.message}"
+        log.info("[%d/%d] %s: %s (%.1f s)", done, total, basin.name, what, basin.seconds)
+
+    with connect(workers, scheduler) as client:
+        result = run_national(scenario, client=client, cache=cache, progress=ended)
+    ok = [b for b in result.basins if b.status == "ok"]
+    print(f"{scenario.title}: {len(result.basins)} basins on {result.workers}")
+    for b in result.basins:
+        print(f"  {b.name:<24} {b.status:<8} {len(b.sites):>3} sites  {b.mines:>3} mines")
+    print(
+        f"{len(result.sites)} sites in {sum(len(b.sites) > 0 for b in ok)} basins, "
+        f"{len(result.basins) - len(ok)} basin(s) skipped; {result.seconds:.0f} s; "
+        f"written to {result.output_dir}"
+    )
     return 0
 
 

@@ -16,6 +16,10 @@ siting as a library can catch the standard type without importing this module:
 :class:`InfeasibleError`     :class:`ValueError`: valid input that admits no solution
 :class:`DataFileError`       :class:`ValueError`: a benchmark data file (OR-Library) that is
                              malformed or truncated
+:class:`ConvergenceError`    :class:`RuntimeError`: an iterative computation that reached its
+                             round cap before it converged
+:class:`ClusterError`        :class:`ConnectionError`: a Dask cluster that cannot be started
+                             or reached, or whose workers cannot run this siting
 ===========================  ======================================================
 
 A missing file stays a :class:`LayerError` (and so a :class:`ValueError`), so that one
@@ -44,6 +48,12 @@ class SitingError(Exception):
         self.fix = fix
         super().__init__(f"{message}\n  fix: {fix}" if fix else message)
 
+    def __reduce__(self) -> tuple[type[SitingError], tuple[str, str | None]]:
+        # Pickled by its own arguments: a Dask worker sends errors back pickled, and the
+        # reducer that distributed installs (tblib's) would otherwise rebuild the class through
+        # a builtin's __new__, which a class with two builtin bases refuses.
+        return type(self), (self.message, self.fix)
+
 
 class ScenarioError(SitingError, ValueError):
     """The scenario file is malformed or inconsistent."""
@@ -63,3 +73,12 @@ class InfeasibleError(SitingError, ValueError):
 
 class DataFileError(SitingError, ValueError):
     """A data file that is not a layer (an OR-Library instance) is malformed or truncated."""
+
+
+class ConvergenceError(SitingError, RuntimeError):
+    """An iterative computation (the rounds of a tiled cost-distance) reached its cap still
+    changing: no result is returned rather than an unconverged one."""
+
+
+class ClusterError(SitingError, ConnectionError):
+    """The Dask cluster cannot be started or reached, or its workers cannot run siting."""

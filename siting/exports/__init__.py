@@ -22,7 +22,7 @@ from siting.exports.webmap import page as webmap
 from siting.pipeline.cache import Cache, using
 from siting.pipeline.result import Result
 
-__all__ = ["check", "staged", "write"]
+__all__ = ["check", "inputs_of", "staged", "write"]
 
 
 def write(
@@ -55,7 +55,7 @@ def write(
     if output_dir is not None:
         scenario = scenario.with_overrides(output_dir=output_dir)
     final = scenario.output_dir
-    protected = _inputs_of(scenario, cache.folder if cache is not None else None)
+    protected = inputs_of(scenario, cache.folder if cache is not None else None)
     with using(cache or Cache(None)):
         # The GeoTIFF thread runs in a copy of this context, so it uses the same cache.
         context = contextvars.copy_context()
@@ -108,10 +108,10 @@ def check(scenario: Scenario, cache_folder: Path | None = None) -> None:
         cache, is not a folder siting wrote, lies below a file or cannot be written in
         (:func:`siting.exports.folder.check`).
     """
-    folder.check(scenario.output_dir, _inputs_of(scenario, cache_folder))
+    folder.check(scenario.output_dir, inputs_of(scenario, cache_folder))
 
 
-def _inputs_of(scenario: Scenario, cache_folder: Path | None) -> list[Path | None]:
+def inputs_of(scenario: Scenario, cache_folder: Path | None) -> list[Path | None]:
     """What a run reads or keeps, which its output folder must not hold."""
     paths: list[Path | None] = [scenario.source, scenario.extends, scenario.dem, cache_folder]
     paths += [spec.path for spec in scenario.layers.values()]

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import geopandas as gpd
+import pandas as pd
 import shapely
 
 from siting.allocation import Allocation, Covering
@@ -102,3 +103,68 @@ class Result:
         sites = self.sites[self.sites["profile"] == profile]
         keep = [c for c in sites.columns if not c.startswith(("w_", "raw_")) or c in own]
         return sites[keep].reset_index(drop=True)
+
+
+@dataclass
+class BasinRun:
+    """One basin of a national run, as plain data (what a worker sends back).
+
+    Attributes
+    ----------
+    name, title
+        The basin's name (``kemerovo``) and title.
+    crs
+        The basin's working CRS.
+    status
+        ``"ok"``, or ``"skipped"`` when a user error stopped the basin (``message`` says which:
+        e.g. no town near its mines); the other basins run on.
+    message
+        Why it was skipped ("" when ok).
+    mines, output
+        How many mines the basin holds and their output (Mt/yr, NaN where unknown).
+    sites
+        The basin's proposed sites in EPSG:4326: ``basin``, ``site_id``, ``profile``, ``rank``,
+        ``score``, ``near``, ``lon``, ``lat`` (empty when skipped).
+    area
+        The basin's study area in lon/lat (longitudes may continue past ±180).
+    seconds
+        The basin's wall time.
+    folder
+        Its full outputs (map, GeoPackage, GeoTIFFs, report), relative to the national output
+        folder, or None when not written.
+    """
+
+    name: str
+    title: str
+    crs: str
+    status: str
+    message: str
+    mines: int
+    output: float
+    sites: gpd.GeoDataFrame
+    area: shapely.Geometry
+    seconds: float
+    folder: str | None = None
+
+
+@dataclass
+class NationalResult:
+    """A national run: its scenario and one :class:`BasinRun` per basin, in the basins' order.
+
+    ``workers`` is where the basins ran: ``"this process"``, ``"LocalCluster of N workers"`` or
+    the scheduler's address.
+    """
+
+    scenario: Scenario
+    basins: list[BasinRun]
+    seconds: float
+    workers: str
+    output_dir: Path | None = None
+
+    @property
+    def sites(self) -> gpd.GeoDataFrame:
+        """Every basin's sites in one table (EPSG:4326), with the ``basin`` column."""
+        frames = [b.sites for b in self.basins if len(b.sites)]
+        if not frames:
+            return gpd.GeoDataFrame({"basin": []}, geometry=[], crs="EPSG:4326")
+        return gpd.GeoDataFrame(pd.concat(frames, ignore_index=True), crs="EPSG:4326")

@@ -1,4 +1,5 @@
-"""Batches: many scenarios run by parallel worker processes, summed up in one table.
+"""Batches: many scenarios run by parallel worker processes (or on a Dask cluster), summed up in
+one table.
 
 Each scenario runs in its own process (a run holds gigabytes at fine resolutions and numpy
 releases little memory back), writes its outputs as a single run would, and reports one row:
@@ -11,7 +12,7 @@ from __future__ import annotations
 import multiprocessing
 import time
 from collections.abc import Sequence
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Executor, ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -53,7 +54,12 @@ def _since(start: float) -> float:
     return round(time.perf_counter() - start, 1)
 
 
-def run_batch(scenarios: Sequence[str | Path], workers: int = 2, **overrides: Any) -> pd.DataFrame:
+def run_batch(
+    scenarios: Sequence[str | Path],
+    workers: int = 2,
+    executor: Executor | None = None,
+    **overrides: Any,
+) -> pd.DataFrame:
     """Run scenarios in parallel and return one summary row per scenario (in the given order).
 
     Parameters
@@ -62,6 +68,10 @@ def run_batch(scenarios: Sequence[str | Path], workers: int = 2, **overrides: An
         Scenario TOML files.
     workers
         Worker processes (each run is single-threaded but memory-hungry: at most the cores).
+    executor
+        Run the scenarios with this executor instead of ``workers`` processes (e.g. a Dask
+        client's ``get_executor()``: each scenario a task on its cluster, whose workers must see
+        the scenario files and the output folder).
     **overrides
         Applied to every scenario, as in :func:`siting.run` (e.g. ``resolution``,
         ``output_dir``).
@@ -97,6 +107,9 @@ def run_batch(scenarios: Sequence[str | Path], workers: int = 2, **overrides: An
                 "give each scenario its own name",
             )
         names[name] = path
+    if executor is not None:
+        rows = list(executor.map(summary_row, paths, [overrides] * len(paths)))
+        return pd.DataFrame(rows)
     context = multiprocessing.get_context("spawn")  # a clean interpreter per worker
     with ProcessPoolExecutor(max_workers=max(1, workers), mp_context=context) as pool:
         rows = list(pool.map(summary_row, paths, [overrides] * len(paths)))

@@ -14,7 +14,7 @@ its value (the others rescaled to keep the sum) and record every site's rank.
 from __future__ import annotations
 
 import multiprocessing
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Executor, ProcessPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -121,10 +121,14 @@ def sensitivity(
     sweep_steps: int = 9,
     seed: int = 0,
     workers: int = 1,
+    executor: Executor | None = None,
 ) -> Sensitivity:
     """Monte Carlo over the weights of ``profile`` and one-at-a-time sweeps (module docstring).
 
-    The draws depend only on ``seed``, so the result does not depend on ``workers``.
+    The draws are cut into ``workers`` parts, run in that many processes, or by ``executor``
+    when given (e.g. a Dask client's ``get_executor()``: the parts run on its cluster). The
+    draws depend only on ``seed``, so the result depends neither on ``workers`` nor on where
+    the parts run.
     """
     surface = result.surfaces[profile]
     p = surface.profile
@@ -133,7 +137,9 @@ def sensitivity(
     draws = weight_draws(np.array(p.weights), n, rng, concentration, matrix, judgement_sd)
     raw = {c.name: result.criteria[c.name] for c in p.criteria}
     parts = np.array_split(draws, max(1, min(workers, n)))
-    if workers > 1:
+    if executor is not None:
+        done = list(executor.map(_chunk, [(surface, raw, w, top_share) for w in parts]))
+    elif workers > 1:
         context = multiprocessing.get_context("spawn")
         with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
             done = list(pool.map(_chunk, [(surface, raw, w, top_share) for w in parts]))
