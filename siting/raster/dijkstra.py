@@ -227,6 +227,7 @@ def spread(
     params: np.ndarray,
     delta: float,
     n_buckets: int,
+    warm: bool = False,
 ) -> None:
     """Accumulated cost from the ``starts`` cells, written into ``state`` and ``origin``.
 
@@ -248,6 +249,9 @@ def spread(
     order, again until none of its cells is lowered: a cell may be settled more than once, but
     every value ends as the minimum over its neighbours' final values, so the result is exact
     for any ``delta``.
+    With ``warm``, costs may come in finite (a previous result, as the tiles of
+    :mod:`siting.scale.tiled_cost` re-run from theirs): only cells the starts make cheaper are
+    expanded, and a lowered cell is always queued, since its old value was never queued here.
     Visiting big buckets in memory order is what makes it faster than a heap on rasters much
     larger than the cache, where a heap's scattered reads dominate. A cell lowered within a
     bucket still to come is not queued again: its entry there is read with the new value.
@@ -358,7 +362,12 @@ def spread(
                 bucket = int(new * per_bucket)
                 # A finite value in a later bucket has never been settled (values only fall and
                 # settled ones are at most in this bucket), so its cell waits there already.
-                if bucket > current and old < math.inf and int(old * per_bucket) == bucket:
+                if (
+                    not warm
+                    and bucket > current
+                    and old < math.inf
+                    and int(old * per_bucket) == bucket
+                ):
                     continue
                 slot = bucket & mask
                 if tail[slot] < 0 or fill[slot] == block:
