@@ -102,11 +102,26 @@ def _parser() -> argparse.ArgumentParser:
         help="folder for the runs and for compare_<A>__<B>/ (default: outputs)",
     )
     sens = sub.add_parser(
-        "sensitivity", help="how robust a profile's sites are to its weights (Monte Carlo)"
+        "sensitivity",
+        help="how robust a profile's sites are to its weights (Monte Carlo), or with "
+        "--structural every site and plant to whole runs under drawn assumptions",
     )
     sens.add_argument("scenario", nargs="?", type=Path, help="scenario TOML (default: Kuzbass)")
-    sens.add_argument("--profile", required=True, help="the profile whose weights are varied")
-    sens.add_argument("--draws", type=int, default=200, help="weight draws (default 200)")
+    sens.add_argument(
+        "--profile", help="the profile whose weights are varied (needed without --structural)"
+    )
+    sens.add_argument(
+        "--structural",
+        action="store_true",
+        help="whole runs with the weights, capacity, costs and tariffs drawn as [sensitivity] "
+        "says, one task per draw",
+    )
+    sens.add_argument(
+        "--draws",
+        type=int,
+        help="draws (default 200 weight draws; with --structural the scenario's "
+        "[sensitivity] draws)",
+    )
     sens.add_argument(
         "--concentration",
         type=float,
@@ -339,11 +354,19 @@ def _sensitivity(args: argparse.Namespace) -> int:
     scenario = load(args.scenario)
     if args.resolution is not None:
         scenario = scenario.with_overrides(resolution=args.resolution)
+    if args.structural:
+        return _structural(args, scenario)
+    if args.profile is None:
+        raise SitingError(
+            "siting sensitivity needs --profile (whose weights to vary) or --structural",
+            f"e.g. --profile {next(iter(scenario.profiles))}, or --structural --draws 20",
+        )
     if args.profile not in scenario.profiles:
         raise SitingError(
             f"--profile {args.profile!r} is not a profile of {scenario.name}",
             f"use one of: {', '.join(scenario.profiles)}",
         )
+    args.draws = 200 if args.draws is None else args.draws
     if args.draws < 1 or args.concentration <= 0 or not 0 < args.top < 1:
         raise SitingError(
             "--draws must be ≥ 1, --concentration > 0 and --top between 0 and 1",
@@ -373,6 +396,46 @@ def _sensitivity(args: argparse.Namespace) -> int:
     print(f"\n{args.profile}: how often each site is proposed over {args.draws} weight draws")
     print(s.sites.to_string(index=False, float_format=lambda v: f"{v:.2f}"))
     print(f"\nwritten to {out} (sites.csv, sweeps.csv/.png, weights.csv, robustness.tif)")
+    return 0
+
+
+def _structural(args: argparse.Namespace, scenario: Scenario) -> int:
+    """``siting sensitivity --structural``: whole runs under drawn assumptions
+    (:mod:`siting.whatif.structural`)."""
+    from siting.pipeline.stages import open_cache, run
+    from siting.scale.cluster import connect, scheduler_address
+    from siting.whatif import structural
+
+    draws = scenario.sensitivity.draws if args.draws is None else args.draws
+    if draws < 1:
+        raise SitingError(
+            f"--structural needs at least 1 draw, not {draws}",
+            "give --draws N (or [sensitivity] draws in the scenario)",
+        )
+    cache = open_cache(scenario, True).folder or False
+    with connect(args.workers, scheduler_address(args.scheduler)) as client:
+        result = run(scenario, write=False, cache=cache)
+        executor = None if client is None else client.get_executor(pure=False)
+        found = structural.structural(result, draws, args.seed, executor, cache)
+    out = (args.output_dir or Path("outputs")) / f"{scenario.name}_structural"
+    structural.write(found, out)
+    sites = found.sites.assign(
+        kept_class=structural.kept_classes(found.sites["kept_share"], scenario.sensitivity)
+    )
+    print(f"\nshare of {draws} whole runs (seed {found.seed}) keeping each site")
+    print(
+        sites[["site_id", "profile", "rank", "kept_share", "kept_class"]].to_string(
+            index=False, float_format=lambda v: f"{v:.2f}"
+        )
+    )
+    if len(found.plants):
+        print("\nshare of the runs whose plan keeps each plant")
+        print(
+            found.plants[["site_id", "existing", "kept_share"]].to_string(
+                index=False, float_format=lambda v: f"{v:.2f}"
+            )
+        )
+    print(f"\nwritten to {out} (sites.csv, plants.csv, draws.csv)")
     return 0
 
 
