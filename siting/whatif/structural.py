@@ -143,7 +143,7 @@ def _plan_of(result: Result) -> pd.DataFrame:
             "y": plants.geometry.y.to_numpy(float),
         }
     )
-    held = plants["existing_capacity"] if "existing_capacity" in plants else None
+    held = plants.get("existing_capacity")
     out["existing"] = (
         np.zeros(len(out), bool) if held is None else held.fillna(0).to_numpy(float) > 0
     )
