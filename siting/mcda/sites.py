@@ -10,8 +10,9 @@ import rasterio.features
 import shapely
 from scipy import ndimage
 
+from siting.config.scenario import Profile
 from siting.mcda.suitability import Surface
-from siting.raster.grid import Raster
+from siting.raster.grid import Grid, Raster
 
 EIGHT_CONNECTED = np.ones((3, 3), dtype=bool)
 log = logging.getLogger("siting")
@@ -109,6 +110,20 @@ def candidate_labels(surface: Surface) -> np.ndarray:
     return _renumbered(labels, keep)[0]
 
 
+def greedy_picks(x: np.ndarray, y: np.ndarray, n_sites: int, min_separation_m: float) -> np.ndarray:
+    """Indices of the cells :func:`select_sites` picks among cells at (``x``, ``y``) sorted best
+    first: the first cell, then each next one at least ``min_separation_m`` from every pick, up
+    to ``n_sites``. A pick depends only on the cells before it, so the picks among the first k
+    cells of the order are the picks of the whole order up to there."""
+    alive = np.ones(len(x), dtype=bool)
+    picked: list[int] = []
+    while alive.any() and len(picked) < n_sites:
+        i = int(np.argmax(alive))  # first alive = best remaining, as cells are sorted
+        picked.append(i)
+        alive &= np.hypot(x - x[i], y - y[i]) >= min_separation_m
+    return np.array(picked, dtype=int)
+
+
 def select_sites(surface: Surface, raw: dict[str, Raster], labels: np.ndarray) -> gpd.GeoDataFrame:
     """Pick up to ``n_sites`` ranked sites, best first, at least ``min_separation_m`` apart.
 
@@ -123,28 +138,49 @@ def select_sites(surface: Surface, raw: dict[str, Raster], labels: np.ndarray) -
     order = np.argsort(-score, kind="stable")
     rows, cols, score = rows[order], cols[order], score[order]
     x, y = grid.xy(rows, cols)
-    alive = np.ones(len(rows), dtype=bool)
-    picked: list[int] = []
-    while alive.any() and len(picked) < profile.n_sites:
-        i = int(np.argmax(alive))  # first alive = best remaining, as cells are sorted
-        picked.append(i)
-        alive &= np.hypot(x - x[i], y - y[i]) >= profile.min_separation_m
-    idx = np.array(picked, dtype=int)
+    idx = greedy_picks(x, y, profile.n_sites, profile.min_separation_m)
     r, c = rows[idx], cols[idx]
+    return site_table(
+        profile,
+        grid,
+        r,
+        c,
+        score[idx],
+        labels[r, c],
+        {
+            criterion.name: surface.scores[criterion.name].data[r, c]
+            for criterion in profile.criteria
+        },
+        {criterion.name: raw[criterion.name].data[r, c] for criterion in profile.criteria},
+    )
+
+
+def site_table(
+    profile: Profile,
+    grid: Grid,
+    rows: np.ndarray,
+    cols: np.ndarray,
+    score: np.ndarray,
+    patch_id: np.ndarray,
+    scores: dict[str, np.ndarray],
+    raw: dict[str, np.ndarray],
+) -> gpd.GeoDataFrame:
+    """The ranked sites at cells (``rows``, ``cols``), best first, as :func:`select_sites`
+    returns them, from their suitability ``score`` (float64), ``patch_id`` and each criterion's
+    standardised score and raw value at them."""
+    x, y = grid.xy(rows, cols)
     data: dict[str, object] = {
         "profile": profile.name,
-        "rank": np.arange(1, len(idx) + 1),
-        "score": score[idx],
-        "patch_id": labels[r, c],
+        "rank": np.arange(1, len(rows) + 1),
+        "score": score,
+        "patch_id": patch_id,
     }
     for criterion, weight in zip(profile.criteria, profile.weights, strict=True):
-        data[f"w_{criterion.name}"] = weight * np.nan_to_num(
-            surface.scores[criterion.name].data[r, c]
-        )
+        data[f"w_{criterion.name}"] = weight * np.nan_to_num(scores[criterion.name])
     for criterion in profile.criteria:
-        data[f"raw_{criterion.name}"] = raw[criterion.name].data[r, c].astype(float)
-    data["x"], data["y"] = x[idx], y[idx]
-    sites = gpd.GeoDataFrame(data, geometry=shapely.points(x[idx], y[idx]), crs=grid.crs)
+        data[f"raw_{criterion.name}"] = raw[criterion.name].astype(float)
+    data["x"], data["y"] = x, y
+    sites = gpd.GeoDataFrame(data, geometry=shapely.points(x, y), crs=grid.crs)
     sites.insert(0, "site_id", [f"{profile.name}-{k}" for k in sites["rank"]])
     return sites
 

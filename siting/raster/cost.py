@@ -304,7 +304,7 @@ def cost_distance(
         # factor grows exponentially, and a loose bound makes the buckets so wide that cells are
         # settled many times over (7× on a rough 1 M-cell DEM).
         factor_range = _factor_range(slope, dijkstra.steepest(dem, moves, lengths))
-    delta, n_buckets = _buckets(extremes, lengths, factor_range)
+    delta, n_buckets = bucket_width(extremes, lengths, factor_range)
     start = (cells // width + pad) * padded_width + cells % width + pad
     order = np.lexsort((start, costs[source_of]))
     start, source_of = start[order], source_of[order]
@@ -338,7 +338,7 @@ def _factor_range(slope: Slope, steepest: float) -> tuple[float, float]:
     return float(finite.min()), float(finite.max())
 
 
-def _buckets(
+def bucket_width(
     extremes: tuple[float, float], lengths: np.ndarray, factor_range: tuple[float, float]
 ) -> tuple[float, int]:
     """Bucket width and count for the kernel's queue: four of the cheapest steps per bucket
@@ -522,15 +522,15 @@ def resample(data: np.ndarray, source: Grid, target: Grid) -> np.ndarray:
     # The grids are aligned, so each fine row and column has its two coarse neighbours and weight
     # once: the same values as map_coordinates(order=1, mode="nearest") without its per-cell
     # coordinate arrays, in one compiled pass (numpy's passes were the slowest step at 100 m).
-    c0, c1, fc = _neighbours(col, source.width)
-    r0, r1, fr = _neighbours(row, source.height)
+    c0, c1, fc = coarse_neighbours(col, source.width)
+    r0, r1, fr = coarse_neighbours(row, source.height)
     near_r = np.clip(np.round(row).astype(np.int64), 0, source.height - 1)
     near_c = np.clip(np.round(col).astype(np.int64), 0, source.width - 1)
-    return _bilinear(filled, finite, r0, r1, fr, c0, c1, fc, near_r, near_c)
+    return bilinear_fill(filled, finite, r0, r1, fr, c0, c1, fc, near_r, near_c)
 
 
 @njit(cache=True, nogil=True)
-def _bilinear(
+def bilinear_fill(
     filled: np.ndarray,
     finite: np.ndarray,
     r0: np.ndarray,
@@ -557,7 +557,7 @@ def _bilinear(
     return out
 
 
-def _neighbours(index: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def coarse_neighbours(index: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The two coarse cells around each fractional index and the weight of the second; beyond
     the first and last centres both are the edge cell ("nearest" edge mode)."""
     lower = np.floor(index)

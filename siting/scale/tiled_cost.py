@@ -38,7 +38,7 @@ from distributed import Client, Future, get_client
 
 from siting.errors import ConvergenceError
 from siting.raster import dijkstra
-from siting.raster.cost import _buckets
+from siting.raster.cost import bucket_width
 
 log = logging.getLogger("siting")
 
@@ -189,7 +189,7 @@ def _start(
     tile.state = np.empty(((h + 4 * r) * tile.padded_width, 2))
     extremes = dijkstra.load_state(tile.state, friction, blocked, r)
     del friction, blocked
-    tile.delta, tile.n_buckets = _buckets(extremes, lengths, (1.0, 1.0))
+    tile.delta, tile.n_buckets = bucket_width(extremes, lengths, (1.0, 1.0))
     cells = (sources[:, 0] + 2 * r) * tile.padded_width + sources[:, 1] + 2 * r
     usable = np.isfinite(tile.state[cells, 1])
     cells, start_costs = cells[usable], start_costs[usable]
