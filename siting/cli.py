@@ -41,6 +41,14 @@ def _parser() -> argparse.ArgumentParser:
         "basins of a national scenario or scenarios of a batch (without it: basins one after "
         "another here, a batch in 2 processes)",
     )
+    run.add_argument(
+        "--tiles",
+        type=int,
+        metavar="CELLS",
+        help="run one region on a tiled grid of CELLS × CELLS chunks held by a Dask cluster "
+        "(--workers N, 2 by default, or --scheduler): criteria, suitability and sites; no "
+        "location models",
+    )
     run.add_argument("--resolution", type=float, help="grid resolution in metres (overrides)")
     run.add_argument(
         "--output-dir",
@@ -555,6 +563,8 @@ def _run(args: argparse.Namespace) -> int:
     scenario = load(paths[0] if paths else None)
     if national.is_national(scenario):
         return _national(scenario, args.workers, scheduler, overrides)
+    if args.tiles is not None:
+        return _tiled(scenario, args.tiles, args.workers, scheduler, overrides)
     if args.workers is not None or scheduler is not None:
         log.warning(
             "siting: %s is one region: it runs in this process (the cluster runs the basins of "
@@ -563,6 +573,36 @@ def _run(args: argparse.Namespace) -> int:
         )
     result = run(scenario, **overrides)
     _print_sites(result)
+    return 0
+
+
+def _tiled(
+    scenario: Scenario,
+    tiles: int,
+    workers: int | None,
+    scheduler: str | None,
+    overrides: dict[str, Any],
+) -> int:
+    """Run one region on a tiled grid (:mod:`siting.scale.tiled_run`) and list its sites."""
+    from siting.scale.cluster import connect
+    from siting.scale.tiled_output import write_tiled
+
+    if tiles < 16:
+        raise SitingError(f"--tiles {tiles}: too small", "give at least 16 (e.g. --tiles 2048)")
+    overrides.pop("cache", None)  # a tiled run keeps its intermediates on the cluster
+    scenario = scenario.with_overrides(**overrides)
+    if workers is None and scheduler is None:
+        workers = 2  # a tiled run needs a cluster: a LocalCluster of 2 workers by default
+    with connect(workers, scheduler) as client:
+        assert client is not None
+        run, folder = write_tiled(scenario, client, tiles)
+    print(
+        f"{scenario.title}: tiled grid {run.grid.width} × {run.grid.height} cells in "
+        f"{run.n_chunks} chunks"
+    )
+    for row in run.sites.itertuples():
+        print(f"  {row.site_id:<28} {row.profile:<22} rank {row.rank:>2}  score {row.score:.3f}")
+    print(f"{len(run.sites)} sites; written to {folder}")
     return 0
 
 

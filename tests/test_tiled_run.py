@@ -15,6 +15,7 @@ What is bit-identical and what is not:
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import dask.array as da
@@ -334,3 +335,38 @@ def _chunks_of(outline, chunks, grid) -> set[tuple[int, int]]:
             strict=True,
         )
     )
+
+
+def test_the_command_writes_a_tiled_run(tmp_path):
+    """``siting run --tiles`` on its own LocalCluster: the GeoPackage's sites are the
+    single-process run's, the suitability COG holds the tiled suitability, run.json says how it
+    was tiled."""
+    from clitools import cli_here
+
+    path = _scenario(tmp_path / "cli")
+    out = tmp_path / "out"
+    done = cli_here("run", path, "--tiles", "101", "--workers", "2", "--output-dir", out)
+    assert done.returncode == 0, done.stderr
+    name = scenario_mod.load(path).name
+    folder = out / name
+    sites = gpd.read_file(folder / "siting.gpkg", layer="proposed_sites")
+    alone = siting.run(path, write=False, cache=False).sites
+    assert sites["site_id"].tolist() == alone["site_id"].tolist()
+    np.testing.assert_array_equal(sites.geometry.x, alone.geometry.x)
+    np.testing.assert_array_equal(sites["score"], alone["score"])
+    info = json.loads((folder / "run.json").read_text())
+    assert info["kind"] == "tiled" and info["grid"]["n_chunks"] > 1
+    result = siting.run(path, write=False, cache=False)
+    for profile in result.scenario.profiles:
+        with rasterio.open(folder / f"suitability_{profile}.tif") as src:
+            assert src.profile["tiled"]
+            tiled = src.read(1, masked=True).filled(np.nan)
+        single = result.suitability(profile).data.astype(np.float32)
+        both = np.isfinite(tiled) & np.isfinite(single)
+        # Equal, but for the FFT round-off of sums within a radius (module docstring).
+        np.testing.assert_allclose(tiled[both], single[both], rtol=0, atol=1e-6)
+        # The chunked exclusion burn may differ in a few edge cells (see the module docstring).
+        assert (np.isfinite(tiled) != np.isfinite(single)).sum() <= 4
+    page = (folder / "map.html").read_text()
+    assert "tiled grid" in page and '<script src="http' not in page
+    assert not (out / ".cache").exists()

@@ -44,9 +44,8 @@ from siting.exports.report.blocks import (
     num,
     to_html,
 )
-from siting.exports.webmap import caveat
-from siting.exports.webmap.elements import page_of
 from siting.exports.webmap.offline import inline_assets
+from siting.exports.webmap.sitemap import add_sites, add_title
 from siting.inputs.layers import read_layer
 from siting.pipeline.result import BasinRun, NationalResult
 
@@ -184,36 +183,17 @@ def build_map(result: NationalResult) -> folium.Map:
         shape.add_to(basins)
     basins.add_to(fmap)
     sites = result.sites
-    for name, profile in s.profiles.items():
-        group = folium.FeatureGroup(name=f"{profile.title} sites")
-        for row in sites[sites["profile"] == name].itertuples():
-            popup = (
-                f"<b>{html.escape(profile.title)}</b> #{int(row.rank)} of basin "
-                f"<code>{html.escape(row.basin)}</code><br>score {num(row.score)}"
-                f"<br>{html.escape(str(row.near or ''))}<br>{row.lat:.4f} N, {row.lon:.4f} E"
-            )
-            folium.CircleMarker(
-                [row.lat, row.lon],
-                radius=6 if row.rank == 1 else 4,
-                color=profile.color,
-                fill=True,
-                fill_opacity=0.8,
-                tooltip=html.escape(f"{profile.title} #{int(row.rank)} ({row.basin})"),
-                popup=folium.Popup(popup, max_width=300),
-            ).add_to(group)
-        group.add_to(fmap)
+    add_sites(fmap, sites, s.profiles, where="basin")
     folium.LayerControl(collapsed=False).add_to(fmap)
     ran = sum(b.status == "ok" for b in result.basins)
-    page_of(fmap).html.add_child(
-        folium.Element(
-            "<div id='siting-title' style='position:fixed;top:10px;left:60px;z-index:1000;"
-            "background:white;padding:6px 10px;border-radius:4px;box-shadow:0 1px 4px #0004;"
-            f"font:13px sans-serif;max-width:480px'><b>{html.escape(s.title)}</b><br>"
+    add_title(
+        fmap,
+        s,
+        [
             f"scenario <code>{html.escape(s.name)}</code> · {len(result.basins)} basins "
-            f"({ran} run) · grid {s.resolution:g} m · {len(sites)} proposed sites"
-            f"<br><span class='scores'>{html.escape(SCORES_NOTE)}</span>"
-            f"{caveat.box(s)}</div>"
-        )
+            f"({ran} run) · grid {s.resolution:g} m · {len(sites)} proposed sites",
+            f"<span class='scores'>{html.escape(SCORES_NOTE)}</span>",
+        ],
     )
     fmap.fit_bounds([[miny, minx], [maxy, maxx]])
     return fmap
