@@ -13,7 +13,6 @@ import pandas as pd
 import pyogrio
 import pytest
 import shapely
-from distributed import Client, LocalCluster
 
 import siting
 from siting.config.scenario import load
@@ -30,17 +29,6 @@ from clitools import cli_here
 #: Two basins that run (Khakassia: 9 mines; Komi: 5) and one that cannot (Kamchatka: no town
 #: of 15,000 within 50 km of its mine).
 CHOSEN = ("khakassia", "komi", "kamchatka")
-
-
-@pytest.fixture(scope="module")
-def client():
-    with (
-        LocalCluster(
-            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0"
-        ) as cluster,
-        Client(cluster) as c,
-    ):
-        yield c
 
 
 @pytest.fixture(scope="module")

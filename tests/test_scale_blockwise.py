@@ -13,7 +13,6 @@ import pytest
 import rasterio
 import shapely
 from dask_image import ndmeasure
-from distributed import Client, LocalCluster
 from scipy import ndimage
 
 from siting.config.scenario import Criterion, Exclusion, Profile, Standardization
@@ -29,17 +28,6 @@ CRS = "EPSG:32645"
 X0, Y0 = 600_000.0, 6_100_000.0
 GRID = Grid.from_bounds((X0, Y0, X0 + 9_700, Y0 + 7_300), 100.0, CRS)  # 73 rows × 97 columns
 CHUNKS = (17, 23)  # odd, non-square, neither dividing the grid
-
-
-@pytest.fixture(scope="module")
-def client():
-    with (
-        LocalCluster(
-            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
-        ) as cluster,
-        Client(cluster) as c,
-    ):
-        yield c
 
 
 def _points(rng: np.random.Generator, n: int) -> np.ndarray:

@@ -8,24 +8,12 @@ import dataclasses
 import numpy as np
 import pandas as pd
 import pytest
-from distributed import Client, LocalCluster
 
 from siting.config.scenario import load
 from siting.pipeline.stages import run
 from siting.whatif.structural import TARIFFS, draw_assumptions, structural
 
 from clitools import cli_here
-
-
-@pytest.fixture(scope="module")
-def client():
-    with (
-        LocalCluster(
-            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0"
-        ) as cluster,
-        Client(cluster) as c,
-    ):
-        yield c
 
 
 def _scenario(world, **sensitivity):

@@ -12,22 +12,10 @@ import dask.array as da
 import numpy as np
 import pytest
 from affine import Affine
-from distributed import Client, LocalCluster
 
 from siting.errors import ConvergenceError, SitingError
 from siting.raster.cost import cost_distance
 from siting.scale.tiled_cost import tiled_cost_distance
-
-
-@pytest.fixture(scope="module")
-def client():
-    with (
-        LocalCluster(
-            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
-        ) as cluster,
-        Client(cluster) as c,
-    ):
-        yield c
 
 
 def assert_same(tiled: np.ndarray, single: np.ndarray) -> None:

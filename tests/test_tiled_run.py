@@ -25,7 +25,6 @@ import pandas as pd
 import pytest
 import rasterio
 from affine import Affine
-from distributed import Client, LocalCluster
 from scipy import ndimage
 
 import siting
@@ -72,17 +71,6 @@ VARIANT = {
     ),
     "n_sites = 3": "n_sites = 6",
 }
-
-
-@pytest.fixture(scope="module")
-def client():
-    with (
-        LocalCluster(
-            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0"
-        ) as cluster,
-        Client(cluster) as c,
-    ):
-        yield c
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,6 @@ import dask.array as da
 import numpy as np
 import pytest
 import shapely
-from distributed import Client, LocalCluster
 
 from siting.models import CapacitatedFacilityLocation
 from siting.raster.cost import CostField
@@ -17,17 +16,6 @@ from siting.scale.windowed import cost_matrix
 RES = 100.0
 #: The single-process fields are float32: they agree to its rounding (2⁻²⁴ ≈ 6e-8), not better.
 RTOL = 1e-6
-
-
-@pytest.fixture(scope="module")
-def client():
-    with (
-        LocalCluster(
-            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0"
-        ) as cluster,
-        Client(cluster) as c,
-    ):
-        yield c
 
 
 @pytest.fixture(scope="module")

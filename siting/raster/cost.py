@@ -515,18 +515,27 @@ def resample(data: np.ndarray, source: Grid, target: Grid) -> np.ndarray:
         filled = data[ri, ci]
     else:
         filled = data
+    (r0, r1, fr, near_r), (c0, c1, fc, near_c) = resample_axes(source, target)
+    return bilinear_fill(filled, finite, r0, r1, fr, c0, c1, fc, near_r, near_c)
+
+
+def resample_axes(source: Grid, target: Grid) -> tuple[tuple, tuple]:
+    """For :func:`resample`, per axis (rows, then columns) of ``target``: the two coarse cells
+    around each fine centre, the weight of the second, and the nearest coarse cell.
+
+    The grids are aligned, so each fine row and column has its two coarse neighbours and weight
+    once: the same values as ``map_coordinates(order=1, mode="nearest")`` without its per-cell
+    coordinate arrays, in one compiled pass (numpy's passes were the slowest step at 100 m).
+    """
     xs, ys = target.centers()
     # Fractional coarse indices of target cell centres (coarse centres sit at index + 0.5).
     col = (xs - source.transform.c) / source.res - 0.5
     row = (source.transform.f - ys) / source.res - 0.5
-    # The grids are aligned, so each fine row and column has its two coarse neighbours and weight
-    # once: the same values as map_coordinates(order=1, mode="nearest") without its per-cell
-    # coordinate arrays, in one compiled pass (numpy's passes were the slowest step at 100 m).
-    c0, c1, fc = coarse_neighbours(col, source.width)
     r0, r1, fr = coarse_neighbours(row, source.height)
+    c0, c1, fc = coarse_neighbours(col, source.width)
     near_r = np.clip(np.round(row).astype(np.int64), 0, source.height - 1)
     near_c = np.clip(np.round(col).astype(np.int64), 0, source.width - 1)
-    return bilinear_fill(filled, finite, r0, r1, fr, c0, c1, fc, near_r, near_c)
+    return (r0, r1, fr, near_r), (c0, c1, fc, near_c)
 
 
 @njit(cache=True, nogil=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any, Protocol
 
 import numpy as np
 import rasterio.features
@@ -156,30 +157,38 @@ class Raster:
         return out
 
 
-def nearest_cell(mask: np.ndarray, grid: Grid, x: float, y: float) -> tuple[float, float]:
+class ArrayLike2D(Protocol):
+    """A 2-D array that slices: numpy's, or a chunked one (dask) read window by window."""
+
+    def __getitem__(self, key: Any) -> Any: ...
+
+
+def nearest_cell(mask: ArrayLike2D, grid: Grid, x: float, y: float) -> tuple[float, float]:
     """Centre of the ``mask`` cell nearest to ``(x, y)`` (e.g. snap a Weber point to eligible
-    land). Searches growing windows, so it touches only the cells near the point.
+    land). Searches growing windows and reads only those (``mask`` may be any 2-D array that
+    slices, a chunked dask array too), so it touches only the cells near the point.
 
     Raises
     ------
     ValueError
         If no cell of ``mask`` is set.
     """
-    if not mask.any():
-        raise ValueError("the mask has no cell set")
     row, col = (int(v[0]) for v in grid.index(np.array([x]), np.array([y])))
     row = min(max(row, 0), grid.height - 1)
     col = min(max(col, 0), grid.width - 1)
     half = 8
     while True:
         r0, c0 = max(row - half, 0), max(col - half, 0)
-        rows, cols = np.nonzero(mask[r0 : row + half + 1, c0 : col + half + 1])
+        rows, cols = np.nonzero(np.asarray(mask[r0 : row + half + 1, c0 : col + half + 1]))
+        whole = half > max(grid.shape)  # the window holds the whole grid
         if len(rows):
             cx, cy = grid.xy(rows + r0, cols + c0)
             k = int(np.argmin(np.hypot(cx - x, cy - y)))
             # Any cell outside the window is more than `half` cells away.
-            if np.hypot(cx[k] - x, cy[k] - y) <= half * grid.res or half > max(grid.shape):
+            if np.hypot(cx[k] - x, cy[k] - y) <= half * grid.res or whole:
                 return float(cx[k]), float(cy[k])
+        elif whole:
+            raise ValueError("the mask has no cell set")
         half *= 2
 
 

@@ -39,8 +39,8 @@ from siting.config.scenario import Criterion, Friction, Scenario, Standardizatio
 from siting.errors import ScenarioError
 from siting.mcda import criteria as criteria_mod
 from siting.mcda.exclusions import grow
-from siting.raster.cost import bilinear_fill, coarse_neighbours
-from siting.raster.grid import Grid
+from siting.raster.cost import bilinear_fill, resample_axes
+from siting.raster.grid import Grid, nearest_cell
 from siting.scale import blockwise
 from siting.scale.tiled_cost import tiled_cost_distance
 
@@ -253,31 +253,10 @@ def start_cells(fric: da.Array, grid: Grid, geoms: np.ndarray) -> list[np.ndarra
             out.append(cells[passable])
             continue
         point = geom.representative_point()
-        x, y = _nearest_passable(fric, grid, point.x, point.y)
+        x, y = nearest_cell(da.isfinite(fric), grid, point.x, point.y)
         rows, cols = grid.index(np.array([x]), np.array([y]))
         out.append(np.array([[rows[0], cols[0]]]))
     return out
-
-
-def _nearest_passable(fric: da.Array, grid: Grid, x: float, y: float) -> tuple[float, float]:
-    """:func:`siting.raster.grid.nearest_cell` of the passable cells, reading only the windows
-    it searches (the same windows, so the same cell)."""
-    row, col = (int(v[0]) for v in grid.index(np.array([x]), np.array([y])))
-    row = min(max(row, 0), grid.height - 1)
-    col = min(max(col, 0), grid.width - 1)
-    half = 8
-    while True:
-        r0, c0 = max(row - half, 0), max(col - half, 0)
-        window = np.isfinite(fric[r0 : row + half + 1, c0 : col + half + 1].compute())
-        rows, cols = np.nonzero(window)
-        if len(rows):
-            cx, cy = grid.xy(rows + r0, cols + c0)
-            k = int(np.argmin(np.hypot(cx - x, cy - y)))
-            if np.hypot(cx[k] - x, cy[k] - y) <= half * grid.res or half > max(grid.shape):
-                return float(cx[k]), float(cy[k])
-        elif half > max(grid.shape):
-            raise ValueError("the mask has no cell set")
-        half *= 2
 
 
 def coarse_chunks(grid: Grid, coarse: Grid, chunks: tuple) -> tuple:
@@ -336,13 +315,7 @@ def resample(data: da.Array, source: Grid, target: Grid, chunks: tuple) -> da.Ar
     """:func:`siting.raster.cost.resample` of a chunked coarse surface onto ``target``'s
     ``chunks``: each fine chunk from the window of coarse cells it reads (plus
     :data:`FILL_HALO`), by the same fractional indices and kernel."""
-    xs, ys = target.centers()
-    col = (xs - source.transform.c) / source.res - 0.5
-    row = (source.transform.f - ys) / source.res - 0.5
-    c0, c1, fc = coarse_neighbours(col, source.width)
-    r0, r1, fr = coarse_neighbours(row, source.height)
-    near_r = np.clip(np.round(row).astype(np.int64), 0, source.height - 1)
-    near_c = np.clip(np.round(col).astype(np.int64), 0, source.width - 1)
+    (r0, r1, fr, near_r), (c0, c1, fc, near_c) = resample_axes(source, target)
     blocks = {}
     for (i, j), (row0, col0, height, width) in blockwise.windows(chunks):
         rs, cs = slice(row0, row0 + height), slice(col0, col0 + width)

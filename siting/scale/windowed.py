@@ -30,7 +30,7 @@ import shapely
 
 from siting.errors import ScenarioError
 from siting.raster.cost import cost_distance
-from siting.raster.grid import Grid
+from siting.raster.grid import Grid, nearest_cell
 from siting.scale.blockwise import window_grid
 
 if TYPE_CHECKING:
@@ -81,27 +81,15 @@ def demand_cells(friction: da.Array | np.ndarray, grid: Grid, geom: shapely.Geom
         if len(found):
             return found + np.array([r0, c0])
     point = geom.representative_point()
-    row, col = (int(v[0]) for v in grid.index(np.array([point.x]), np.array([point.y])))
-    row = min(max(row, 0), grid.height - 1)
-    col = min(max(col, 0), grid.width - 1)
-    half = 8
-    while True:
-        a, b = max(row - half, 0), max(col - half, 0)
-        block = np.isfinite(np.asarray(friction[a : row + half + 1, b : col + half + 1]))
-        near = np.argwhere(block)
-        if len(near):
-            cx, cy = grid.xy(near[:, 0] + a, near[:, 1] + b)
-            k = int(np.argmin(np.hypot(cx - point.x, cy - point.y)))
-            if np.hypot(cx[k] - point.x, cy[k] - point.y) <= half * grid.res:
-                return near[k : k + 1] + np.array([a, b])
-        if half > max(grid.shape):
-            if len(near):
-                return near[k : k + 1] + np.array([a, b])
-            raise ScenarioError(
-                "a demand feature has no passable cell on the friction grid",
-                "check the friction's impassable layers",
-            )
-        half *= 2
+    try:
+        x, y = nearest_cell(da.isfinite(da.asarray(friction)), grid, point.x, point.y)
+    except ValueError:
+        raise ScenarioError(
+            "a demand feature has no passable cell on the friction grid",
+            "check the friction's impassable layers",
+        ) from None
+    rows, cols = grid.index(np.array([x]), np.array([y]))
+    return np.array([[int(rows[0]), int(cols[0])]])
 
 
 def _window(grid: Grid, x: float, y: float, radius_m: float) -> tuple[int, int, int, int]:
