@@ -67,20 +67,9 @@ GEONAMES_COLUMNS = [
 ]
 CITY = 100_000
 """A settlement of at least this many people is a ``city``, else a ``town``."""
-MINE_FIELDS = (
-    "gem_id",
-    "name",
-    "name_ru",
-    "operator",
-    "capacity_mtpa",
-    "output_mtpa",
-    "status",
-    "mine_type",
-    "coal_grade",
-    "district",
-    "province",
-    "location_accuracy",
-)
+#: The GEM reader's mine columns written to the layer: all but the country (every row is
+#: Russia's), the row count and the geometry.
+MINE_FIELDS = tuple(f for f in gem.SCHEMA if f not in ("country", "n_rows", "geometry"))
 
 
 def _plain(value: Any) -> Any:

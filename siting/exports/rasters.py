@@ -4,7 +4,7 @@ nodata, band description and units."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import rasterio
@@ -12,12 +12,26 @@ import rasterio.shutil
 from rasterio.io import MemoryFile
 
 from siting.pipeline.cache import Step, memo_file
-from siting.raster.grid import Raster
+from siting.raster.grid import Grid, Raster
 
 if TYPE_CHECKING:
     from siting.pipeline.result import Result
 
 NODATA = -9999.0
+
+
+def gtiff_profile(grid: Grid) -> dict[str, Any]:
+    """rasterio's profile of a single-band float32 GeoTIFF on ``grid``, with :data:`NODATA`."""
+    return {
+        "driver": "GTiff",
+        "dtype": "float32",
+        "count": 1,
+        "width": grid.width,
+        "height": grid.height,
+        "crs": grid.crs,
+        "transform": grid.transform,
+        "nodata": NODATA,
+    }
 
 
 def write_geotiff(raster: Raster, path: Path) -> Path:
@@ -28,16 +42,7 @@ def write_geotiff(raster: Raster, path: Path) -> Path:
     """
     data = np.where(np.isfinite(raster.data), raster.data, NODATA).astype(np.float32)
     grid = raster.grid
-    profile = {
-        "driver": "GTiff",
-        "dtype": "float32",
-        "count": 1,
-        "width": grid.width,
-        "height": grid.height,
-        "crs": grid.crs,
-        "transform": grid.transform,
-        "nodata": NODATA,
-    }
+    profile = gtiff_profile(grid)
     path.parent.mkdir(parents=True, exist_ok=True)
     with MemoryFile() as memory:
         with memory.open(**profile) as dst:

@@ -39,7 +39,7 @@ from scipy import ndimage
 
 from siting.config.scenario import Profile, Standardization
 from siting.errors import InfeasibleError, LayerError
-from siting.exports.rasters import NODATA
+from siting.exports.rasters import NODATA, gtiff_profile
 from siting.mcda.exclusions import exclusions
 from siting.mcda.standardize import accumulate_scores, as_float_array, curve_parameters, score_array
 from siting.raster.grid import Grid
@@ -358,14 +358,7 @@ def write_cog(
         raise ValueError(f"the array is {data.shape}, the grid {grid.shape}")
     path.parent.mkdir(parents=True, exist_ok=True)
     profile = {
-        "driver": "GTiff",
-        "dtype": "float32",
-        "count": 1,
-        "width": grid.width,
-        "height": grid.height,
-        "crs": grid.crs,
-        "transform": grid.transform,
-        "nodata": NODATA,
+        **gtiff_profile(grid),
         "tiled": True,
         "blockxsize": 512,
         "blockysize": 512,
