@@ -9,6 +9,8 @@ from scipy.optimize import linprog
 
 from siting.models import CapacitatedFacilityLocation
 from siting.models.cflp_flow import min_cost_flow
+from siting.models.cflp_knapsack import cover, cover_lp
+from siting.models.cflp_solver import Problem, knapsacks, probe, select
 
 TIGHT = 1e-9  # optimality tolerance of both methods, so both must reach the optimum
 
@@ -268,3 +270,134 @@ def test_min_cost_flow_prices_are_optimal_duals(seed):
     beta = np.maximum(0.0, alpha - unit)
     dual = w @ price - base @ alpha - room @ beta
     assert dual == pytest.approx(value, rel=1e-9, abs=1e-9)
+
+
+def covering_brute_force(v, q, demand, status):
+    """min Σ v y over 0-1 y with Σ q y ≥ demand, y = 1 where status is 1 and 0 where it is -1."""
+    best = np.inf
+    for bits in itertools.product([False, True], repeat=len(v)):
+        y = np.array(bits)
+        if (y & (status == -1)).any() or (~y & (status == 1)).any():
+            continue
+        if q[y].sum() >= demand:
+            best = min(best, v[y].sum())
+    return best
+
+
+def covering_case(seed):
+    """A small covering knapsack: costs of both signs (ties when rounded), some sites forced
+    open or closed, a demand from nothing to more than every site can take."""
+    rng = np.random.default_rng(seed)
+    m = int(rng.integers(1, 11))
+    v = rng.normal(1.0, 2.0, m)
+    q = rng.uniform(0.0, 5.0, m)
+    if seed % 3 == 0:
+        v, q = np.round(v), np.round(q)  # ties in v / q, sites of no capacity
+    status = rng.choice(np.array([-1, 0, 0, 0, 1], dtype=np.int8), m)
+    demand = float(rng.uniform(0.0, 1.1 * q.sum() + 0.1))
+    return v, q, demand, status
+
+
+@pytest.mark.parametrize("seed", range(300))
+def test_covering_knapsack_matches_brute_force(seed):
+    v, q, demand, status = covering_case(seed)
+    y = np.full(len(v), 7.0)
+    value = cover(v, q, demand, status, y)
+    best = covering_brute_force(v, q, demand, status)
+    lp = cover_lp(v, q, demand, status, np.zeros(len(v)))
+    if best == np.inf:
+        assert value == np.inf and lp == np.inf
+        return
+    assert value == pytest.approx(best, rel=1e-12, abs=1e-12)
+    assert set(np.unique(y)) <= {0.0, 1.0}
+    assert v @ y == pytest.approx(value, rel=1e-12, abs=1e-12)
+    assert q @ y >= demand * (1 - 1e-12)
+    assert (y[status == 1] == 1).all() and (y[status == -1] == 0).all()
+    assert lp <= value + 1e-12 * max(1.0, abs(value))  # the LP relaxation is weaker
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_probe_values_are_the_branches_optima(seed):
+    """Each free site forced open (closed): the selection value of that branch, by brute force."""
+    v, q, demand, status = covering_case(1000 + seed)
+    opened, closed = probe(v, q, demand, status, -1)
+    for j in range(len(v)):
+        if status[j] != 0:
+            assert opened[j] == np.inf and closed[j] == np.inf
+            continue
+        for forced, got in ((1, opened[j]), (-1, closed[j])):
+            trial = status.copy()
+            trial[j] = forced
+            want = covering_brute_force(v, q, demand, trial)
+            if want == np.inf:
+                assert got == np.inf
+            else:
+                assert got == pytest.approx(want, rel=1e-12, abs=1e-12)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_lagrangian_bound_is_below_the_optimum_for_any_multipliers(seed):
+    """L(λ) = Σ λ + Σ_j v_j y_j with the 0-1 y-part stays under the brute-force optimum for
+    any λ, here random ones from half to five times each client's cheapest cost."""
+    cost, w, cap, fixed, _ = instance(seed, n=12, m=7)
+    n, m = cost.shape
+    prob = Problem(cost, w, fixed, cap, np.zeros(m), np.zeros(m), np.zeros(m, bool), None)
+    optimum = brute_force(cost, w, cap, fixed, None, np.zeros(m), np.zeros(m), np.zeros(m))
+    rng = np.random.default_rng(seed)
+    status = np.zeros(m, dtype=np.int8)
+    pick, share, count = np.zeros((m, n), dtype=np.int64), np.zeros((m, n)), np.zeros(m, np.int64)
+    for scale in (0.5, 1.0, 2.0, 5.0):
+        lam = w * cost.min(axis=1) * scale * rng.uniform(0.5, 1.5, n)
+        closed = status == -1
+        args = (w, lam, fixed, cap, prob.room, prob.unit, closed, pick, share, count)
+        v = knapsacks(prob.whole, prob.near, *args)
+        y = np.zeros(m)
+        value = lam.sum() + select(v, prob.largest, prob.demand, status, -1, y)
+        assert value <= optimum * (1 + 1e-9)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_facility_values_match_a_full_scan(seed):
+    """Each site's knapsack scans only its clients cheaper than the largest unit price λ_i / w_i;
+    the values are those of a plain greedy over every client (base capacity, no expansion)."""
+    cost, w, cap, fixed, _ = instance(seed, n=40, m=9)
+    n, m = cost.shape
+    cost[0, 0] = 0.0  # a free pair
+    prob = Problem(cost, w, fixed, cap, np.zeros(m), np.zeros(m), np.zeros(m, bool), None)
+    pick, share, count = np.zeros((m, n), dtype=np.int64), np.zeros((m, n)), np.zeros(m, np.int64)
+    rng = np.random.default_rng(seed)
+    closed = rng.random(m) < 0.2
+    for scale in (-1.0, 0.3, 1.0, 3.0):
+        lam = w * np.sort(cost, axis=1)[:, 1] * scale * rng.uniform(0.5, 1.5, n)
+        args = (w, lam, fixed, cap, prob.room, prob.unit, closed, pick, share, count)
+        v = knapsacks(prob.whole, prob.near, *args)
+        for j in range(m):
+            if closed[j]:
+                assert v[j] == np.inf
+                continue
+            reduced = w * cost[:, j] - lam
+            take = np.flatnonzero(reduced < 0)
+            take = take[np.argsort(reduced[take] / w[take], kind="stable")]
+            room, want = cap[j], fixed[j]
+            for i in take:
+                amount = min(w[i], room)
+                want += reduced[i] / w[i] * amount
+                room -= amount
+            assert v[j] == pytest.approx(want, rel=1e-12, abs=1e-9)
+
+
+def test_a_covering_knapsack_beyond_the_node_budget_gives_its_lp_bound():
+    """Subset-sum-like costs (v = q, real q) defeat the bound-driven search: past its node
+    budget it returns the LP relaxation, still a valid bound under the true optimum."""
+    m = 16
+    q = np.random.default_rng(1).uniform(1.0, 1000.0, m)
+    v, status, demand = q.copy(), np.zeros(m, dtype=np.int8), q.sum() / 2
+    y = np.zeros(m)
+    value = cover(v, q, demand, status, y)
+    lp_y = np.zeros(m)
+    assert value == cover_lp(v, q, demand, status, lp_y)
+    np.testing.assert_array_equal(y, lp_y)
+    assert ((y > 0) & (y < 1)).sum() == 1
+    subsets = ((np.arange(2**m)[:, None] >> np.arange(m)) & 1).astype(bool)
+    optimum = (subsets @ v)[subsets @ q >= demand].min()
+    assert value < optimum
