@@ -20,28 +20,24 @@ value ``λ_i − w_i c_ij``, capacity ``b_j`` for free and up to ``r_j`` more at
 taking the items by increasing unit cost ``c_ij − λ_i / w_i`` while it is negative (and, beyond
 ``b_j``, while it stays below ``−u_j``) is optimal — a sort per facility (Cornuéjols, Sridharan
 & Thizy 1991; Beasley 1988). The y-part is a selection: with ``p`` the ``p`` smallest ``v_j``
-(exact); with fixed charges, min Σ v_j y_j over Σ Q_j y_j ≥ W in 0-1 variables, a covering
-knapsack solved exactly by :func:`~siting.models.cflp_knapsack.cover` (its LP relaxation if
-its node budget runs out). Every ``L(λ)`` is a valid lower bound (a relaxation, solved exactly
-or relaxed once more); single sourcing only restricts ``x`` further, so the same bound holds
-there. λ is improved by subgradient steps (Polyak step towards the incumbent), ending with a
-longer ascent without heuristic LPs. The 0-1 y-part adds little to the bound (well under 1 on
-the generated 1000 × 500 instance, whose bound sits 0.7 % under the incumbent: many sites of
-``v_j`` near 0 let the 0-1 cover fill the demand almost exactly), but it is exact.
+(exact); with fixed charges, min Σ v_j y_j over Σ Q_j y_j ≥ W, a covering knapsack of which
+:func:`select` solves the **LP relaxation** (every ``v_j ≤ 0``, then the rest by ``v_j / Q_j``,
+the last one fractional). A relaxation of a relaxation stays below the optimum, so every
+``L(λ)`` is a valid lower bound; single sourcing only restricts ``x`` further, so the same
+bound holds there. λ is improved by subgradient steps (Polyak step towards the incumbent).
 
 **Upper bounds.** Given the open set the rest is a transportation problem (with expansion),
 solved exactly as a min-cost flow (:mod:`siting.models.cflp_flow`) or, for large ones, as an LP
-by HiGHS with column generation; its duals are the starting λ. Each new Lagrangian open set
-(the sites of its LP selection, completed to enough capacity) is evaluated so, and
-close/open/swap moves ranked by the bound are tried at the root.
+by HiGHS with column generation; its duals are the starting λ. Each new
+Lagrangian open set (completed to enough capacity) is evaluated so, and close/open/swap moves
+ranked by the bound are tried at the root.
 
 **Reduction and branching.** With λ fixed, forcing a free site open or closed and re-solving
 the selection gives a valid bound for that branch (:func:`probe`): sites whose branch cannot beat
-the incumbent are fixed. A best-first branch-and-bound on the remaining sites (the open node of
-least bound next, so that the proven bound rises; branching on the site whose weaker branch bound
-is largest, i.e. strong branching on the probes) bounds each node with ``L(λ)`` warm-started
-from its parent's multipliers; a node with every site fixed is solved exactly by the
-transportation LP.
+the incumbent are fixed. A depth-first branch-and-bound on the remaining sites (the site whose
+weaker branch bound is largest, i.e. strong branching on the probes) bounds each node with
+``L(λ)`` warm-started from its parent's multipliers; a node with every site fixed is solved
+exactly by the transportation LP.
 
 Single sourcing: the root bound and heuristic above, a single-sourced assignment of the
 heuristic's open set (a small HiGHS MILP), then the full MILP by HiGHS (both in
@@ -51,7 +47,6 @@ is the larger of the two bounds.
 
 from __future__ import annotations
 
-import heapq
 import time
 from dataclasses import dataclass, field
 
@@ -61,7 +56,6 @@ from numba import njit
 from scipy.optimize import linprog
 
 from siting.models.cflp_flow import min_cost_flow
-from siting.models.cflp_knapsack import cover, cover_lp
 
 OPEN, FREE, CLOSED = 1, 0, -1
 # Largest network (clients + open sites) for the O(V³) min-cost flow; beyond, HiGHS is faster.
@@ -71,8 +65,6 @@ FLOW_NODES = 120
 # tail of tiny gains costs more than the nodes it would save).
 GAIN = 0.002
 MIN_STEP = 1e-2
-# Relative gap under which the root's last ascents (:func:`polish`) are not worth their cost.
-POLISH_GAP = 2e-3
 
 
 @dataclass
@@ -91,13 +83,11 @@ class Problem:
     # Computed once: the solver reads them at every node and every heuristic move.
     largest: np.ndarray = field(init=False)  # base + room: a site's largest capacity
     demand: float = field(init=False)  # total demand
-    near: np.ndarray = field(init=False)  # m × n: each site's clients by increasing unit cost
 
     def __post_init__(self) -> None:
         self.whole = np.ascontiguousarray((self.w[:, None] * self.cost).T)
         self.largest = self.base + self.room
         self.demand = float(self.w.sum())
-        self.near = np.ascontiguousarray(np.argsort(self.cost.T, axis=1, kind="stable"), np.int32)
 
 
 @dataclass
@@ -124,7 +114,6 @@ class Bound:
 @njit(cache=True, nogil=True)
 def knapsacks(
     whole: np.ndarray,
-    near: np.ndarray,
     w: np.ndarray,
     lam: np.ndarray,
     fixed: np.ndarray,
@@ -138,18 +127,11 @@ def knapsacks(
 ) -> np.ndarray:  # pragma: no cover - compiled
     """Facility values ``v_j`` of the Lagrangian for multipliers ``lam``; writes each
     facility's knapsack solution sparsely: its ``count[j]`` clients ``pick[j, :count[j]]``
-    served in shares ``share[j, :count[j]]`` (no dense m × n array to clear at every step).
-
-    A client is attractive to a site (``w_i c_ij < λ_i``) only if ``c_ij`` is below the largest
-    unit price ``λ_i / w_i``: each site scans its clients by increasing ``c_ij`` (``near``) up to
-    that price, a small share of them on real instances (8 % on the generated 1000 × 500 one)."""
+    served in shares ``share[j, :count[j]]`` (no dense m × n array to clear at every step)."""
     m, n = whole.shape
     v = np.full(m, np.inf)
     ratio = np.empty(n)
     idx = np.empty(n, dtype=np.int64)
-    # The margin only lets the scan go a little further: the test below decides.
-    reach = np.max(lam / w)
-    reach += 1e-9 * abs(reach)
     for j in range(m):
         count[j] = 0
         if closed[j]:
@@ -157,10 +139,7 @@ def knapsacks(
         k = 0
         load = 0.0
         total = fixed[j]
-        for t in range(n):
-            i = near[j, t]
-            if whole[j, i] > reach * w[i]:  # c_ij > reach, from the row at hand
-                break
+        for i in range(n):
             reduced = whole[j, i] - lam[i]
             if reduced < 0.0:
                 idx[k] = i
@@ -212,38 +191,70 @@ def knapsacks(
 def select(
     v: np.ndarray, q: np.ndarray, demand: float, status: np.ndarray, p: int, y: np.ndarray
 ) -> float:  # pragma: no cover - compiled
-    """The y-part of the Lagrangian: ``p`` smallest ``v`` (``p >= 0``) or the covering knapsack
-    Σ q y ≥ demand in 0-1 variables (``p < 0``, :func:`~siting.models.cflp_knapsack.cover`);
-    forced sites in, closed out. Writes ``y`` and returns Σ v y (inf when the node is
-    infeasible)."""
-    if p < 0:
-        return cover(v, q, demand, status, y)
+    """The y-part of the Lagrangian: ``p`` smallest ``v`` (``p >= 0``) or the LP relaxation of
+    the covering knapsack Σ q y ≥ demand (``p < 0``); forced sites in, closed out. Writes ``y``
+    and returns Σ v y (inf when the node is infeasible)."""
+    m = len(v)
     y[:] = 0.0
     value = 0.0
+    covered = 0.0
     count = 0
-    for j in range(len(v)):
+    for j in range(m):
         if status[j] == 1:
             y[j] = 1.0
             value += v[j]
+            covered += q[j]
             count += 1
-    k = p - count
-    if k < 0:
-        return np.inf
-    free = np.flatnonzero(status == 0)
-    if len(free) < k:
-        return np.inf
-    order = np.argsort(v[free], kind="mergesort")
+    if p >= 0:
+        k = p - count
+        if k < 0:
+            return np.inf
+        free = np.flatnonzero(status == 0)
+        if len(free) < k:
+            return np.inf
+        if k == 0:
+            return value
+        order = np.argsort(v[free], kind="mergesort")
+        for t in range(k):
+            j = free[order[t]]
+            y[j] = 1.0
+            value += v[j]
+        return value
+    for j in range(m):
+        if status[j] == 0 and v[j] <= 0.0:
+            y[j] = 1.0
+            value += v[j]
+            covered += q[j]
+    need = demand - covered
+    if need <= 1e-12 * demand:
+        return value
+    # The rest by v / q, by a stable insertion sort: no allocation at every subgradient step.
+    rest = np.empty(m, dtype=np.int64)
+    key = np.empty(m)
+    k = 0
+    for j in range(m):
+        if status[j] == 0 and v[j] > 0.0 and q[j] > 0.0:
+            r = v[j] / q[j]
+            s = k - 1
+            while s >= 0 and key[s] > r:
+                key[s + 1], rest[s + 1] = key[s], rest[s]
+                s -= 1
+            key[s + 1], rest[s + 1] = r, j
+            k += 1
     for t in range(k):
-        j = free[order[t]]
-        y[j] = 1.0
-        value += v[j]
-    return value
+        j = rest[t]
+        share = min(1.0, need / q[j])
+        y[j] = share
+        value += share * v[j]
+        need -= share * q[j]
+        if need <= 1e-12 * demand:
+            return value
+    return np.inf
 
 
 @njit(cache=True, nogil=True)
 def ascent(
     whole: np.ndarray,
-    near: np.ndarray,
     w: np.ndarray,
     fixed: np.ndarray,
     base: np.ndarray,
@@ -260,7 +271,6 @@ def ascent(
     stall: int,
     patience: int,
     iters: int,
-    min_step: float,
     pick: np.ndarray,
     share: np.ndarray,
     count: np.ndarray,
@@ -269,7 +279,7 @@ def ascent(
 ]:  # pragma: no cover - compiled
     """``iters`` subgradient steps from ``lam`` (Polyak step towards ``upper``; the step factor
     halves after ``patience`` steps without a better bound, or with only small gains: see
-    ``GAIN``; the ascent stops once it falls below ``min_step``).
+    ``GAIN``).
 
     Returns
     -------
@@ -287,7 +297,7 @@ def ascent(
     g = np.empty(n)
     lam = lam.copy()  # updated in place below; the caller's multipliers stay as they were
     for _ in range(iters):
-        v = knapsacks(whole, near, w, lam, fixed, base, room, unit, closed, pick, share, count)
+        v = knapsacks(whole, w, lam, fixed, base, room, unit, closed, pick, share, count)
         value = select(v, q, demand, status, p, y)
         if value == np.inf:
             return np.inf, lam, v, y, lam, step, stall, True
@@ -306,7 +316,7 @@ def ascent(
             stall += 1
         if stall >= patience:
             step, stall = step / 2, 0
-        if best >= upper - tol or step < min_step:
+        if best >= upper - tol or step < MIN_STEP:
             return best, best_lam, best_v, best_y, lam, step, stall, True
         g[:] = 1.0
         for j in range(m):
@@ -332,18 +342,14 @@ def probe(
     opened = np.full(m, np.inf)
     closed = np.full(m, np.inf)
     y = np.empty(m)
-    # A site the node's own selection already sets to 0 or 1 has that branch's value for free:
-    # the selection is feasible there and optimal without the restriction.
-    y0 = np.empty(m)
-    base = select(v, q, demand, status, p, y0)
     trial = status.copy()
     for j in range(m):
         if status[j] != 0:
             continue
         trial[j] = 1
-        opened[j] = base if y0[j] == 1.0 else select(v, q, demand, trial, p, y)
+        opened[j] = select(v, q, demand, trial, p, y)
         trial[j] = -1
-        closed[j] = base if y0[j] == 0.0 else select(v, q, demand, trial, p, y)
+        closed[j] = select(v, q, demand, trial, p, y)
         trial[j] = 0
     return opened, closed
 
@@ -403,7 +409,6 @@ class Search:
         step: float = 2.0,
         patience: int = 20,
         heuristic_every: int = 0,
-        min_step: float = MIN_STEP,
     ) -> Bound:
         """Subgradient ascent of ``L(λ)`` at a node (:func:`ascent`, in chunks), stopping once
         the bound proves the incumbent, the step has shrunk away, or time is up. With
@@ -417,9 +422,9 @@ class Search:
         while done < iters:
             size = min(chunk, iters - done)
             value, best_lam, v, y, lam, step, stall, stop = ascent(
-                prob.whole, prob.near, prob.w, prob.fixed, prob.base, prob.room,
-                prob.unit, prob.largest, prob.demand, status, p, lam, self.upper, self.tol, step,
-                stall, patience, size, min_step, self.pick, self.share, self.count,
+                prob.whole, prob.w, prob.fixed, prob.base, prob.room, prob.unit, prob.largest,
+                prob.demand, status, p, lam, self.upper, self.tol, step, stall, patience, size,
+                self.pick, self.share, self.count,
             )  # fmt: skip
             done += size
             if not np.isfinite(value) and value > 0:
@@ -428,7 +433,7 @@ class Search:
                 best = Bound(value, best_lam, v, y)
             if heuristic_every:
                 before = self.upper
-                self.offer(self.complete(self.heuristic_y(y, v, status), v, status), best)
+                self.offer(self.complete(y, v, status), best)
                 # Back off while the Lagrangian sets bring nothing: each LP costs far more
                 # than a subgradient step.
                 improved = self.upper < before
@@ -437,18 +442,6 @@ class Search:
                 break
         assert best is not None
         return best
-
-    def heuristic_y(self, y: np.ndarray, v: np.ndarray, status: np.ndarray) -> np.ndarray:
-        """The selection whose sites the root heuristic offers: with fixed charges the LP
-        relaxation's (its fractional site included), not the 0-1 cover of the bound. The 0-1
-        cover just meets the demand; the LP's sites leave the transportation some slack, and
-        on the generated 1000 × 500 instance they gave a better root incumbent (36361 against
-        36382) with a third of the LPs (49 against 142)."""
-        if self.prob.p is not None:
-            return y
-        out = np.zeros(len(v))
-        cover_lp(v, self.prob.largest, self.prob.demand, status, out)
-        return out
 
     def complete(self, y: np.ndarray, v: np.ndarray, status: np.ndarray) -> np.ndarray:
         """The open set of a Lagrangian selection, completed to enough capacity (and, with
@@ -510,7 +503,7 @@ class Search:
     def branch_and_bound(
         self, root: Bound, status: np.ndarray, iters: int = 30
     ) -> tuple[float, int]:
-        """Best-first branch-and-bound on the free sites (see the module docstring).
+        """Depth-first branch-and-bound on the free sites (see the module docstring).
 
         Returns
         -------
@@ -519,18 +512,13 @@ class Search:
         """
         prob = self.prob
         p = -1 if prob.p is None else prob.p
-        # The open node of least bound first: the proven bound (the least of the open nodes')
-        # rises with every node bounded, and a timeout reports the best bound this search
-        # could have reached. The sequence number breaks ties in creation order (deterministic).
-        heap: list[tuple[float, int, np.ndarray, np.ndarray]] = [(root.value, 0, status, root.lam)]
-        made = 1
+        stack = [(status, root.lam, root.value)]
         nodes = 0
-        next_offer, wait = 0, 1
-        while heap:
+        while stack:
             if self.expired():
                 # Pruned nodes were within tol of the incumbent; pending ones hold their bound.
-                return min(heap[0][0], self.upper - self.tol), nodes
-            parent, _, status, lam = heapq.heappop(heap)
+                return min(min(s[2] for s in stack), self.upper - self.tol), nodes
+            status, lam, parent = stack.pop()
             if parent >= self.upper - self.tol:
                 continue
             nodes += 1
@@ -538,13 +526,7 @@ class Search:
             lower = max(bound.value, parent)
             if lower >= self.upper - self.tol:
                 continue
-            if nodes >= next_offer:
-                before = self.upper
-                self.offer(self.complete(bound.y, bound.v, status), bound)
-                # Back off while the nodes' open sets bring nothing: on large instances each
-                # LP costs several nodes' bounds (60 % of the time on the 1000 × 500 one).
-                wait = 1 if self.upper < before else min(2 * wait, 32)
-                next_offer = nodes + wait
+            self.offer(self.complete(bound.y, bound.v, status), bound)
             if_open, if_closed = probe(bound.v, prob.largest, prob.demand, status, p)
             if_open += float(bound.lam.sum())
             if_closed += float(bound.lam.sum())
@@ -565,13 +547,13 @@ class Search:
             j = int(np.argmax(score))
             up, down = status.copy(), status.copy()
             up[j], down[j] = OPEN, CLOSED
-            for value, child in ((if_open[j], up), (if_closed[j], down)):
-                heapq.heappush(heap, (max(lower, float(value)), made, child, bound.lam))
-                made += 1
+            children = sorted([(if_open[j], up), (if_closed[j], down)], key=lambda c: -float(c[0]))
+            for value, child in children:  # the lower bound last: searched first
+                stack.append((child, bound.lam, max(lower, float(value))))
         return self.upper - self.tol, nodes
 
 
-def transport(prob: Problem, open_: np.ndarray, width: int = 32) -> Solution | None:
+def transport(prob: Problem, open_: np.ndarray, width: int = 8) -> Solution | None:
     """The cheapest assignment (and expansion) for an open set. None when the open set cannot
     take the demand.
 
@@ -580,9 +562,7 @@ def transport(prob: Problem, open_: np.ndarray, width: int = 32) -> Solution | N
 
     Column generation keeps it small: each client starts with its ``width`` cheapest open
     sites, and columns of negative reduced cost (``w_i c_ij − π_i − w_i μ_j`` with the row
-    duals) are added until there are none, so the result is the optimum of the full LP. The open
-    sets of a solve barely cover the demand, so clients reach far: on open sets of the
-    generated 1000 × 500 instance 32 sites a client took half the time of 8 (fewer rounds)."""
+    duals) are added until there are none, so the result is the optimum of the full LP."""
     sites = np.flatnonzero(open_)
     n, k = len(prob.w), len(sites)
     if k == 0 or prob.largest[sites].sum() < prob.demand - 1e-9:
@@ -751,7 +731,6 @@ def root_bound(search: Search, start: np.ndarray | None = None) -> tuple[Bound, 
         bound2 = search.lagrangian(bound.lam, status, 1000, step=0.5, heuristic_every=25)
         if bound2.value > bound.value:
             bound = bound2
-    bound = polish(search, bound, status)
     p = -1 if prob.p is None else prob.p
     if_open, if_closed = probe(bound.v, prob.largest, prob.demand, status, p)
     shift = float(bound.lam.sum())
@@ -760,18 +739,3 @@ def root_bound(search: Search, start: np.ndarray | None = None) -> tuple[Bound, 
     status[free & (if_open + shift >= cut)] = CLOSED
     status[free & (if_closed + shift >= cut)] = OPEN
     return bound, status
-
-
-def polish(search: Search, bound: Bound, status: np.ndarray) -> Bound:
-    """A pure ascent (no LPs) with a slow step decay from the incumbent's transportation duals;
-    the better of its bound and ``bound``. On the generated 1000 × 500 instance it ends 6.6
-    units above the heuristic ascents in under a second (they stop early, and from their own
-    multipliers a longer ascent gains less than one unit). Skipped when the bound is within
-    ``POLISH_GAP`` of the incumbent: the few nodes left then cost less than the polish, whose
-    multipliers made cap82 (OR-Library) take 35 nodes instead of 11."""
-    if bound.value >= search.upper - POLISH_GAP * abs(search.upper):
-        return bound
-    best = search.best
-    duals = bound.lam if best is None or best.duals is None else best.duals
-    polished = search.lagrangian(duals, status, 4000, step=1.0, patience=60, min_step=1e-4)
-    return polished if polished.value > bound.value else bound
