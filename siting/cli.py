@@ -46,8 +46,8 @@ def _parser() -> argparse.ArgumentParser:
         type=int,
         metavar="CELLS",
         help="run one region on a tiled grid of CELLS × CELLS chunks held by a Dask cluster "
-        "(--workers N, 2 by default, or --scheduler): criteria, suitability and sites; no "
-        "location models",
+        "(--workers N, 2 by default, or --scheduler): criteria, suitability, sites and the "
+        "plant model",
     )
     run.add_argument("--resolution", type=float, help="grid resolution in metres (overrides)")
     run.add_argument(
@@ -602,6 +602,9 @@ def _tiled(
     )
     for row in run.sites.itertuples():
         print(f"  {row.site_id:<28} {row.profile:<22} rank {row.rank:>2}  score {row.score:.3f}")
+    if run.allocation is not None:
+        a = run.allocation
+        print(f"plants: {', '.join(a.plants)} (objective {a.objective:.6g}, gap {a.gap:.2g})")
     print(f"{len(run.sites)} sites; written to {folder}")
     return 0
 

@@ -331,7 +331,10 @@ def test_the_command_writes_a_tiled_run(tmp_path):
     was tiled."""
     from clitools import cli_here
 
-    path = _scenario(tmp_path / "cli")
+    path = _with_plants(
+        tmp_path / "cli",
+        'profile = "processing_plant"\ndemand = "mines"\np = 2\nweber_candidates = false',
+    )
     out = tmp_path / "out"
     done = cli_here("run", path, "--tiles", "101", "--workers", "2", "--output-dir", out)
     assert done.returncode == 0, done.stderr
@@ -344,6 +347,10 @@ def test_the_command_writes_a_tiled_run(tmp_path):
     np.testing.assert_array_equal(sites["score"], alone["score"])
     info = json.loads((folder / "run.json").read_text())
     assert info["kind"] == "tiled" and info["grid"]["n_chunks"] > 1
+    single = siting.run(path, write=False, cache=False)
+    plants = gpd.read_file(folder / "siting.gpkg", layer="allocation_plants")
+    expected = sorted(single.allocation.plants["site_id"].astype(str))
+    assert sorted(plants["site_id"]) == sorted(info["allocation"]["plants"]) == expected
     result = siting.run(path, write=False, cache=False)
     for profile in result.scenario.profiles:
         with rasterio.open(folder / f"suitability_{profile}.tif") as src:
@@ -358,3 +365,54 @@ def test_the_command_writes_a_tiled_run(tmp_path):
     page = (folder / "map.html").read_text()
     assert "tiled grid" in page and '<script src="http' not in page
     assert not (out / ".cache").exists()
+
+
+def _with_plants(root: Path, allocation: str) -> Path:
+    """The world's scenario with its plant model (``allocation``: the table's body) but no
+    growth poles, hence no Weber points: the candidates are the proposed sites, as in a tiled
+    run."""
+    path = _scenario(root)
+    text = path.read_text(encoding="utf-8")
+    text = text.replace("[outputs]", f"[models.allocation]\n{allocation}\n\n[outputs]", 1)
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize(
+    "allocation",
+    [
+        'profile = "processing_plant"\ndemand = "mines"\np = 2\nweber_candidates = false',
+        'profile = "processing_plant"\ndemand = "mines"\np = 2\nweber_candidates = false\n'
+        "suitability_weight = 0.5",
+        # p left out: the opening costs decide how many plants (none idle, so no tie).
+        'profile = "processing_plant"\ndemand = "mines"\ncapacity = 15\nopening_cost = 30\n'
+        "weber_candidates = false",
+    ],
+    ids=["p-median", "p-median mixed with suitability", "capacitated"],
+)
+def test_the_plant_model_of_a_tiled_run_opens_the_single_process_plants(
+    client, tmp_path, allocation
+):
+    """Costs by windowed per-candidate searches on the chunked friction (exact here: each window
+    is the whole grid), the model single-node: the same plants, the same objective (to the
+    float32 rounding of the single-process cost fields)."""
+    path = _with_plants(tmp_path, allocation)
+    alone = siting.run(path, write=False, cache=False)
+    tiled = run_tiled(path, client, chunks=(97, 131))
+    assert alone.allocation is not None and tiled.allocation is not None
+    expected = alone.allocation.plants["site_id"].astype(str).tolist()
+    assert sorted(tiled.allocation.plants) == sorted(expected)
+    assert tiled.allocation.objective == pytest.approx(alone.allocation.objective, rel=1e-6)
+    assert tiled.allocation.gap <= 1e-4
+
+
+def test_a_tiled_run_refuses_a_plant_model_it_cannot_solve_as_one_process(client, tmp_path):
+    path = _with_plants(tmp_path, 'profile = "processing_plant"\ndemand = "mines"\np = 2')
+    text = path.read_text(encoding="utf-8").replace(
+        "[models.allocation]",
+        '[models.clusters]\nlayer = "mines"\neps_m = 5000\nmin_weight = 5\n\n[models.allocation]',
+        1,
+    )
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(ScenarioError, match="weber_candidates"):
+        run_tiled(path, client, chunks=64)

@@ -2,12 +2,13 @@
 without gathering a grid on one machine.
 
 - ``suitability_<profile>.tif``: the COGs, written tile by tile by the run itself;
-- ``siting.gpkg``: ``proposed_sites`` and ``candidate_patches`` in the run's CRS;
+- ``siting.gpkg``: ``proposed_sites``, ``candidate_patches`` and, with ``[models.allocation]``,
+  ``allocation_plants``, in the run's CRS;
 - ``map.html``: the sites by profile (no raster overlay: the grid stays on the cluster);
 - ``run.json``: the scenario, the grid and its chunks, the cost-distance searches and timings.
 
-A tiled run has no location models, report or QGIS project: they need the whole grid in one
-process; the documentation (Scaling out) says so.
+A tiled run has no covering model, value chain, growth poles, report or QGIS project: they need
+the whole grid in one process; the documentation (Scaling out) says so.
 """
 
 from __future__ import annotations
@@ -36,6 +37,9 @@ def write(run: TiledRun, folder: Path) -> None:
     run.sites.to_file(gpkg, layer="proposed_sites", driver="GPKG", engine="pyogrio")
     if run.patches is not None and len(run.patches):
         run.patches.to_file(gpkg, layer="candidate_patches", driver="GPKG", engine="pyogrio")
+    if run.allocation is not None:
+        plants = run.sites[run.sites["site_id"].astype(str).isin(run.allocation.plants)]
+        plants.to_file(gpkg, layer="allocation_plants", driver="GPKG", engine="pyogrio")
     if s.outputs.map:
         page = build_map(run).get_root().render()
         text = inline_assets(page) if s.outputs.offline_map else page
@@ -90,5 +94,13 @@ def run_info(run: TiledRun) -> dict[str, Any]:
         "site_rounds": run.site_rounds,
         "sites": len(run.sites),
         "suitability_cogs": {k: Path(v).name for k, v in run.cogs.items()},
+        "allocation": None
+        if run.allocation is None
+        else {
+            "plants": run.allocation.plants,
+            "objective": run.allocation.objective,
+            "gap": run.allocation.gap,
+            "costs": "windowed per-candidate searches on the tiled friction",
+        },
         "timings_s": {k: round(v, 2) for k, v in run.timings.items()},
     }

@@ -49,8 +49,9 @@ from siting.inputs.layers import load_layers
 from siting.mcda import criteria as criteria_mod
 from siting.mcda.sites import greedy_picks, locate, site_table
 from siting.raster.grid import Grid, make_grid
-from siting.scale import blockwise, labels, tiled_criteria
+from siting.scale import blockwise, labels, tiled_criteria, tiled_models
 from siting.scale.blockwise import ChunkedSurface
+from siting.scale.tiled_models import TiledPlan
 
 log = logging.getLogger("siting")
 
@@ -94,6 +95,8 @@ class TiledRun:
         The suitability COGs written, by profile (empty unless ``cog_dir`` is given).
     timings
         Seconds per stage.
+    allocation
+        ``[models.allocation]`` solved on the sites (:mod:`siting.scale.tiled_models`), or None.
     """
 
     scenario: Scenario
@@ -108,6 +111,7 @@ class TiledRun:
     site_rounds: dict[str, int] = field(default_factory=dict)
     cogs: dict[str, Path] = field(default_factory=dict)
     timings: dict[str, float] = field(default_factory=dict)
+    allocation: TiledPlan | None = None
 
     @property
     def n_chunks(self) -> int:
@@ -152,8 +156,12 @@ def run_tiled(
     if not isinstance(scenario, Scenario):
         scenario = scenario_mod.load(scenario)
     caps = tiled_criteria.check(scenario)
-    if scenario.allocation or scenario.covering or scenario.chain or scenario.clusters:
-        log.info("tiled run: the location models run only in one process; not run here")
+    tiled_models.check(scenario)
+    if scenario.covering or scenario.chain or scenario.clusters:
+        log.info(
+            "tiled run: covering, the value chain and growth poles run only in one process; "
+            "not run here"
+        )
     timings: dict[str, float] = {}
     start = time.perf_counter()
     # The CRS as the single-process run settles it, without its check that the grid fits in
@@ -175,7 +183,7 @@ def run_tiled(
         len(normal[1]),
     )
 
-    raw, searches = _criteria(scenario, layers, grid, normal, caps, client)
+    raw, searches, friction = _criteria(scenario, layers, grid, normal, caps, client)
     timings["criteria"] = _lap(start) - timings["layers"]
 
     surfaces = {}
@@ -203,6 +211,11 @@ def run_tiled(
     sites["origin"] = "suitability"
     timings["sites"] = _lap(start) - sum(timings.values())
 
+    plan = None
+    if scenario.allocation is not None and friction is not None:
+        plan = tiled_models.allocate_tiled(scenario, layers, area, sites, *friction, client)
+        timings["models"] = _lap(start) - sum(timings.values())
+
     cogs = {}
     if cog_dir is not None:
         for name, made in surfaces.items():
@@ -228,6 +241,7 @@ def run_tiled(
         rounds,
         cogs,
         timings,
+        plan,
     )
 
 
@@ -242,12 +256,14 @@ def _criteria(
     chunks: tuple[tuple[int, ...], ...],
     caps: dict[str, float],
     client: Client,
-) -> tuple[dict[str, da.Array], dict[str, dict[str, int]]]:
-    """Every criterion's raw raster (float32, persisted on the workers) and the cost searches'
-    statistics."""
+) -> tuple[dict[str, da.Array], dict[str, dict[str, int]], tuple[da.Array, Grid] | None]:
+    """Every criterion's raw raster (float32, persisted on the workers), the cost searches'
+    statistics, and the friction with its (coarse) grid when a criterion or the plant model
+    needs it."""
     by_name = tiled_criteria.criteria_of(scenario)
     fric = coarse = None
-    if any(c.kind == "cost_distance" for c in by_name.values()):
+    needs = scenario.allocation is not None and scenario.haul.mode != "network"
+    if needs or any(c.kind == "cost_distance" for c in by_name.values()):
         coarse = grid.coarsen(scenario.friction.resolution)
         coarse_chunks = tiled_criteria.coarse_chunks(grid, coarse, chunks)
         fric = client.persist(
@@ -267,7 +283,7 @@ def _criteria(
                 grid, gdf, criterion, fric, coarse, chunks, client
             )
         raw[name] = client.persist(data)
-    return raw, searches
+    return raw, searches, None if fric is None or coarse is None else (fric, coarse)
 
 
 def _sites(

@@ -30,8 +30,9 @@ import shapely
 
 from siting.errors import ScenarioError
 from siting.raster.cost import cost_distance
-from siting.raster.grid import Grid, nearest_cell
+from siting.raster.grid import Grid
 from siting.scale.blockwise import window_grid
+from siting.scale.tiled_criteria import start_cells
 
 if TYPE_CHECKING:
     from distributed import Client
@@ -61,35 +62,6 @@ class WindowedCosts:
     def exact(self) -> np.ndarray:
         """Where the matrix holds the exact cost (every finite entry)."""
         return np.isfinite(self.cost)
-
-
-def demand_cells(friction: da.Array | np.ndarray, grid: Grid, geom: shapely.Geometry) -> np.ndarray:
-    """A demand feature's start cells (row, col), as :func:`siting.raster.cost.start_cells`
-    finds them — the passable cells it touches, else the passable cell nearest to it — reading
-    only windows of the friction around it."""
-    minx, miny, maxx, maxy = geom.bounds
-    rows, cols = grid.index(np.array([minx, maxx]), np.array([maxy, miny]))
-    r0 = max(int(rows.min()) - 1, 0)
-    c0 = max(int(cols.min()) - 1, 0)
-    r1 = min(int(rows.max()) + 2, grid.height)
-    c1 = min(int(cols.max()) + 2, grid.width)
-    if r0 < r1 and c0 < c1:
-        window = window_grid(grid, r0, c0, r1 - r0, c1 - c0)
-        touched = window.mask([geom], all_touched=True)
-        passable = np.isfinite(np.asarray(friction[r0:r1, c0:c1]))
-        found = np.argwhere(touched & passable)
-        if len(found):
-            return found + np.array([r0, c0])
-    point = geom.representative_point()
-    try:
-        x, y = nearest_cell(da.isfinite(da.asarray(friction)), grid, point.x, point.y)
-    except ValueError:
-        raise ScenarioError(
-            "a demand feature has no passable cell on the friction grid",
-            "check the friction's impassable layers",
-        ) from None
-    rows, cols = grid.index(np.array([x]), np.array([y]))
-    return np.array([[int(rows[0]), int(cols[0])]])
 
 
 def _window(grid: Grid, x: float, y: float, radius_m: float) -> tuple[int, int, int, int]:
@@ -166,7 +138,13 @@ def cost_matrix(
         raise ScenarioError(
             "the friction has no passable cell", "check the friction's impassable layers"
         )
-    starts = [demand_cells(friction, grid, g) for g in demand]
+    try:
+        starts = start_cells(friction, grid, np.asarray(demand, dtype=object))
+    except ValueError:  # nearest_cell found no passable cell at all
+        raise ScenarioError(
+            "the friction has no passable cell near a demand feature",
+            "check the friction's impassable layers",
+        ) from None
     xy = np.asarray(candidates, dtype=float).reshape(-1, 2)
     rows, cols = grid.index(xy[:, 0], xy[:, 1])
     windows = [_window(grid, x, y, radius_m) for x, y in xy]
