@@ -365,6 +365,7 @@ def test_the_command_writes_a_tiled_run(tmp_path):
     page = (folder / "map.html").read_text()
     assert "tiled grid" in page and '<script src="http' not in page
     assert not (out / ".cache").exists()
+    assert not (folder / "intermediates.zarr").exists()  # removed before the swap
 
 
 def _with_plants(root: Path, allocation: str) -> Path:
@@ -416,3 +417,24 @@ def test_a_tiled_run_refuses_a_plant_model_it_cannot_solve_as_one_process(client
     path.write_text(text, encoding="utf-8")
     with pytest.raises(ScenarioError, match="weber_candidates"):
         run_tiled(path, client, chunks=64)
+
+
+def test_intermediates_as_zarr_give_the_same_run(client, tmp_path):
+    """With ``zarr_dir`` the criteria and suitability go to Zarr on disk (chunk by chunk, by
+    the workers) and are read back lazily: the same sites, the same suitability to the bit."""
+    path = _scenario(tmp_path / "z")
+    held = run_tiled(path, client, chunks=(83, 101))
+    stored = run_tiled(path, client, chunks=(83, 101), zarr_dir=tmp_path / "zarr")
+    pd.testing.assert_frame_equal(
+        pd.DataFrame(held.sites.drop(columns="geometry")),
+        pd.DataFrame(stored.sites.drop(columns="geometry")),
+    )
+    names = sorted(p.name for p in (tmp_path / "zarr").iterdir())
+    assert names == sorted(
+        [f"criterion_{n}.zarr" for n in held.criteria]
+        + [f"suitability_{n}.zarr" for n in held.suitability]
+    )
+    for name, data in held.suitability.items():
+        again = stored.suitability[name]
+        assert again.chunks == data.chunks
+        np.testing.assert_array_equal(again.compute(), data.compute())

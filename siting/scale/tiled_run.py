@@ -124,6 +124,7 @@ def run_tiled(
     client: Client,
     chunks: int | tuple[int, int] = 1024,
     cog_dir: Path | None = None,
+    zarr_dir: Path | None = None,
 ) -> TiledRun:
     """Run a scenario's criteria, suitability and sites on a tiled grid on ``client``'s cluster.
 
@@ -139,6 +140,11 @@ def run_tiled(
     cog_dir
         If given, each profile's suitability is written there as ``suitability_<profile>.tif``
         (a COG written tile by tile, as the single-process export writes it).
+    zarr_dir
+        If given, the intermediates — each criterion's raw raster and each profile's
+        suitability — are written there as Zarr arrays (chunk by chunk, on the workers) and read
+        back lazily, instead of being held in the workers' memory; the folder must be one the
+        workers see.
 
     Returns
     -------
@@ -183,14 +189,14 @@ def run_tiled(
         len(normal[1]),
     )
 
-    raw, searches, friction = _criteria(scenario, layers, grid, normal, caps, client)
+    raw, searches, friction = _criteria(scenario, layers, grid, normal, caps, client, zarr_dir)
     timings["criteria"] = _lap(start) - timings["layers"]
 
     surfaces = {}
     for name, profile in scenario.profiles.items():
         made = blockwise.surface(profile, raw, layers, grid, in_area)
         # The suitability is read by every later pass; the scores only at the sites (lazy).
-        made.suitability = client.persist(made.suitability)
+        made.suitability = _keep(made.suitability, client, zarr_dir, f"suitability_{name}", normal)
         surfaces[name] = made
     timings["suitability"] = _lap(start) - sum(timings.values())
 
@@ -245,6 +251,19 @@ def run_tiled(
     )
 
 
+def _keep(
+    data: da.Array, client: Client, zarr_dir: Path | None, name: str, chunks: tuple
+) -> da.Array:
+    """An intermediate kept for the later passes: held on the workers, or written to
+    ``<zarr_dir>/<name>.zarr`` by the cluster (in the grid's regular ``chunks``, as Zarr
+    stores them) and read back lazily from there."""
+    if zarr_dir is None:
+        return client.persist(data)
+    path = str(Path(zarr_dir) / f"{name}.zarr")
+    data.rechunk(chunks).to_zarr(path, overwrite=True)
+    return da.from_zarr(path)
+
+
 def _lap(start: float) -> float:
     return round(time.perf_counter() - start, 3)
 
@@ -256,6 +275,7 @@ def _criteria(
     chunks: tuple[tuple[int, ...], ...],
     caps: dict[str, float],
     client: Client,
+    zarr_dir: Path | None = None,
 ) -> tuple[dict[str, da.Array], dict[str, dict[str, int]], tuple[da.Array, Grid] | None]:
     """Every criterion's raw raster (float32, persisted on the workers), the cost searches'
     statistics, and the friction with its (coarse) grid when a criterion or the plant model
@@ -282,7 +302,7 @@ def _criteria(
             data, searches[name] = tiled_criteria.cost_distance(
                 grid, gdf, criterion, fric, coarse, chunks, client
             )
-        raw[name] = client.persist(data)
+        raw[name] = _keep(data, client, zarr_dir, f"criterion_{name}", chunks)
     return raw, searches, None if fric is None or coarse is None else (fric, coarse)
 
 
