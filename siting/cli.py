@@ -147,6 +147,13 @@ def _parser() -> argparse.ArgumentParser:
     )
     sens.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     _cluster_options(sens, "parts of the draws (without it: 2 processes)")
+    sens.add_argument(
+        "--tiles",
+        type=int,
+        metavar="CELLS",
+        help="the robustness map on a tiled grid of CELLS × CELLS chunks held by the cluster "
+        "(chunk by chunk, no draw's grid held whole); writes robustness.tif and weights.csv",
+    )
     sens.add_argument("--resolution", type=float, help="grid resolution in metres (overrides)")
     sens.add_argument(
         "--output-dir", type=Path, help="folder for <name>_sensitivity_<profile>/ (default outputs)"
@@ -380,6 +387,8 @@ def _sensitivity(args: argparse.Namespace) -> int:
             "--draws must be ≥ 1, --concentration > 0 and --top between 0 and 1",
             "e.g. --draws 200 --concentration 50 --top 0.1",
         )
+    if args.tiles is not None:
+        return _tiled_sensitivity(args, scenario)
     from siting.scale.cluster import connect, scheduler_address
 
     scheduler = scheduler_address(args.scheduler)
@@ -404,6 +413,40 @@ def _sensitivity(args: argparse.Namespace) -> int:
     print(f"\n{args.profile}: how often each site is proposed over {args.draws} weight draws")
     print(s.sites.to_string(index=False, float_format=lambda v: f"{v:.2f}"))
     print(f"\nwritten to {out} (sites.csv, sweeps.csv/.png, weights.csv, robustness.tif)")
+    return 0
+
+
+def _tiled_sensitivity(args: argparse.Namespace, scenario: Scenario) -> int:
+    """``siting sensitivity --tiles``: the robustness map chunk by chunk on the cluster
+    (:mod:`siting.scale.tiled_sensitivity`)."""
+    from siting.scale import tiled_sensitivity
+    from siting.scale.cluster import connect, scheduler_address
+    from siting.scale.tiled_run import run_tiled
+
+    if args.tiles < 16:
+        raise SitingError(f"--tiles {args.tiles}: too small", "give at least 16 (e.g. 2048)")
+    workers, scheduler = args.workers, scheduler_address(args.scheduler)
+    if workers is None and scheduler is None:
+        workers = 2  # a tiled run needs a cluster: a LocalCluster of 2 workers by default
+    out = (args.output_dir or Path("outputs")) / f"{scenario.name}_sensitivity_{args.profile}"
+    with connect(workers, scheduler) as client:
+        assert client is not None
+        run = run_tiled(scenario, client, args.tiles)
+        share, weights = tiled_sensitivity.weight_robustness(
+            run,
+            args.profile,
+            n=args.draws,
+            seed=args.seed,
+            concentration=args.concentration,
+            judgement_sd=args.judgement_sd,
+            top_share=args.top,
+        )
+        tiled_sensitivity.write(run, args.profile, share, weights, out)
+    print(
+        f"{args.profile}: share of {args.draws} weight draws keeping each cell in the best "
+        f"{args.top:.0%} of the land, on {run.n_chunks} tiles"
+    )
+    print(f"written to {out} (robustness.tif, weights.csv)")
     return 0
 
 

@@ -97,6 +97,9 @@ class TiledRun:
         Seconds per stage.
     allocation
         ``[models.allocation]`` solved on the sites (:mod:`siting.scale.tiled_models`), or None.
+    surfaces
+        Per profile, its chunked scores, suitability and exclusions (the scores lazy, read from
+        the criteria where they are): what the weights-only sensitivity re-weighs.
     """
 
     scenario: Scenario
@@ -112,6 +115,7 @@ class TiledRun:
     cogs: dict[str, Path] = field(default_factory=dict)
     timings: dict[str, float] = field(default_factory=dict)
     allocation: TiledPlan | None = None
+    surfaces: dict[str, ChunkedSurface] = field(default_factory=dict, repr=False)
 
     @property
     def n_chunks(self) -> int:
@@ -248,6 +252,7 @@ def run_tiled(
         cogs,
         timings,
         plan,
+        surfaces,
     )
 
 
