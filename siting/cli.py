@@ -164,6 +164,18 @@ def _parser() -> argparse.ArgumentParser:
         "schema", help="print the JSON Schema of a scenario file (for editors: #:schema)"
     )
     _fetch_parser(sub)
+    plugin = sub.add_parser(
+        "qgis-plugin", help="siting's QGIS Processing provider: install it, or zip it"
+    )
+    plugin_action = plugin.add_subparsers(dest="action", required=True)
+    install = plugin_action.add_parser("install", help="copy it into a QGIS plugins folder")
+    install.add_argument(
+        "--plugins-dir",
+        type=Path,
+        help="QGIS's plugins folder (default: the default profile's python/plugins)",
+    )
+    plugin_zip = plugin_action.add_parser("zip", help="a zip for QGIS's 'Install from ZIP'")
+    plugin_zip.add_argument("out", type=Path, help="the zip to write (.zip)")
     return parser
 
 
@@ -545,6 +557,8 @@ def main(argv: list[str] | None = None) -> int:
             return _fetch(args)
         if args.command == "cache":
             return _cache(args)
+        if args.command == "qgis-plugin":
+            return _qgis_plugin(args)
         # The commands that write output folders: a Ctrl-C is recorded even when a library
         # swallows its KeyboardInterrupt, so that it never ends in replaced outputs and exit 0.
         from siting.exports import folder
@@ -676,6 +690,21 @@ def _national(
         f"{len(result.sites)} sites in {sum(len(b.sites) > 0 for b in ok)} basins, "
         f"{len(result.basins) - len(ok)} basin(s) skipped; {result.seconds:.0f} s; "
         f"written to {result.output_dir}"
+    )
+    return 0
+
+
+def _qgis_plugin(args: argparse.Namespace) -> int:
+    """``siting qgis-plugin install|zip`` (:mod:`siting.qgis_plugin`)."""
+    from siting import qgis_plugin
+
+    if args.action == "zip":
+        print(f"wrote {qgis_plugin.zip_plugin(args.out)} (QGIS: Plugins › Install from ZIP)")
+        return 0
+    folder = qgis_plugin.install(args.plugins_dir)
+    print(
+        f"installed {folder} (restart QGIS and enable 'siting' in Plugins › Manage; its "
+        "algorithms are in the Processing Toolbox under 'siting')"
     )
     return 0
 
