@@ -185,6 +185,7 @@ def _cluster_options(parser: argparse.ArgumentParser, what: str) -> None:
     where.add_argument(
         "--workers",
         type=int,
+        metavar="N",
         help=f"start a Dask LocalCluster of N worker processes for the {what}",
     )
     where.add_argument(
@@ -610,6 +611,11 @@ def _run(args: argparse.Namespace) -> int:
     from siting.scale.cluster import connect, scheduler_address
 
     scheduler = scheduler_address(args.scheduler)
+    if args.tiles is not None and len(paths) > 1:
+        raise SitingError(
+            f"--tiles runs one scenario on a tiled grid, not a batch of {len(paths)}",
+            "run the scenarios one by one with --tiles, or the batch without it",
+        )
     if len(paths) > 1:
         with connect(args.workers, scheduler) as client:
             executor = None if client is None else client.get_executor(pure=False)
@@ -619,6 +625,13 @@ def _run(args: argparse.Namespace) -> int:
 
     scenario = load(paths[0] if paths else None)
     if national.is_national(scenario):
+        if args.tiles is not None:
+            raise SitingError(
+                f"--tiles: {scenario.name} is national; its basins run one by one, each on "
+                "one grid",
+                "leave out --tiles (a basin's grid fits a worker), or run one basin's scenario "
+                "with --tiles",
+            )
         return _national(scenario, args.workers, scheduler, overrides)
     if args.tiles is not None:
         return _tiled(scenario, args.tiles, args.workers, scheduler, overrides)

@@ -480,3 +480,17 @@ def test_the_tiled_robustness_map_is_the_numpy_definition_and_the_command_writes
     assert (np.isfinite(expected) != np.isfinite(tiled)).sum() <= 4
     assert np.mean(tiled[both] == expected[both]) >= 0.99
     assert set(np.unique(tiled[both] * 8)) <= set(range(9))
+
+
+def test_tiles_with_a_batch_or_a_national_scenario_is_refused(tmp_path):
+    """``--tiles`` applies to one region: with a batch or a national scenario it would be
+    ignored, so it is refused before anything runs."""
+    from clitools import cli_here
+
+    a = _scenario(tmp_path / "a")
+    b = _scenario(tmp_path / "b")
+    done = cli_here("run", a, b, "--tiles", "64", "--output-dir", tmp_path / "out")
+    assert done.returncode == 2 and "--tiles runs one scenario" in done.stderr
+    done = cli_here("run", "russia", "--tiles", "64", "--output-dir", tmp_path / "out")
+    assert done.returncode == 2 and "russia is national" in done.stderr
+    assert "Traceback" not in done.stderr and not (tmp_path / "out").exists()
