@@ -38,6 +38,12 @@ def test_wheel_ships_the_layers_and_runs_the_default(tmp_path):
     )
     assert (target / "siting" / "data" / "kuzbass" / "mines.geojson").is_file()
     assert (target / "siting" / "data" / "kuzbass" / "PROVENANCE.md").is_file()
+    # The national scenario and QGIS's plugin ship too (siting run russia, siting qgis-plugin).
+    for name in ("scenario.toml", "basins.geojson", "mines.geojson", "PROVENANCE.md"):
+        assert (target / "siting" / "data" / "russia" / name).is_file(), name
+    plugin = target / "siting" / "exports" / "qgis" / "plugin"
+    for name in ("metadata.txt", "__init__.py", "provider.py", "algorithms.py"):
+        assert (plugin / name).is_file(), name
     assert (target / "siting" / "data" / "scenario.schema.json").is_file()
     assert (target / "siting" / "config" / "templates" / "scenario.toml").is_file()
     static = target / "siting" / "exports" / "webmap" / "static"
