@@ -21,6 +21,8 @@ if TYPE_CHECKING:
     from siting.pipeline.result import BasinRun, Result
 
 log = logging.getLogger("siting")
+#: A tiled run needs a cluster: without --workers or --scheduler, a LocalCluster of this many.
+TILED_WORKERS = 2
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -429,6 +431,11 @@ def _sensitivity(args: argparse.Namespace) -> int:
     return 0
 
 
+def _check_tiles(tiles: int) -> None:
+    if tiles < 16:
+        raise SitingError(f"--tiles {tiles}: too small", "give at least 16 (e.g. --tiles 2048)")
+
+
 def _tiled_sensitivity(args: argparse.Namespace, scenario: Scenario) -> int:
     """``siting sensitivity --tiles``: the robustness map chunk by chunk on the cluster
     (:mod:`siting.scale.tiled_sensitivity`)."""
@@ -436,13 +443,9 @@ def _tiled_sensitivity(args: argparse.Namespace, scenario: Scenario) -> int:
     from siting.scale.cluster import connect, scheduler_address
     from siting.scale.tiled_run import run_tiled
 
-    if args.tiles < 16:
-        raise SitingError(f"--tiles {args.tiles}: too small", "give at least 16 (e.g. 2048)")
-    workers, scheduler = args.workers, scheduler_address(args.scheduler)
-    if workers is None and scheduler is None:
-        workers = 2  # a tiled run needs a cluster: a LocalCluster of 2 workers by default
+    _check_tiles(args.tiles)
     out = (args.output_dir or Path("outputs")) / f"{scenario.name}_sensitivity_{args.profile}"
-    with connect(workers, scheduler) as client:
+    with connect(args.workers, scheduler_address(args.scheduler), TILED_WORKERS) as client:
         assert client is not None
         run = run_tiled(scenario, client, args.tiles)
         share, weights = tiled_sensitivity.weight_robustness(
@@ -657,13 +660,10 @@ def _tiled(
     from siting.scale.cluster import connect
     from siting.scale.tiled_output import write_tiled
 
-    if tiles < 16:
-        raise SitingError(f"--tiles {tiles}: too small", "give at least 16 (e.g. --tiles 2048)")
+    _check_tiles(tiles)
     overrides.pop("cache", None)  # a tiled run keeps its intermediates on the cluster
     scenario = scenario.with_overrides(**overrides)
-    if workers is None and scheduler is None:
-        workers = 2  # a tiled run needs a cluster: a LocalCluster of 2 workers by default
-    with connect(workers, scheduler) as client:
+    with connect(workers, scheduler, TILED_WORKERS) as client:
         assert client is not None
         run, folder = write_tiled(scenario, client, tiles)
     print(

@@ -54,7 +54,7 @@ from siting.demand import is_demand, weights_of
 from siting.existing import EXISTING, capacities
 from siting.mcda.sites import candidate_labels, select_sites
 from siting.mcda.suitability import Surface
-from siting.mcda.weights import weight_draws
+from siting.mcda.weights import ahp_matrix_of, weight_draws
 from siting.network.multimodal import HaulMatrix
 from siting.raster.cost import CORES, CostField, cost_field
 from siting.raster.grid import Raster
@@ -272,7 +272,7 @@ def assess(
     drawn: dict[str, np.ndarray] = {}
     for name, surface in surfaces.items():
         p = surface.profile
-        matrix = np.array(p.ahp_matrix) if p.weighting == "ahp" and p.ahp_matrix else None
+        matrix = ahp_matrix_of(p)
         drawn[name] = weight_draws(
             np.array(p.weights), n, rng, spec.concentration, matrix, spec.judgement_sd
         )

@@ -20,6 +20,18 @@ if TYPE_CHECKING:
 NODATA = -9999.0
 
 
+#: GDAL's COG driver options of every GeoTIFF written (``rasterio.shutil.copy``).
+COG_OPTIONS: dict[str, str] = {
+    "driver": "COG",
+    "COMPRESS": "DEFLATE",
+    "PREDICTOR": "YES",
+    "BLOCKSIZE": "512",
+    "OVERVIEWS": "AUTO",
+    "RESAMPLING": "AVERAGE",
+    "NUM_THREADS": "ALL_CPUS",  # DEFLATE of the tiles is the slow part; use both cores
+}
+
+
 def gtiff_profile(grid: Grid) -> dict[str, Any]:
     """rasterio's profile of a single-band float32 GeoTIFF on ``grid``, with :data:`NODATA`."""
     return {
@@ -47,23 +59,19 @@ def write_geotiff(raster: Raster, path: Path) -> Path:
     with MemoryFile() as memory:
         with memory.open(**profile) as dst:
             dst.write(data, 1)
-            dst.set_band_description(1, raster.description or raster.name)
-            dst.update_tags(1, units=raster.units, name=raster.name)
-            if raster.units:
-                dst.set_band_unit(1, raster.units)
+            label_band(dst, raster.name, raster.units, raster.description)
         with memory.open() as src:
-            rasterio.shutil.copy(
-                src,
-                path,
-                driver="COG",
-                COMPRESS="DEFLATE",
-                PREDICTOR="YES",
-                BLOCKSIZE="512",
-                OVERVIEWS="AUTO",
-                RESAMPLING="AVERAGE",
-                NUM_THREADS="ALL_CPUS",  # DEFLATE of the tiles is the slow part; use both cores
-            )
+            rasterio.shutil.copy(src, path, **COG_OPTIONS)
     return path
+
+
+def label_band(dst: Any, name: str, units: str, description: str) -> None:
+    """Band 1's description, unit and tags, as every GeoTIFF of a run carries them (an open
+    rasterio dataset in write mode)."""
+    dst.set_band_description(1, description or name)
+    dst.update_tags(1, units=units, name=name)
+    if units:
+        dst.set_band_unit(1, units)
 
 
 def rasters_of(result: Result) -> dict[str, Raster]:

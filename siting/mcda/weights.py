@@ -8,7 +8,7 @@ CI = (λmax − n) / (n − 1) and Saaty's random index RI.
 from __future__ import annotations
 
 from fractions import Fraction
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -113,6 +113,24 @@ def ahp_weights(
         ci = (lambda_max - size) / (size - 1)
         cr = max(0.0, ci / RANDOM_INDEX[min(size, len(RANDOM_INDEX)) - 1])
     return tuple(float(w) for w in weights), cr, tuple(tuple(float(v) for v in row) for row in a)
+
+
+class Weighted(Protocol):
+    """What :func:`ahp_matrix_of` reads of a profile (``siting.config.scenario.Profile``)."""
+
+    @property
+    def weighting(self) -> str: ...
+
+    @property
+    def ahp_matrix(self) -> tuple[tuple[float, ...], ...] | None: ...
+
+
+def ahp_matrix_of(profile: Weighted) -> np.ndarray | None:
+    """The profile's AHP judgements as an array, which :func:`weight_draws` perturbs; None for
+    direct weights."""
+    if profile.weighting == "ahp" and profile.ahp_matrix:
+        return np.array(profile.ahp_matrix)
+    return None
 
 
 def weight_draws(

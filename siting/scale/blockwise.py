@@ -39,7 +39,7 @@ from scipy import ndimage
 
 from siting.config.scenario import Profile, Standardization
 from siting.errors import InfeasibleError, LayerError
-from siting.exports.rasters import NODATA, gtiff_profile
+from siting.exports.rasters import COG_OPTIONS, NODATA, gtiff_profile, label_band
 from siting.mcda.exclusions import exclusions
 from siting.mcda.standardize import accumulate_scores, as_float_array, curve_parameters, score_array
 from siting.raster.grid import Grid
@@ -375,21 +375,8 @@ def write_cog(
                 for (_, (row, col, height, width)), block in zip(part, done, strict=True):
                     out = np.where(np.isfinite(block), block, NODATA).astype(np.float32)
                     dst.write(out, 1, window=rasterio.windows.Window(col, row, width, height))
-            dst.set_band_description(1, description or name)
-            dst.update_tags(1, units=units, name=name)
-            if units:
-                dst.set_band_unit(1, units)
+            label_band(dst, name, units, description)
         with rasterio.open(staging) as src:
-            rasterio.shutil.copy(
-                src,
-                path,
-                driver="COG",
-                COMPRESS="DEFLATE",
-                PREDICTOR="YES",
-                BLOCKSIZE="512",
-                OVERVIEWS="AUTO",
-                RESAMPLING="AVERAGE",
-                NUM_THREADS="ALL_CPUS",
-                BIGTIFF="IF_SAFER",
-            )
+            # A tiled grid may pass 4 GB: BigTIFF then.
+            rasterio.shutil.copy(src, path, **COG_OPTIONS, BIGTIFF="IF_SAFER")
     return path

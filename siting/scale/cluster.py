@@ -45,7 +45,9 @@ def scheduler_address(given: str | None) -> str | None:
 
 
 @contextmanager
-def connect(workers: int | None = None, scheduler: str | None = None) -> Iterator[Client | None]:
+def connect(
+    workers: int | None = None, scheduler: str | None = None, default_workers: int | None = None
+) -> Iterator[Client | None]:
     """A Dask client for the run's pieces, or None to run them in this process.
 
     Parameters
@@ -56,6 +58,9 @@ def connect(workers: int | None = None, scheduler: str | None = None) -> Iterato
     scheduler
         Connect to the scheduler at this address instead (``tcp://host:8786``), left running on
         exit. Give one of the two, or neither.
+    default_workers
+        With neither: a ``LocalCluster`` of this many workers (for work that needs a cluster,
+        a tiled run), or None to run here.
 
     Yields
     ------
@@ -73,6 +78,8 @@ def connect(workers: int | None = None, scheduler: str | None = None) -> Iterato
             "give --workers N for a cluster on this machine, or --scheduler ADDRESS for an "
             f"existing one (or unset {SCHEDULER_ENV})",
         )
+    if workers is None and scheduler is None:
+        workers = default_workers
     if workers is None and scheduler is None:
         yield None
         return

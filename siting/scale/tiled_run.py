@@ -31,6 +31,7 @@ import logging
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import dask
 import dask.array as da
@@ -395,21 +396,29 @@ def best_cells(
     width = suitability.shape[1]
     parts = [
         dask.delayed(_best_in_block)(s, c, row, col, width, k)
-        for (s, c), (_, (row, col, _, _)) in zip(
-            zip(
-                suitability.to_delayed().ravel(),
-                candidates.rechunk(suitability.chunks).to_delayed().ravel(),
-                strict=True,
-            ),
-            blockwise.windows(suitability.chunks),
-            strict=True,
-        )
+        for s, c, (row, col, _, _) in _block_pairs(suitability, candidates)
     ]
     found = dask.compute(*parts)
     score = np.concatenate([np.empty(0), *[s for s, _ in found]])
     flat = np.concatenate([np.empty(0, dtype=np.int64), *[f for _, f in found]])
     order = np.lexsort((flat, -score))[:k]
     return score[order], flat[order]
+
+
+def _block_pairs(
+    suitability: da.Array, candidates: da.Array
+) -> list[tuple[Any, Any, tuple[int, int, int, int]]]:
+    """Each chunk of ``suitability`` with the same chunk of ``candidates`` (as delayed blocks)
+    and its window (row, column, height, width), row by row."""
+    return [
+        (s, c, window)
+        for s, c, (_, window) in zip(
+            suitability.to_delayed().ravel(),
+            candidates.rechunk(suitability.chunks).to_delayed().ravel(),
+            blockwise.windows(suitability.chunks),
+            strict=True,
+        )
+    ]
 
 
 def _best_in_block(
@@ -431,15 +440,7 @@ def patches_of(
     the counts and sums, takes the maxima and unites the outlines."""
     parts = [
         dask.delayed(_patch_block)(s, c, blockwise.window_grid(grid, *window).transform)
-        for (s, c), (_, window) in zip(
-            zip(
-                suitability.to_delayed().ravel(),
-                candidates.rechunk(suitability.chunks).to_delayed().ravel(),
-                strict=True,
-            ),
-            blockwise.windows(suitability.chunks),
-            strict=True,
-        )
+        for s, c, window in _block_pairs(suitability, candidates)
     ]
     found = dask.compute(*parts)
     n = max([0, *[int(ids.max(initial=0)) for ids, *_ in found]])

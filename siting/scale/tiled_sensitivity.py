@@ -14,10 +14,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import dask.array as da
-import numpy as np
 import pandas as pd
 
 from siting.exports.folder import staged
+from siting.mcda.weights import ahp_matrix_of
 from siting.scale import blockwise, weights_mc
 from siting.scale.tiled_run import TiledRun
 
@@ -35,7 +35,7 @@ def weight_robustness(
     weights drawn (one row per draw, one column per criterion)."""
     surface = run.surfaces[profile]
     p = surface.profile
-    matrix = np.array(p.ahp_matrix) if p.weighting == "ahp" and p.ahp_matrix else None
+    matrix = ahp_matrix_of(p)
     weights = weights_mc.draw_weights(p.weights, n, seed, concentration, matrix, judgement_sd)
     scores = [surface.scores[c.name] for c in p.criteria]
     eligible = da.isfinite(surface.suitability)

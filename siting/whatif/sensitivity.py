@@ -25,7 +25,7 @@ from siting.exports import staged
 from siting.exports.rasters import write_geotiff
 from siting.mcda.sites import propose
 from siting.mcda.suitability import Surface
-from siting.mcda.weights import weight_draws
+from siting.mcda.weights import ahp_matrix_of, weight_draws
 from siting.pipeline.result import Result
 from siting.raster.grid import Raster
 
@@ -133,7 +133,7 @@ def sensitivity(
     surface = result.surfaces[profile]
     p = surface.profile
     rng = np.random.default_rng(seed)
-    matrix = np.array(p.ahp_matrix) if p.weighting == "ahp" and p.ahp_matrix else None
+    matrix = ahp_matrix_of(p)
     draws = weight_draws(np.array(p.weights), n, rng, concentration, matrix, judgement_sd)
     raw = {c.name: result.criteria[c.name] for c in p.criteria}
     parts = np.array_split(draws, max(1, min(workers, n)))

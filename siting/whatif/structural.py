@@ -34,7 +34,7 @@ import pandas as pd
 
 from siting.config.scenario import Scenario
 from siting.config.sensitivity import Sensitivity
-from siting.mcda.weights import weight_draws
+from siting.mcda.weights import ahp_matrix_of, weight_draws
 from siting.pipeline.result import Result
 
 #: The tariffs of ``[haul]`` each factor multiplies.
@@ -82,7 +82,7 @@ def draw_assumptions(scenario: Scenario, seed: np.random.SeedSequence) -> tuple[
     drawn: dict[str, Any] = dict(factors)
     profiles = {}
     for name, p in scenario.profiles.items():
-        matrix = np.array(p.ahp_matrix) if p.weighting == "ahp" and p.ahp_matrix else None
+        matrix = ahp_matrix_of(p)
         w = weight_draws(np.array(p.weights), 1, rng, spec.concentration, matrix, spec.judgement_sd)
         weights = tuple(float(v) for v in w[0])
         profiles[name] = dataclasses.replace(p, weights=weights)
